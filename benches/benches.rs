@@ -1,0 +1,13 @@
+//! Criterion benches, one module per stage. Figures that matter are ratios against a
+//! baseline measured in the same run (printed by each bench group).
+
+use criterion::{criterion_group, criterion_main};
+
+mod gguf_io;
+
+criterion_group! {
+    name = benches;
+    config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
+    targets = gguf_io::rewrite_vs_copy
+}
+criterion_main!(benches);

@@ -1,0 +1,142 @@
+//! Safe output files: written to a temporary file in the destination folder and renamed
+//! into place only when complete, so an interrupted or failed run never leaves a partial
+//! file at the target path and never touches an input.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use crate::error::OutputError;
+
+/// The temporary file's name prefix; stale ones from killed runs are removed on the next run.
+const TMP_PREFIX: &str = ".salt-tmp-";
+
+/// An output being written.
+#[derive(Debug)]
+pub struct AtomicOutput {
+    target: PathBuf,
+    force: bool,
+    sync: bool,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl AtomicOutput {
+    /// Prepares to write `target`.
+    ///
+    /// Refuses when `target` exists and `force` is false, when it is one of `inputs`, or
+    /// when its folder does not exist.
+    ///
+    /// # Errors
+    /// [`OutputError`] naming the path and what to do.
+    pub fn create(target: &Path, force: bool, inputs: &[&Path]) -> Result<Self, OutputError> {
+        let name = target.file_name().ok_or_else(|| OutputError::NoFolder {
+            path: target.to_path_buf(),
+        })?;
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(OutputError::NoFolder { path: dir });
+        }
+        let canon_target = dir
+            .canonicalize()
+            .map_err(|source| OutputError::Io {
+                path: dir.clone(),
+                source,
+            })?
+            .join(name);
+        for input in inputs {
+            if input.canonicalize().is_ok_and(|p| p == canon_target) {
+                return Err(OutputError::IsInput {
+                    path: target.to_path_buf(),
+                });
+            }
+        }
+        if target.exists() && !force {
+            return Err(OutputError::Exists {
+                path: target.to_path_buf(),
+            });
+        }
+        let stem = format!("{TMP_PREFIX}{}", name.to_string_lossy());
+        remove_stale(&dir, &stem);
+        let tmp = tempfile::Builder::new()
+            .prefix(&stem)
+            .tempfile_in(&dir)
+            .map_err(|source| OutputError::Io {
+                path: dir.join(&stem),
+                source,
+            })?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            force,
+            sync: false,
+            tmp,
+        })
+    }
+
+    /// Also `fsync` the file before the rename, so that after a power loss the target is
+    /// either absent or complete. Off by default: the rename alone already guarantees that
+    /// a killed or failed run never leaves a partial file at the target, and the sync costs
+    /// about as much as writing the file (measured: 150 ms for Gemma's 253 MB).
+    #[must_use]
+    pub fn sync_on_commit(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// The path being written (for messages).
+    #[must_use]
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// A buffered writer over the temporary file.
+    #[must_use]
+    pub fn writer(&mut self) -> BufWriter<&File> {
+        BufWriter::with_capacity(1 << 20, self.tmp.as_file())
+    }
+
+    /// Renames the temporary file to the target (after an `fsync` if asked for).
+    ///
+    /// # Errors
+    /// [`OutputError::Io`], or [`OutputError::Exists`] if the target appeared meanwhile.
+    pub fn commit(self) -> Result<(), OutputError> {
+        let io = |source| OutputError::Io {
+            path: self.target.clone(),
+            source,
+        };
+        if self.sync {
+            self.tmp.as_file().sync_all().map_err(io)?;
+        }
+        let res = if self.force {
+            self.tmp.persist(&self.target)
+        } else {
+            self.tmp.persist_noclobber(&self.target)
+        };
+        res.map(|_| ()).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                OutputError::Exists {
+                    path: self.target.clone(),
+                }
+            } else {
+                OutputError::Io {
+                    path: self.target.clone(),
+                    source: e.error,
+                }
+            }
+        })
+    }
+}
+
+/// Removes temporary files that a killed run left for the same target.
+fn remove_stale(dir: &Path, stem: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(stem) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The integration tests, in one binary so that llama.cpp links and initialises once.
+//! Real assets come from `scripts/setup.sh` (see `util::asset`).
+
+mod util;
+
+mod codec;
+mod gguf_hostile;
+mod gguf_roundtrip;
+mod inspect;

@@ -1,0 +1,40 @@
+//! Helpers shared by the tests: where the real assets live, hashing, temp folders.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+/// The asset cache (`$SALT_CACHE`, default `~/.cache/salt`), as `scripts/setup.sh` fills it.
+pub fn cache() -> PathBuf {
+    std::env::var_os("SALT_CACHE").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/salt"),
+        PathBuf::from,
+    )
+}
+
+/// A real asset by its path in the cache; panics with the fix when it is missing.
+pub fn asset(rel: &str) -> PathBuf {
+    let p = cache().join(rel);
+    assert!(p.exists(), "missing test asset {}: run `scripts/setup.sh` first (it fetches the real models and texts)", p.display());
+    p
+}
+
+/// The three source LLMs of shared/ASSETS.md.
+pub const MODELS: [&str; 3] = [
+    "models/smollm2-135m-instruct-q4_1.gguf",
+    "models/gemma-3-270m-q4_k_m.gguf",
+    "models/qwen2.5-coder-0.5b-instruct.gguf",
+];
+
+/// sha256 of a file, hex.
+pub fn sha256_file(p: &std::path::Path) -> String {
+    let mut f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).expect("hash read");
+    format!("{:x}", h.finalize())
+}
+
+/// A fresh temporary folder, removed when dropped.
+pub fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
