@@ -20,6 +20,21 @@ pub enum Error {
     /// Writing an output file.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// Loading, aligning or writing vocabularies.
+    #[error(transparent)]
+    Vocab(#[from] VocabError),
+    /// Validation through llama.cpp.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// Reading the PLM's embeddings.
+    #[error(transparent)]
+    Plm(#[from] PlmError),
+    /// Auxiliary vectors.
+    #[error(transparent)]
+    Aux(#[from] AuxError),
+    /// The regression.
+    #[error(transparent)]
+    Regression(#[from] RegressionError),
     /// A stage that this version does not implement yet.
     #[error("{stage} is not implemented yet")]
     NotImplemented {
@@ -273,5 +288,186 @@ pub enum OutputError {
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
+    },
+}
+
+/// Errors loading tokenizers, aligning vocabularies and writing tokenizer metadata.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VocabError {
+    /// A GGUF key is missing or malformed.
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    /// A tokenizer file could not be read or parsed.
+    #[error("{}: {reason}", path.display())]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No tokenizer file in a PLM folder.
+    #[error("{}: no tokenizer found (looked for tokenizer.json, *.model, vocab.txt); pass the tokenizer file itself", path.display())]
+    NotFound {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A tokenizer kind this tool does not handle.
+    #[error("{}: tokenizer kind {kind:?} is not supported (supported: {supported})", path.display())]
+    UnsupportedKind {
+        /// The file.
+        path: PathBuf,
+        /// The kind found.
+        kind: String,
+        /// What is supported.
+        supported: &'static str,
+    },
+    /// The tokenizer could not be turned into GGUF metadata llama.cpp tokenizes the same way.
+    #[error("{what}")]
+    NoGgufEquivalent {
+        /// Why, with the closest candidates.
+        what: String,
+    },
+    /// The reference tokenizer failed on some text.
+    #[error("reference tokenizer failed: {0}")]
+    Tokenize(String),
+    /// No shared tokens at all: SALT has no anchors.
+    #[error("the source ({}) and target ({}) vocabularies share no token; SALT needs shared anchors (is the target tokenizer for the same script?)", source_gguf.display(), target.display())]
+    NoSharedTokens {
+        /// The source GGUF.
+        source_gguf: PathBuf,
+        /// The target tokenizer.
+        target: PathBuf,
+    },
+}
+
+/// Errors of the llama.cpp validation stage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// llama.cpp's backend did not initialise.
+    #[error("llama.cpp backend: {0}")]
+    Backend(String),
+    /// llama.cpp could not load a model.
+    #[error("{}: {reason}", path.display())]
+    Load {
+        /// The model.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The reference tokenizer failed.
+    #[error("reference tokenizer: {0}")]
+    Reference(String),
+    /// The text cannot be scored.
+    #[error("{}: {reason}", path.display())]
+    Text {
+        /// The text file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// llama.cpp failed while computing.
+    #[error("llama.cpp: {0}")]
+    Compute(String),
+}
+
+/// Errors reading the PLM's embedding table.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlmError {
+    /// The operating system refused.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No (or several) embedding files in the PLM folder.
+    #[error("{}: found {found} candidate embedding files (.safetensors/.npy); name one with --plm-embeddings FILE[:TENSOR]", path.display())]
+    NotFound {
+        /// The folder.
+        path: PathBuf,
+        /// How many candidates.
+        found: usize,
+    },
+    /// No embedding tensor under the usual names.
+    #[error("{}: no embedding tensor (tried {tried}); name it with --plm-embeddings FILE:TENSOR", path.display())]
+    NoTensor {
+        /// The file.
+        path: PathBuf,
+        /// Names tried.
+        tried: String,
+    },
+    /// Unreadable or unsupported content.
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The GGUF given as PLM is malformed.
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    /// Rows differ from the tokenizer size.
+    #[error("{origin}: {rows} embedding rows, but the tokenizer has {tokens} tokens; use the embedding table that belongs to this tokenizer")]
+    RowCount {
+        /// File and tensor.
+        origin: String,
+        /// Rows found.
+        rows: usize,
+        /// Tokenizer size.
+        tokens: usize,
+    },
+    /// A NaN or infinity.
+    #[error("{origin}: row {row} holds a non-finite value ({value})")]
+    NonFinite {
+        /// File and tensor.
+        origin: String,
+        /// The row (token id).
+        row: usize,
+        /// The value.
+        value: f32,
+    },
+}
+
+/// Errors computing auxiliary vectors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuxError {
+    /// A model file could not be read.
+    #[error("{}: {reason}", path.display())]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Training failed.
+    #[error("{}: cannot train fastText on it: {reason}", path.display())]
+    Train {
+        /// The text.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `--aux plm` without PLM embeddings.
+    #[error("--aux plm needs the PLM's embeddings")]
+    NoPlm,
+}
+
+/// Errors of the regression stage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegressionError {
+    /// A regressed row is not finite (never written).
+    #[error("the regressed row of new token #{query} holds a non-finite value ({value}); check the inputs for NaN/Inf or try a larger --rcond")]
+    NonFinite {
+        /// The query index.
+        query: usize,
+        /// The value.
+        value: f32,
     },
 }

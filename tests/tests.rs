@@ -7,3 +7,4 @@ mod codec;
 mod gguf_hostile;
 mod gguf_roundtrip;
 mod inspect;
+mod numerics;

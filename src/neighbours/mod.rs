@@ -1,0 +1,155 @@
+//! Stage 5: neighbours of every new target token among the anchors (SALT.md section 3).
+//!
+//! Input: auxiliary vectors of the query tokens and of the anchors (shared target tokens
+//! that have a vector), anchors in ascending target id.
+//! Output: for each query, the sparsemax support over its cosine similarities to all
+//! anchors (anchor indices ascending, i.e. ordered by target id) and the weights p > 0.
+//!
+//! Similarities are float32 GEMMs over blocks of queries; one block is one rayon task
+//! with a sequential faer GEMM inside, so results never depend on the thread count.
+
+mod sparsemax;
+
+pub use sparsemax::{sparsemax, sparsemax_full_sort, SparsemaxScratch};
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatRef, Par};
+use rayon::prelude::*;
+
+/// Queries per GEMM block.
+const BLOCK: usize = 128;
+
+/// Sparsemax supports in compressed rows: query q's neighbours are
+/// `anchor[offsets[q]..offsets[q+1]]` with weights `weight[..]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Neighbours {
+    /// Row starts, `n_queries + 1` entries.
+    pub offsets: Vec<usize>,
+    /// Anchor indices, ascending within a row.
+    pub anchor: Vec<u32>,
+    /// Sparsemax weights (sum to 1 per row).
+    pub weight: Vec<f32>,
+}
+
+impl Neighbours {
+    /// Number of queries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// True when there are no queries.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Query q's (anchors, weights).
+    #[must_use]
+    pub fn row(&self, q: usize) -> (&[u32], &[f32]) {
+        let r = self.offsets[q]..self.offsets[q + 1];
+        (&self.anchor[r.clone()], &self.weight[r])
+    }
+
+    /// Histogram of support sizes k: (k, count), ascending.
+    #[must_use]
+    pub fn k_histogram(&self) -> Vec<(usize, usize)> {
+        let mut h = std::collections::BTreeMap::new();
+        for q in 0..self.len() {
+            *h.entry(self.offsets[q + 1] - self.offsets[q]).or_insert(0) += 1;
+        }
+        h.into_iter().collect()
+    }
+}
+
+/// L2-normalises the rows of `[n x dim]` `v` (zero rows stay zero).
+#[must_use]
+pub fn normalize_rows(v: &[f32], dim: usize) -> Vec<f32> {
+    let mut out = v.to_vec();
+    for row in out.chunks_exact_mut(dim) {
+        let n = row
+            .iter()
+            .map(|x| f64::from(*x).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if n > 0.0 {
+            row.iter_mut().for_each(|x| *x = (f64::from(*x) / n) as f32);
+        }
+    }
+    out
+}
+
+/// Computes the neighbours of `queries` (`[n_q x dim]`) among `anchors` (`[n_a x dim]`).
+/// Both are normalised here. `max_k` keeps the K most similar of each support (ties to
+/// the lower anchor index), renormalising nothing: the weights stay sparsemax's.
+#[must_use]
+pub fn neighbours(
+    queries: &[f32],
+    anchors: &[f32],
+    dim: usize,
+    max_k: Option<usize>,
+) -> Neighbours {
+    let q = normalize_rows(queries, dim);
+    let a = normalize_rows(anchors, dim);
+    let n_q = q.len() / dim.max(1);
+    let n_a = a.len() / dim.max(1);
+    if n_q == 0 || n_a == 0 {
+        return Neighbours {
+            offsets: vec![0; n_q + 1],
+            ..Default::default()
+        };
+    }
+    // anchors as a dim x n_a column-major view of the row-major [n_a x dim] buffer.
+    let a_t = MatRef::from_column_major_slice(&a, dim, n_a);
+    let blocks: Vec<Vec<(Vec<u32>, Vec<f32>)>> = q
+        .par_chunks(BLOCK * dim)
+        .map(|qb| {
+            let rows = qb.len() / dim;
+            // sims is column-major n_a x rows: column r = similarities of query r.
+            let mut sims = faer::Mat::<f32>::zeros(n_a, rows);
+            let q_t = MatRef::from_column_major_slice(qb, dim, rows);
+            matmul(
+                sims.as_mut(),
+                Accum::Replace,
+                a_t.transpose(),
+                q_t,
+                1.0f32,
+                Par::Seq,
+            );
+            let mut scratch = SparsemaxScratch::default();
+            (0..rows)
+                .map(|r| {
+                    let col = sims.col(r);
+                    let s: &[f32] = col
+                        .try_as_col_major()
+                        .expect("contiguous column")
+                        .as_slice();
+                    let mut support = sparsemax(s, &mut scratch);
+                    if let Some(k) = max_k {
+                        if support.len() > k {
+                            support.sort_by(|x, y| {
+                                s[y.0 as usize]
+                                    .total_cmp(&s[x.0 as usize])
+                                    .then(x.0.cmp(&y.0))
+                            });
+                            support.truncate(k);
+                            support.sort_by_key(|x| x.0);
+                        }
+                    }
+                    support.into_iter().unzip()
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = Neighbours {
+        offsets: Vec::with_capacity(n_q + 1),
+        ..Default::default()
+    };
+    out.offsets.push(0);
+    for (idx, w) in blocks.into_iter().flatten() {
+        out.anchor.extend_from_slice(&idx);
+        out.weight.extend_from_slice(&w);
+        out.offsets.push(out.anchor.len());
+    }
+    out
+}

@@ -1,0 +1,159 @@
+//! Aligning the target vocabulary to the source (SALT.md section 1).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::keys::{canonical_key, gpt2_byte_decoder};
+use super::{Role, TokKind, Vocab};
+
+/// What SALT does with one target token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetClass {
+    /// Same canonical key as source token `src`: its row is copied.
+    Shared(u32),
+    /// A special token matched by role to source token `src`: its row is copied.
+    Special(u32, Role),
+    /// No source counterpart: regressed (or random when it has no auxiliary vector).
+    New,
+}
+
+impl TargetClass {
+    /// The source id whose row is copied, if any.
+    #[must_use]
+    pub fn source(self) -> Option<u32> {
+        match self {
+            Self::Shared(s) | Self::Special(s, _) => Some(s),
+            Self::New => None,
+        }
+    }
+}
+
+/// Counts reported by `salt overlap` and `salt transfer`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct AlignmentStats {
+    /// Target tokens.
+    pub target_tokens: usize,
+    /// Source tokens.
+    pub source_tokens: usize,
+    /// Target tokens shared by key (byte tokens included).
+    pub shared: usize,
+    /// Of `shared`, byte tokens.
+    pub shared_bytes: usize,
+    /// Target special tokens matched by role.
+    pub special: usize,
+    /// Target tokens with no counterpart.
+    pub new: usize,
+    /// Source tokens that lost a key collision (a lower id has the same key).
+    pub source_collisions: usize,
+    /// Target tokens whose key another target token already has (both keep their class).
+    pub target_duplicate_keys: usize,
+    /// Special roles matched: role -> (target id, source id).
+    pub roles: BTreeMap<String, (u32, u32)>,
+}
+
+/// The alignment of a target vocabulary to a source vocabulary.
+#[derive(Clone, Debug)]
+pub struct Alignment {
+    /// One class per target token, by target id.
+    pub classes: Vec<TargetClass>,
+    /// Counts.
+    pub stats: AlignmentStats,
+}
+
+/// Target roles, with BERT's `[CLS]` playing bos and `[SEP]` eos when the target has none.
+fn effective_roles(v: &Vocab) -> BTreeMap<Role, u32> {
+    let mut r = v.roles.clone();
+    if !r.contains_key(&Role::Bos) {
+        if let Some(&c) = v.roles.get(&Role::Cls) {
+            r.insert(Role::Bos, c);
+        }
+    }
+    if !r.contains_key(&Role::Eos) {
+        if let Some(&s) = v.roles.get(&Role::Sep) {
+            r.insert(Role::Eos, s);
+        }
+    }
+    r
+}
+
+/// Aligns `target` to `source`.
+///
+/// Keys are compared as raw bytes. Normal (and user-defined) tokens match normal tokens.
+/// A byte token `<0xNN>` has the key `[NN]` but matches only a byte token of the other
+/// vocabulary, and only when neither vocabulary has a normal token with that key (SALT.md:
+/// "only match when no normal token of the other vocabulary has that key"). Special tokens
+/// match by role. When several source tokens share a key, the lowest id wins.
+#[must_use]
+pub fn align(source: &Vocab, target: &Vocab) -> Alignment {
+    let gpt2 = gpt2_byte_decoder();
+    let mut src_normal: HashMap<Vec<u8>, u32> = HashMap::with_capacity(source.len());
+    let mut src_bytes: HashMap<u8, u32> = HashMap::new();
+    let mut stats = AlignmentStats {
+        target_tokens: target.len(),
+        source_tokens: source.len(),
+        ..Default::default()
+    };
+    for (id, tok) in source.tokens.iter().enumerate() {
+        let Some(key) = canonical_key(source.kind, tok, &gpt2) else {
+            continue;
+        };
+        if tok.kind == TokKind::Byte {
+            src_bytes.entry(key[0]).or_insert(id as u32);
+        } else if src_normal.contains_key(&key) {
+            stats.source_collisions += 1;
+        } else {
+            src_normal.insert(key, id as u32);
+        }
+    }
+    let tgt_keys: Vec<Option<Vec<u8>>> = target
+        .tokens
+        .iter()
+        .map(|t| canonical_key(target.kind, t, &gpt2))
+        .collect();
+    let mut tgt_normal_keys: HashMap<&[u8], u32> = HashMap::new();
+    for (id, (tok, key)) in target.tokens.iter().zip(&tgt_keys).enumerate() {
+        if let (Some(k), false) = (key, tok.kind == TokKind::Byte) {
+            if tgt_normal_keys.insert(k.as_slice(), id as u32).is_some() {
+                stats.target_duplicate_keys += 1;
+            }
+        }
+    }
+
+    let mut classes = vec![TargetClass::New; target.len()];
+    let tgt_roles = effective_roles(target);
+    for (role, &t) in &tgt_roles {
+        let Some(&s) = source.roles.get(role) else {
+            continue;
+        };
+        if (t as usize) < classes.len() && classes[t as usize] == TargetClass::New {
+            classes[t as usize] = TargetClass::Special(s, *role);
+            stats.roles.insert(role.name().to_owned(), (t, s));
+        }
+    }
+    for (id, (tok, key)) in target.tokens.iter().zip(&tgt_keys).enumerate() {
+        if classes[id] != TargetClass::New {
+            continue;
+        }
+        let Some(key) = key else { continue };
+        if tok.kind == TokKind::Byte {
+            let b = key[0];
+            let blocked = src_normal.contains_key(key.as_slice())
+                || tgt_normal_keys.contains_key(key.as_slice());
+            if let (false, Some(&s)) = (blocked, src_bytes.get(&b)) {
+                classes[id] = TargetClass::Shared(s);
+                stats.shared_bytes += 1;
+            }
+        } else if let Some(&s) = src_normal.get(key) {
+            classes[id] = TargetClass::Shared(s);
+        }
+    }
+    for c in &classes {
+        match c {
+            TargetClass::Shared(_) => stats.shared += 1,
+            TargetClass::Special(..) => stats.special += 1,
+            TargetClass::New => stats.new += 1,
+        }
+    }
+    Alignment { classes, stats }
+}

@@ -1,0 +1,157 @@
+//! Stage 8 (tokenizer part): `tokenizer.ggml.*` metadata for the target vocabulary, written
+//! so that llama.cpp tokenizes exactly like the reference tokenizer (SALT.md section 7).
+
+use crate::error::VocabError;
+use crate::gguf::{keys, Array, GgufHeader, Kv, Value, ValueType};
+
+use super::target::TargetTokenizer;
+use super::{Role, TokKind, TokenizerKind, Vocab};
+
+/// Choices that are not in the target tokenizer itself.
+#[derive(Clone, Debug, Default)]
+pub struct TokenizerMetaOptions {
+    /// Add BOS when llama.cpp tokenizes (the source model's habit, when the target has a bos).
+    pub add_bos: bool,
+    /// Add EOS when llama.cpp tokenizes.
+    pub add_eos: bool,
+    /// Keep `tokenizer.chat_template` (only meaningful with the chat tokens appended).
+    pub keep_chat_template: bool,
+    /// Target id of the end-of-turn token, when a chat token plays that role.
+    pub eot: Option<u32>,
+}
+
+fn str_array(items: impl Iterator<Item = Vec<u8>>) -> Value {
+    Value::Array(Array {
+        elem: ValueType::Str,
+        items: items.map(Value::Str).collect(),
+    })
+}
+
+/// The piece as llama.cpp's `bert` (WPM) tokenizer expects it: word-initial pieces get the
+/// phantom space `▁`, continuation pieces lose their `##` (as llama.cpp's converter writes).
+fn wpm_piece(text: &[u8], kind: TokKind) -> Vec<u8> {
+    if kind != TokKind::Normal {
+        return text.to_vec();
+    }
+    match text.strip_prefix(b"##") {
+        Some(rest) if !rest.is_empty() => rest.to_vec(),
+        _ => {
+            let mut v = "\u{2581}".as_bytes().to_vec();
+            v.extend_from_slice(text);
+            v
+        }
+    }
+}
+
+/// Replaces the tokenizer keys of `header` (a copy of the source's) with the target's.
+///
+/// `vocab` is the final target vocabulary (trimmed, chat tokens appended); `tk` supplies the
+/// normaliser settings. New keys take the place of the first old `tokenizer.` key, so the
+/// rest of the file keeps its order.
+///
+/// # Errors
+/// [`VocabError::NoGgufEquivalent`] for a tokenizer llama.cpp cannot reproduce here.
+pub fn write_tokenizer_meta(
+    header: &mut GgufHeader,
+    arch: &str,
+    vocab: &Vocab,
+    tk: &TargetTokenizer,
+    opts: &TokenizerMetaOptions,
+) -> Result<(), VocabError> {
+    let mut kvs: Vec<Kv> = Vec::new();
+    let mut put = |k: &str, v: Value| kvs.push(Kv::new(k, v));
+    put(
+        keys::TOKENIZER_MODEL,
+        Value::Str(vocab.kind.gguf_model().as_bytes().to_vec()),
+    );
+    put(keys::TOKENIZER_PRE, Value::Str(b"default".to_vec()));
+    let texts: Box<dyn Iterator<Item = Vec<u8>>> = match vocab.kind {
+        TokenizerKind::WordPiece => {
+            Box::new(vocab.tokens.iter().map(|t| wpm_piece(&t.text, t.kind)))
+        }
+        _ => Box::new(vocab.tokens.iter().map(|t| t.text.clone())),
+    };
+    put(keys::TOKENIZER_TOKENS, str_array(texts));
+    put(
+        keys::TOKENIZER_SCORES,
+        Value::Array(Array {
+            elem: ValueType::F32,
+            items: vocab.tokens.iter().map(|t| Value::F32(t.score)).collect(),
+        }),
+    );
+    put(
+        keys::TOKENIZER_TOKEN_TYPE,
+        Value::Array(Array {
+            elem: ValueType::I32,
+            items: vocab
+                .tokens
+                .iter()
+                .map(|t| Value::I32(t.kind.to_gguf()))
+                .collect(),
+        }),
+    );
+    match vocab.kind {
+        TokenizerKind::Unigram => {
+            let spm = tk.spm.as_ref().ok_or_else(|| VocabError::NoGgufEquivalent {
+                what: format!("{}: a Unigram tokenizer.json is not supported yet for GGUF output; pass the SentencePiece .model", tk.path.display()),
+            })?;
+            put("tokenizer.ggml.add_space_prefix", Value::Bool(u8::from(spm.add_dummy_prefix)));
+            put("tokenizer.ggml.remove_extra_whitespaces", Value::Bool(u8::from(spm.remove_extra_whitespaces)));
+            if !spm.precompiled_charsmap.is_empty() {
+                put(
+                    "tokenizer.ggml.precompiled_charsmap",
+                    Value::Array(Array { elem: ValueType::U8, items: spm.precompiled_charsmap.iter().map(|b| Value::U8(*b)).collect() }),
+                );
+            }
+        }
+        TokenizerKind::WordPiece => {}
+        TokenizerKind::SentencePieceBpe | TokenizerKind::ByteLevelBpe => {
+            return Err(VocabError::NoGgufEquivalent {
+                what: format!(
+                    "{}: writing a {:?} target vocabulary to GGUF is not supported yet (supported: SentencePiece Unigram .model, WordPiece)",
+                    tk.path.display(),
+                    vocab.kind
+                ),
+            })
+        }
+    }
+    for role in Role::ALL {
+        let id = match role {
+            // llama.cpp's WPM uses bos as [CLS] and sep as [SEP].
+            Role::Bos if vocab.kind == TokenizerKind::WordPiece => {
+                vocab.roles.get(&Role::Cls).or(vocab.roles.get(&Role::Bos))
+            }
+            _ => vocab.roles.get(&role),
+        };
+        if let (Some(key), Some(&id)) = (role.gguf_key(), id) {
+            put(key, Value::U32(id));
+        }
+    }
+    if let Some(eot) = opts.eot {
+        put("tokenizer.ggml.eot_token_id", Value::U32(eot));
+    }
+    put(keys::TOKENIZER_ADD_BOS, Value::Bool(u8::from(opts.add_bos)));
+    put(keys::TOKENIZER_ADD_EOS, Value::Bool(u8::from(opts.add_eos)));
+
+    let chat = header
+        .kvs
+        .iter()
+        .find(|kv| kv.key == keys::TOKENIZER_CHAT_TEMPLATE.as_bytes())
+        .cloned();
+    let first = header
+        .kvs
+        .iter()
+        .position(|kv| kv.key.starts_with(b"tokenizer."))
+        .unwrap_or(header.kvs.len());
+    header.kvs.retain(|kv| !kv.key.starts_with(b"tokenizer."));
+    let at = first.min(header.kvs.len());
+    if let (true, Some(c)) = (opts.keep_chat_template, chat) {
+        kvs.push(c);
+    }
+    header.kvs.splice(at..at, kvs);
+    let vs = keys::vocab_size(arch);
+    if header.kvs.iter().any(|kv| kv.key == vs.as_bytes()) {
+        header.set(&vs, Value::U32(vocab.len() as u32));
+    }
+    Ok(())
+}

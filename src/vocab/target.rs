@@ -1,0 +1,390 @@
+//! The target (PLM) tokenizer: its vocabulary and an equivalent `tokenizers` object that
+//! serves as the reference tokenizer (what llama.cpp must reproduce after the transfer).
+//!
+//! Accepted: a SentencePiece `.model` (Unigram), a Hugging Face `tokenizer.json`
+//! (Unigram, WordPiece, BPE), a BERT `vocab.txt`, or a folder holding one of them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sentencepiece_model::SentencePieceModel;
+use tokenizers::models::unigram::Unigram;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::{BertNormalizer, Precompiled, Prepend, Replace, Sequence, Strip};
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::{ModelWrapper, NormalizerWrapper, Tokenizer};
+
+use super::{Role, TokKind, Token, TokenizerKind, Vocab};
+use crate::error::VocabError;
+
+/// SentencePiece normalisation settings that the GGUF must carry for llama.cpp's UGM.
+#[derive(Clone, Debug)]
+pub struct SpmNormalizer {
+    /// `add_dummy_prefix`.
+    pub add_dummy_prefix: bool,
+    /// `remove_extra_whitespaces`.
+    pub remove_extra_whitespaces: bool,
+    /// `escape_whitespaces`.
+    pub escape_whitespaces: bool,
+    /// The precompiled charsmap (empty for "identity").
+    pub precompiled_charsmap: Vec<u8>,
+}
+
+/// A loaded target tokenizer.
+pub struct TargetTokenizer {
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// The vocabulary in id order.
+    pub vocab: Vocab,
+    /// The reference tokenizer (truncation and padding off).
+    pub reference: Tokenizer,
+    /// SentencePiece settings, when loaded from a `.model`.
+    pub spm: Option<SpmNormalizer>,
+    /// The parsed `.model`, when loaded from one (trimming rewrites it).
+    pub spm_model: Option<SentencePieceModel>,
+}
+
+impl std::fmt::Debug for TargetTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetTokenizer")
+            .field("path", &self.path)
+            .field("tokens", &self.vocab.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TargetTokenizer {
+    /// Token ids of `text` by the reference tokenizer, without special tokens.
+    ///
+    /// # Errors
+    /// [`VocabError::Tokenize`].
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, VocabError> {
+        self.reference
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| VocabError::Tokenize(e.to_string()))
+    }
+}
+
+/// Finds the tokenizer file in a PLM folder (or returns the file itself).
+fn find_tokenizer(path: &Path) -> Result<PathBuf, VocabError> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if !path.is_dir() {
+        return Err(VocabError::Load {
+            path: path.to_path_buf(),
+            reason: "no such file or folder".into(),
+        });
+    }
+    for name in [
+        "tokenizer.json",
+        "sp.model",
+        "tokenizer.model",
+        "spiece.model",
+        "sentencepiece.bpe.model",
+    ] {
+        if path.join(name).is_file() {
+            return Ok(path.join(name));
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(path) {
+        let mut models: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "model"))
+            .collect();
+        models.sort();
+        if let Some(m) = models.into_iter().next() {
+            return Ok(m);
+        }
+    }
+    if path.join("vocab.txt").is_file() {
+        return Ok(path.join("vocab.txt"));
+    }
+    Err(VocabError::NotFound {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Loads a target tokenizer from a file or a PLM folder.
+///
+/// # Errors
+/// [`VocabError`] naming the file when it cannot be read or is of an unsupported kind.
+pub fn load_target(path: &Path) -> Result<TargetTokenizer, VocabError> {
+    let file = find_tokenizer(path)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with(".model") {
+        load_spm(&file)
+    } else if name.ends_with(".json") {
+        load_json(&file)
+    } else if name.ends_with(".txt") {
+        load_vocab_txt(&file)
+    } else {
+        Err(VocabError::UnsupportedKind {
+            path: file,
+            kind: name,
+            supported: "tokenizer.json, a SentencePiece .model, or a BERT vocab.txt",
+        })
+    }
+}
+
+fn load_err(path: &Path, e: impl std::fmt::Display) -> VocabError {
+    VocabError::Load {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// The reference normaliser of a SentencePiece Unigram model, built to match both
+/// sentencepiece and llama.cpp's UGM: charsmap, then (with remove_extra_whitespaces) strip
+/// and collapse runs of spaces, then the dummy prefix, then spaces as `▁`.
+pub(crate) fn spm_normalizer(
+    n: &SpmNormalizer,
+    path: &Path,
+) -> Result<NormalizerWrapper, VocabError> {
+    let mut seq: Vec<NormalizerWrapper> = Vec::new();
+    if !n.precompiled_charsmap.is_empty() {
+        seq.push(
+            Precompiled::from(&n.precompiled_charsmap)
+                .map_err(|e| load_err(path, e))?
+                .into(),
+        );
+    }
+    if n.remove_extra_whitespaces {
+        seq.push(Strip::new(true, true).into());
+        let collapse = Replace::new(
+            tokenizers::normalizers::replace::ReplacePattern::Regex(" {2,}".into()),
+            " ",
+        )
+        .map_err(|e| load_err(path, e))?;
+        seq.push(collapse.into());
+    }
+    // llama.cpp's UGM puts a space before the first word whenever it merges spaces.
+    if n.add_dummy_prefix || n.remove_extra_whitespaces {
+        seq.push(Prepend::new(" ".into()).into());
+    }
+    if n.escape_whitespaces {
+        seq.push(
+            Replace::new(" ", "\u{2581}")
+                .map_err(|e| load_err(path, e))?
+                .into(),
+        );
+    }
+    Ok(Sequence::new(seq).into())
+}
+
+fn load_spm(path: &Path) -> Result<TargetTokenizer, VocabError> {
+    let model = SentencePieceModel::from_file(path).map_err(|e| load_err(path, e))?;
+    let trainer = model.trainer().cloned().unwrap_or_default();
+    let model_type = trainer.model_type();
+    if model_type != sentencepiece_model::ModelType::Unigram {
+        return Err(VocabError::UnsupportedKind {
+            path: path.to_path_buf(),
+            kind: format!("SentencePiece {model_type:?}"),
+            supported: "SentencePiece Unigram (.model); SentencePiece BPE is not supported yet",
+        });
+    }
+    let norm = model.normalizer();
+    let spm = SpmNormalizer {
+        add_dummy_prefix: norm.is_none_or(|n| n.add_dummy_prefix()),
+        remove_extra_whitespaces: norm.is_none_or(|n| n.remove_extra_whitespaces()),
+        escape_whitespaces: norm.is_none_or(|n| n.escape_whitespaces()),
+        precompiled_charsmap: norm
+            .and_then(|n| n.precompiled_charsmap.clone())
+            .unwrap_or_default(),
+    };
+    let mut tokens = Vec::with_capacity(model.pieces().len());
+    for p in model.pieces() {
+        tokens.push(Token {
+            text: p.piece().as_bytes().to_vec(),
+            score: p.score(),
+            kind: TokKind::from_gguf(i64::from(p.r#type() as i32)),
+        });
+    }
+    let mut roles = BTreeMap::new();
+    let n = tokens.len() as i64;
+    for (role, id) in [
+        (Role::Unk, trainer.unk_id()),
+        (Role::Bos, trainer.bos_id()),
+        (Role::Eos, trainer.eos_id()),
+        (Role::Pad, trainer.pad_id()),
+    ] {
+        if (0..n).contains(&i64::from(id)) {
+            roles.insert(role, id as u32);
+        }
+    }
+    let vocab = Vocab {
+        kind: TokenizerKind::Unigram,
+        tokens,
+        roles,
+    };
+    let reference = unigram_reference(&vocab, &spm, trainer.byte_fallback(), path)?;
+    Ok(TargetTokenizer {
+        path: path.to_path_buf(),
+        vocab,
+        reference,
+        spm: Some(spm),
+        spm_model: Some(model),
+    })
+}
+
+/// A `tokenizers` Unigram equivalent to a SentencePiece Unigram vocabulary.
+pub(crate) fn unigram_reference(
+    vocab: &Vocab,
+    spm: &SpmNormalizer,
+    byte_fallback: bool,
+    path: &Path,
+) -> Result<Tokenizer, VocabError> {
+    let pieces: Vec<(String, f64)> = vocab
+        .tokens
+        .iter()
+        .map(|t| {
+            (
+                String::from_utf8_lossy(&t.text).into_owned(),
+                f64::from(t.score),
+            )
+        })
+        .collect();
+    let unk = vocab.roles.get(&Role::Unk).map(|&u| u as usize);
+    let model = Unigram::from(pieces, unk, byte_fallback).map_err(|e| load_err(path, e))?;
+    let mut tk = Tokenizer::new(ModelWrapper::Unigram(model));
+    tk.with_normalizer(Some(spm_normalizer(spm, path)?))
+        .map_err(|e| load_err(path, e))?;
+    tk.with_decoder(Some(tokenizers::decoders::metaspace::Metaspace::new(
+        '\u{2581}',
+        tokenizers::pre_tokenizers::metaspace::PrependScheme::Always,
+        true,
+    )));
+    Ok(tk)
+}
+
+/// Special roles of a `tokenizers` vocabulary, from the usual special-token spellings.
+fn roles_by_name(vocab: &[Token]) -> BTreeMap<Role, u32> {
+    let mut roles = BTreeMap::new();
+    for (id, t) in vocab.iter().enumerate() {
+        let role = match t.text.as_slice() {
+            b"[CLS]" => Role::Cls,
+            b"[SEP]" => Role::Sep,
+            b"[PAD]" | b"<pad>" => Role::Pad,
+            b"[UNK]" | b"<unk>" => Role::Unk,
+            b"[MASK]" | b"<mask>" => Role::Mask,
+            b"<s>" | b"<|begin_of_text|>" | b"<bos>" => Role::Bos,
+            b"</s>" | b"<|end_of_text|>" | b"<eos>" | b"<|endoftext|>" => Role::Eos,
+            _ => continue,
+        };
+        roles.entry(role).or_insert(id as u32);
+    }
+    roles
+}
+
+fn load_json(path: &Path) -> Result<TargetTokenizer, VocabError> {
+    let mut tk = Tokenizer::from_file(path).map_err(|e| load_err(path, e))?;
+    // Truncation and padding (MiniLM pads to 128) would make long lines look like mismatches.
+    tk.with_truncation(None).map_err(|e| load_err(path, e))?;
+    tk.with_padding(None);
+    let (kind, unk) = match tk.get_model() {
+        ModelWrapper::Unigram(_) => (TokenizerKind::Unigram, None),
+        ModelWrapper::WordPiece(w) => (TokenizerKind::WordPiece, Some(w.unk_token.clone())),
+        ModelWrapper::BPE(b) => (TokenizerKind::ByteLevelBpe, b.unk_token.clone()),
+        ModelWrapper::WordLevel(_) => {
+            return Err(VocabError::UnsupportedKind {
+                path: path.to_path_buf(),
+                kind: "WordLevel".into(),
+                supported: "Unigram, WordPiece, BPE",
+            })
+        }
+    };
+    let vocab_map = tk.get_vocab(true);
+    let n = vocab_map.values().max().map_or(0, |&m| m as usize + 1);
+    let mut tokens = vec![
+        Token {
+            text: Vec::new(),
+            score: 0.0,
+            kind: TokKind::Unused
+        };
+        n
+    ];
+    for (text, id) in &vocab_map {
+        tokens[*id as usize] = Token {
+            text: text.as_bytes().to_vec(),
+            score: 0.0,
+            kind: TokKind::Normal,
+        };
+    }
+    if let ModelWrapper::Unigram(u) = tk.get_model() {
+        for (id, (_, score)) in u.iter().enumerate() {
+            tokens[id].score = *score as f32;
+        }
+    }
+    for (id, added) in tk.get_added_tokens_decoder() {
+        if added.special {
+            tokens[id as usize].kind = TokKind::Control;
+        } else {
+            tokens[id as usize].kind = TokKind::UserDefined;
+        }
+    }
+    let roles = roles_by_name(&tokens);
+    if let Some(unk) = unk {
+        if let Some(&u) = vocab_map.get(&unk) {
+            tokens[u as usize].kind = TokKind::Unknown;
+        }
+    }
+    if let Some(&u) = roles.get(&Role::Unk) {
+        tokens[u as usize].kind = TokKind::Unknown;
+    }
+    let vocab = Vocab {
+        kind,
+        tokens,
+        roles,
+    };
+    Ok(TargetTokenizer {
+        path: path.to_path_buf(),
+        vocab,
+        reference: tk,
+        spm: None,
+        spm_model: None,
+    })
+}
+
+fn load_vocab_txt(path: &Path) -> Result<TargetTokenizer, VocabError> {
+    let wp = WordPiece::from_file(&path.to_string_lossy())
+        .build()
+        .map_err(|e| load_err(path, e))?;
+    let mut tk = Tokenizer::new(ModelWrapper::WordPiece(wp));
+    tk.with_normalizer(Some(BertNormalizer::new(true, true, None, true)))
+        .map_err(|e| load_err(path, e))?;
+    tk.with_pre_tokenizer(Some(BertPreTokenizer));
+    let text = std::fs::read_to_string(path).map_err(|e| load_err(path, e))?;
+    let mut tokens: Vec<Token> = text
+        .lines()
+        .map(|l| Token {
+            text: l.trim_end_matches('\r').as_bytes().to_vec(),
+            score: 0.0,
+            kind: TokKind::Normal,
+        })
+        .collect();
+    let roles = roles_by_name(&tokens);
+    for (role, &id) in &roles {
+        tokens[id as usize].kind = if *role == Role::Unk {
+            TokKind::Unknown
+        } else {
+            TokKind::Control
+        };
+    }
+    let vocab = Vocab {
+        kind: TokenizerKind::WordPiece,
+        tokens,
+        roles,
+    };
+    Ok(TargetTokenizer {
+        path: path.to_path_buf(),
+        vocab,
+        reference: tk,
+        spm: None,
+        spm_model: None,
+    })
+}

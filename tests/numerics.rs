@@ -1,0 +1,206 @@
+//! Numerics against independent slow paths: sparsemax vs a full sort, the Gram-form
+//! regression vs the paper's literal e · pinv(A) · B in f64.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use salt::neighbours::{neighbours, sparsemax, sparsemax_full_sort, SparsemaxScratch};
+use salt::regression::{literal_pinv_row, regress, solve_weights, RegressionInput, SolvePath};
+
+fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| rng.sample::<f32, _>(rand_distr::StandardNormal))
+        .collect()
+}
+
+#[test]
+fn sparsemax_matches_full_sort_and_is_a_distribution() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut scratch = SparsemaxScratch::default();
+    // Sizes below and above the partial-selection prefix; scales giving tiny and huge supports.
+    for &(n, scale) in &[
+        (5usize, 1.0f32),
+        (100, 0.3),
+        (3000, 0.05),
+        (3000, 0.002),
+        (20_000, 0.001),
+        (20_000, 2.0),
+    ] {
+        for _ in 0..5 {
+            let z: Vec<f32> = normal(&mut rng, n).iter().map(|v| v * scale).collect();
+            let fast = sparsemax(&z, &mut scratch);
+            let slow = sparsemax_full_sort(&z);
+            assert_eq!(
+                fast.iter().map(|x| x.0).collect::<Vec<_>>(),
+                slow.iter().map(|x| x.0).collect::<Vec<_>>(),
+                "support differs (n {n}, scale {scale})"
+            );
+            let sum: f64 = fast.iter().map(|x| f64::from(x.1)).sum();
+            assert!(
+                (sum - 1.0).abs() < 1e-4 * (fast.len() as f64).sqrt().max(1.0),
+                "sum {sum}"
+            );
+            assert!(fast.iter().all(|x| x.1 > 0.0));
+            for (a, b) in fast.iter().zip(&slow) {
+                assert!((a.1 - b.1).abs() < 1e-6, "{a:?} vs {b:?}");
+            }
+        }
+    }
+    // Ties and a constant vector: uniform over all.
+    let p = sparsemax(&[0.5; 700], &mut scratch);
+    assert_eq!(p.len(), 700);
+}
+
+#[test]
+fn neighbours_are_sorted_and_thread_count_independent() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let dim = 16;
+    let anchors = normal(&mut rng, 900 * dim);
+    let queries = normal(&mut rng, 300 * dim);
+    let nb = neighbours(&queries, &anchors, dim, None);
+    assert_eq!(nb.len(), 300);
+    for q in 0..nb.len() {
+        let (idx, w) = nb.row(q);
+        assert!(idx.windows(2).all(|p| p[0] < p[1]));
+        assert!(!w.is_empty());
+    }
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| neighbours(&queries, &anchors, dim, None));
+    assert_eq!(one, nb);
+    let capped = neighbours(&queries, &anchors, dim, Some(3));
+    assert!((0..capped.len()).all(|q| capped.row(q).0.len() <= 3));
+}
+
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let den: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
+    num / den.max(1e-300)
+}
+
+#[test]
+fn gram_form_equals_literal_pinv() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    // (k, h_t, h_s): well-posed, k near h_t, and k > h_t (rank-deficient G, eigen path).
+    for &(k, h_t, h_s) in &[
+        (3usize, 16usize, 8usize),
+        (40, 64, 32),
+        (60, 64, 24),
+        (120, 48, 16),
+        (250, 512, 64),
+    ] {
+        let n_a = k + 5;
+        let anchors_t = normal(&mut rng, n_a * h_t);
+        let anchors_s = normal(&mut rng, n_a * h_s);
+        let e = normal(&mut rng, h_t);
+        let idx: Vec<u32> = (0..k as u32).map(|i| i + 2).collect();
+        let (w, path) = solve_weights(&anchors_t, &idx, &e, h_t, 1e-6);
+        if k > h_t {
+            assert_eq!(
+                path,
+                SolvePath::Eigen,
+                "k {k} > h_t {h_t} must take the eigen path"
+            );
+        }
+        let ours: Vec<f64> = (0..h_s)
+            .map(|c| {
+                w.iter()
+                    .zip(&idx)
+                    .map(|(wi, &a)| wi * f64::from(anchors_s[a as usize * h_s + c]))
+                    .sum()
+            })
+            .collect();
+        let a64: Vec<f64> = idx
+            .iter()
+            .flat_map(|&a| {
+                anchors_t[a as usize * h_t..(a as usize + 1) * h_t]
+                    .iter()
+                    .map(|x| f64::from(*x))
+            })
+            .collect();
+        let b64: Vec<f64> = idx
+            .iter()
+            .flat_map(|&a| {
+                anchors_s[a as usize * h_s..(a as usize + 1) * h_s]
+                    .iter()
+                    .map(|x| f64::from(*x))
+            })
+            .collect();
+        let e64: Vec<f64> = e.iter().map(|x| f64::from(*x)).collect();
+        let lit = literal_pinv_row(&a64, &b64, &e64, k, h_t, h_s, 1e-6);
+        let err = rel_err(&ours, &lit);
+        assert!(
+            err < 1e-4,
+            "k {k} h_t {h_t}: relative error {err:.2e} ({path:?})"
+        );
+    }
+}
+
+#[test]
+fn regress_rows_match_literal_and_thread_counts() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let (h_t, h_s, n_a, n_q) = (32usize, 24usize, 200usize, 50usize);
+    let anchors_t = normal(&mut rng, n_a * h_t);
+    let anchors_s = normal(&mut rng, n_a * h_s);
+    let anchors_out = normal(&mut rng, n_a * h_s);
+    let e = normal(&mut rng, n_q * h_t);
+    let nb = neighbours(&e, &anchors_t, h_t, None);
+    let inp = RegressionInput {
+        e: &e,
+        anchors_t: &anchors_t,
+        h_t,
+        anchors_s: &anchors_s,
+        anchors_out: Some(&anchors_out),
+        h_s,
+        rcond: 1e-6,
+    };
+    let r = regress(&inp, &nb).unwrap();
+    let r1 = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| regress(&inp, &nb).unwrap());
+    assert_eq!(r.embd, r1.embd);
+    assert_eq!(r.output, r1.output);
+    for q in 0..n_q {
+        let (idx, _) = nb.row(q);
+        let k = idx.len();
+        let a64: Vec<f64> = idx
+            .iter()
+            .flat_map(|&a| {
+                anchors_t[a as usize * h_t..(a as usize + 1) * h_t]
+                    .iter()
+                    .map(|x| f64::from(*x))
+            })
+            .collect();
+        for (b, got) in [
+            (&anchors_s, &r.embd),
+            (&anchors_out, r.output.as_ref().unwrap()),
+        ] {
+            let b64: Vec<f64> = idx
+                .iter()
+                .flat_map(|&a| {
+                    b[a as usize * h_s..(a as usize + 1) * h_s]
+                        .iter()
+                        .map(|x| f64::from(*x))
+                })
+                .collect();
+            let e64: Vec<f64> = e[q * h_t..(q + 1) * h_t]
+                .iter()
+                .map(|x| f64::from(*x))
+                .collect();
+            let lit = literal_pinv_row(&a64, &b64, &e64, k, h_t, h_s, 1e-6);
+            let ours: Vec<f64> = got[q * h_s..(q + 1) * h_s]
+                .iter()
+                .map(|x| f64::from(*x))
+                .collect();
+            assert!(rel_err(&ours, &lit) < 1e-4, "query {q} (k {k})");
+        }
+    }
+}
