@@ -1,11 +1,157 @@
-//! Stage 7 (assembly): new f32 rows + copied rows -> token_embd / output tensor bytes.
+//! Stage 7: the new embedding tensors (`token_embd`, and `output` when untied).
 //!
-//! Not implemented in this version: [`stage`] returns [`crate::Error::NotImplemented`].
+//! Input: the source tensor, one [`RowSource`] per target token, the new f32 rows.
+//! Output: the tensor bytes in the output type. When the output keeps the source's ggml
+//! type, copied rows are the source's block bytes (not re-quantized); new rows are
+//! quantized by ggml. Rows are independent, so bytes do not depend on the thread count.
 
-/// Reports that this stage is not implemented yet.
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+
+use crate::codec;
+use crate::error::CodecError;
+use crate::ggml::GgmlType;
+use crate::gguf::{GgufFile, TensorInfo};
+
+/// Where one output row comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowSource {
+    /// Source row `id`, bit-exact.
+    Copy(u32),
+    /// Row `i` of the new rows.
+    New(u32),
+}
+
+/// Per-dimension mean and standard deviation of all rows of a tensor (f64 accumulation
+/// over fixed row blocks, combined in order: independent of the thread count).
 ///
 /// # Errors
-/// Always [`crate::Error::NotImplemented`].
-pub fn stage() -> crate::Result<()> {
-    Err(crate::Error::NotImplemented { stage: "assemble" })
+/// [`CodecError`] when the type cannot be dequantized.
+pub fn row_stats(f: &GgufFile, t: &TensorInfo) -> Result<(Vec<f64>, Vec<f64>), CodecError> {
+    const BLOCK: usize = 4096;
+    let rows = t.n_rows() as usize;
+    let w = t.row_width() as usize;
+    let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
+    let partial: Vec<(Vec<f64>, Vec<f64>)> = starts
+        .par_iter()
+        .map(|&s| {
+            let x = codec::dequantize_rows(f, t, s, (s + BLOCK).min(rows))?;
+            let mut sum = vec![0f64; w];
+            let mut sq = vec![0f64; w];
+            for row in x.chunks_exact(w) {
+                for (j, v) in row.iter().enumerate() {
+                    sum[j] += f64::from(*v);
+                    sq[j] += f64::from(*v) * f64::from(*v);
+                }
+            }
+            Ok((sum, sq))
+        })
+        .collect::<Result<_, CodecError>>()?;
+    let mut sum = vec![0f64; w];
+    let mut sq = vec![0f64; w];
+    for (s, q) in partial {
+        sum.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+        sq.iter_mut().zip(q).for_each(|(a, b)| *a += b);
+    }
+    let n = rows.max(1) as f64;
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| (q / n - m * m).max(0.0).sqrt())
+        .collect();
+    Ok((mean, std))
+}
+
+/// A seeded normal row with the given per-dimension mean and std. Each (seed, stream) pair
+/// has its own ChaCha stream, so rows can be drawn in any order and on any thread.
+#[must_use]
+pub fn random_row(seed: u64, stream: u64, mean: &[f64], std: &[f64]) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    mean.iter()
+        .zip(std)
+        .map(|(m, s)| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            (m + s * z) as f32
+        })
+        .collect()
+}
+
+/// Source rows `ids` of `t` as f32, `[ids.len() x width]`.
+///
+/// # Errors
+/// [`CodecError`] when the type cannot be dequantized or an id is out of range.
+pub fn gather_rows(f: &GgufFile, t: &TensorInfo, ids: &[u32]) -> Result<Vec<f32>, CodecError> {
+    let w = t.row_width() as usize;
+    let parts: Vec<Vec<f32>> = ids
+        .par_chunks(1024)
+        .map(|chunk| {
+            let mut out = Vec::with_capacity(chunk.len() * w);
+            for &id in chunk {
+                out.extend(codec::dequantize_rows(f, t, id as usize, id as usize + 1)?);
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, CodecError>>()?;
+    Ok(parts.concat())
+}
+
+/// Builds the bytes of a `[width x plan.len()]` tensor of type `out_ty`.
+///
+/// # Errors
+/// [`CodecError`] when rows cannot be converted to `out_ty` or a new row is not finite.
+pub fn assemble_tensor(
+    f: &GgufFile,
+    t: &TensorInfo,
+    plan: &[RowSource],
+    new_rows: &[f32],
+    out_ty: GgmlType,
+    what: &str,
+) -> Result<Vec<u8>, CodecError> {
+    let w = t.row_width() as usize;
+    if out_ty == t.ty {
+        let new_bytes = codec::quantize(out_ty, new_rows, w, what)?;
+        let rb = t.row_bytes() as usize;
+        let src = f.tensor_data(t);
+        let mut out = Vec::with_capacity(plan.len() * rb);
+        for p in plan {
+            match *p {
+                RowSource::Copy(id) => {
+                    out.extend_from_slice(&src[id as usize * rb..(id as usize + 1) * rb])
+                }
+                RowSource::New(i) => {
+                    out.extend_from_slice(&new_bytes[i as usize * rb..(i as usize + 1) * rb])
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let copy_ids: Vec<u32> = plan
+        .iter()
+        .filter_map(|p| {
+            if let RowSource::Copy(id) = p {
+                Some(*id)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let copied = gather_rows(f, t, &copy_ids)?;
+    let mut all = Vec::with_capacity(plan.len() * w);
+    let mut next_copy = 0;
+    for p in plan {
+        match *p {
+            RowSource::Copy(_) => {
+                all.extend_from_slice(&copied[next_copy * w..(next_copy + 1) * w]);
+                next_copy += 1;
+            }
+            RowSource::New(i) => {
+                all.extend_from_slice(&new_rows[i as usize * w..(i as usize + 1) * w])
+            }
+        }
+    }
+    codec::quantize(out_ty, &all, w, what)
 }

@@ -36,6 +36,7 @@ pub mod gguf;
 pub mod inspect;
 pub mod neighbours;
 pub mod output;
+pub mod pipeline;
 pub mod plm;
 pub mod regression;
 pub mod vocab;

@@ -4,8 +4,28 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use std::io::Write;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use salt::auxvec::{AuxSource, TrainOptions};
+use salt::pipeline::{transfer, Method, TransferConfig};
+
+/// Prints to stdout; a closed pipe (`salt ... | head`) ends quietly instead of panicking.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodArg {
+    Salt,
+    Focus,
+    Mean,
+    Random,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,10 +67,355 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Adapt a GGUF model to the target tokenizer and write a new GGUF.
+    Transfer(TransferArgs),
+    /// Evaluate GGUF models through llama.cpp: fertility, perplexity, bits per byte,
+    /// tokenizer parity.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    /// GGUF models to evaluate (repeat the flag); the first is the baseline of the table.
+    #[arg(long = "model", required = true)]
+    models: Vec<PathBuf>,
+    /// Held-out text (never used for training).
+    #[arg(long)]
+    text: PathBuf,
+    /// Reference tokenizer for the parity check of every model. Without it, a model
+    /// OUT.gguf is checked against OUT.tokenizer.json when that file exists.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Only check tokenizer parity (no perplexity); exit code 1 when a line differs.
+    #[arg(long)]
+    parity: bool,
+    /// Positions per window (stride = window; BOS included when the model adds one).
+    #[arg(long, default_value_t = 512)]
+    ctx: usize,
+    /// Stop after about this many scored tokens per model.
+    #[arg(long)]
+    max_tokens: Option<usize>,
+    /// llama.cpp threads.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// One row of the comparison table.
+#[derive(serde::Serialize)]
+struct EvalRow {
+    label: String,
+    file_bytes: u64,
+    parity: Option<salt::eval::ParityReport>,
+    score: Option<salt::eval::ModelScore>,
+}
+
+fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    let content = salt::pipeline::read_text(&a.text)?;
+    let lines: Vec<&str> = content.lines().collect();
+    let mut rows = Vec::new();
+    let mut all_parity = true;
+    for m in &a.models {
+        let f = salt::gguf::GgufFile::open(m)?;
+        let label = f
+            .opt_str("salt.method")?
+            .map_or_else(|| "source".to_owned(), str::to_owned);
+        let reference = a.reference.clone().or_else(|| {
+            let (json, _) = salt::pipeline::tokenizer_paths(m);
+            json.is_file().then_some(json)
+        });
+        let parity = match &reference {
+            Some(r) => {
+                let tk = salt::vocab::load_target(r)?;
+                let p = salt::eval::parity(m, &tk, &lines)?;
+                all_parity &= p.ok();
+                Some(p)
+            }
+            None => None,
+        };
+        let score = if a.parity {
+            None
+        } else {
+            let opts = salt::eval::ScoreOptions {
+                ctx: a.ctx,
+                max_tokens: a.max_tokens,
+                threads: a.threads,
+            };
+            let quiet = a.quiet;
+            let name = m.display().to_string();
+            let mut progress = |i: usize, n: usize| {
+                if !quiet && (i % 10 == 0 || i == n) {
+                    eprint!("\r{name}: window {i}/{n}   ");
+                    if i == n {
+                        eprintln!();
+                    }
+                }
+            };
+            Some(salt::eval::score(
+                m,
+                &a.text,
+                &content,
+                &opts,
+                &mut progress,
+            )?)
+        };
+        rows.push(EvalRow {
+            label,
+            file_bytes: std::fs::metadata(m)?.len(),
+            parity,
+            score,
+        });
+    }
+    if a.json {
+        emit(&serde_json::to_string_pretty(&rows)?);
+    } else {
+        emit(&format!(
+            "{:<8} {:>7} {:>9} {:>10} {:>14} {:>10} {:>16} {:>9}",
+            "method", "vocab", "MiB", "tok/1kB", "bits/byte", "ppl", "parity", "tokens"
+        ));
+        for r in &rows {
+            let parity = r.parity.as_ref().map_or_else(
+                || "-".to_owned(),
+                |p| format!("{}/{}", p.identical, p.lines),
+            );
+            match &r.score {
+                Some(s) => emit(&format!(
+                    "{:<8} {:>7} {:>9.1} {:>10.1} {:>8.4}±{:.3} {:>10.2} {:>16} {:>9}",
+                    r.label,
+                    s.n_vocab,
+                    r.file_bytes as f64 / 1048576.0,
+                    s.tokens_per_kb,
+                    s.bits_per_byte,
+                    s.bpb_window_std,
+                    s.perplexity,
+                    parity,
+                    s.scored_tokens
+                )),
+                None => emit(&format!(
+                    "{:<8} {:>7} {:>9.1} {:>10} {:>14} {:>10} {:>16} {:>9}",
+                    r.label,
+                    "-",
+                    r.file_bytes as f64 / 1048576.0,
+                    "-",
+                    "-",
+                    "-",
+                    parity,
+                    "-"
+                )),
+            }
+            if let Some(p) = &r.parity {
+                for mm in &p.mismatches {
+                    emit(&format!(
+                        "  mismatch line {}: {:?}\n    llama.cpp {:?}\n    reference {:?}",
+                        mm.line, mm.text, mm.llama_pieces, mm.reference_pieces
+                    ));
+                }
+            }
+        }
+    }
+    Ok(if all_parity {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(clap::Args, Debug)]
+struct TransferArgs {
+    /// The source GGUF model.
+    #[arg(long)]
+    source: PathBuf,
+    /// The target PLM: a folder (tokenizer + embeddings) or a tokenizer file.
+    #[arg(long)]
+    plm: PathBuf,
+    /// The PLM's embedding table, FILE[:TENSOR] (.safetensors, .npy, .gguf).
+    #[arg(long)]
+    plm_embeddings: Option<String>,
+    /// Auxiliary vectors: a fastText .bin or .vec file, or `plm` (PLM space; not the paper's).
+    #[arg(long, conflicts_with = "aux_train")]
+    aux: Option<String>,
+    /// Train skipgram fastText vectors on this whitespace-tokenized target text.
+    #[arg(long)]
+    aux_train: Option<PathBuf>,
+    /// With --aux-train: save the trained fastText .bin here.
+    #[arg(long, requires = "aux_train")]
+    aux_save: Option<PathBuf>,
+    /// With --aux-train: vector width.
+    #[arg(long, default_value_t = 50)]
+    aux_dim: i32,
+    /// With --aux-train: epochs.
+    #[arg(long, default_value_t = 5)]
+    aux_epoch: i32,
+    /// The output GGUF.
+    #[arg(long)]
+    out: PathBuf,
+    /// How new rows are initialised.
+    #[arg(long, value_enum, default_value_t = MethodArg::Salt)]
+    method: MethodArg,
+    /// Seed for random rows (and fastText training).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Singular values of A below rcond * max are dropped.
+    #[arg(long, default_value_t = 1e-6)]
+    rcond: f64,
+    /// Keep at most K neighbours per token.
+    #[arg(long)]
+    max_k: Option<usize>,
+    /// Output type of the embedding tensors: same, f32, f16, bf16, q8_0, ...
+    #[arg(long, default_value = "same")]
+    embd_type: String,
+    /// Restrict the target vocabulary to the pieces this text uses.
+    #[arg(long)]
+    trim_to: Option<PathBuf>,
+    /// With --trim-to: keep pieces used at least N times.
+    #[arg(long, default_value_t = 1)]
+    trim_min_count: usize,
+    /// Do not append the source's chat-template control tokens.
+    #[arg(long)]
+    no_chat_tokens: bool,
+    /// Write the per-token plan (class, neighbours, weights) as JSON lines.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(long)]
+    force: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl TransferArgs {
+    /// Checks and resolves the raw flags.
+    fn resolve(self) -> anyhow::Result<TransferConfig> {
+        let aux = match (self.aux.as_deref(), &self.aux_train) {
+            (Some("plm"), None) => AuxSource::Plm,
+            (Some(p), None) => {
+                let path = PathBuf::from(p);
+                match path.extension().and_then(|e| e.to_str()) {
+                    Some("vec" | "txt") => AuxSource::VecText(path),
+                    _ => AuxSource::FastTextBin(path),
+                }
+            }
+            (None, Some(text)) => AuxSource::Train(TrainOptions {
+                save: self.aux_save.clone(),
+                dim: self.aux_dim,
+                epoch: self.aux_epoch,
+                seed: i32::try_from(self.seed % (1 << 31)).unwrap_or(0),
+                ..TrainOptions::new(text.clone())
+            }),
+            (None, None) if matches!(self.method, MethodArg::Mean | MethodArg::Random) => {
+                AuxSource::Plm
+            }
+            _ => bail!("give auxiliary vectors: --aux FILE.bin|FILE.vec|plm, or --aux-train TEXT"),
+        };
+        let embd_type = match self.embd_type.as_str() {
+            "same" => None,
+            name => Some(salt::ggml::GgmlType::from_name(name).with_context(|| {
+                format!("--embd-type {name}: not a ggml type (try q8_0, f16, f32)")
+            })?),
+        };
+        let mut cfg = TransferConfig::new(self.source, self.plm, aux, self.out);
+        cfg.plm_embeddings = self.plm_embeddings;
+        cfg.method = match self.method {
+            MethodArg::Salt => Method::Salt,
+            MethodArg::Focus => Method::Focus,
+            MethodArg::Mean => Method::Mean,
+            MethodArg::Random => Method::Random,
+        };
+        cfg.seed = self.seed;
+        cfg.rcond = self.rcond;
+        cfg.max_k = self.max_k;
+        cfg.embd_type = embd_type;
+        cfg.trim_to = self.trim_to;
+        cfg.trim_min_count = self.trim_min_count;
+        cfg.keep_chat_tokens = if self.no_chat_tokens {
+            Some(false)
+        } else {
+            None
+        };
+        cfg.force = self.force;
+        cfg.plan = self.plan;
+        Ok(cfg)
+    }
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
+        Command::Transfer(t) => {
+            let (threads, quiet, json) = (t.threads, t.quiet, t.json);
+            let cfg = t.resolve()?;
+            if let Some(n) = threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build_global()
+                    .context("setting --threads")?;
+            }
+            let start = std::time::Instant::now();
+            let mut log = |m: &str| {
+                if !quiet {
+                    eprintln!("[{:6.1}s] {m}", start.elapsed().as_secs_f64());
+                }
+            };
+            let r = transfer(&cfg, &mut log)?;
+            if json {
+                emit(&serde_json::to_string_pretty(&r)?);
+            } else {
+                emit(&format!(
+                    "wrote {} ({:.1} MiB) and {}",
+                    r.out,
+                    r.bytes as f64 / 1048576.0,
+                    r.tokenizer
+                ));
+                emit(&format!(
+                    "method {}: {} tokens = {} shared + {} special + {} chat + {} {} + {} random",
+                    r.method.name(),
+                    r.n_vocab,
+                    r.shared,
+                    r.special,
+                    r.chat,
+                    r.regressed,
+                    if r.method == Method::Salt {
+                        "regressed"
+                    } else {
+                        "initialised"
+                    },
+                    r.random
+                ));
+                if !r.k_histogram.is_empty() {
+                    let ks: Vec<usize> = r
+                        .k_histogram
+                        .iter()
+                        .flat_map(|(k, c)| std::iter::repeat_n(*k, *c))
+                        .collect();
+                    emit(&format!(
+                        "neighbours: {} anchors; k min {} median {} max {}",
+                        r.anchors,
+                        ks[0],
+                        ks[ks.len() / 2],
+                        ks[ks.len() - 1]
+                    ));
+                }
+                let t: Vec<String> = r
+                    .seconds
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.2}s"))
+                    .collect();
+                emit(&format!("time: {}", t.join(", ")));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(a) => run_eval(a),
         Command::Overlap {
             source,
             plm,
@@ -70,38 +435,38 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 tk = trimmed;
                 trim = Some(report);
             }
-            let al = salt::vocab::align(&src, &tk.vocab);
+            let al = salt::vocab::align(&src, &tk.vocab, &[]);
             if json {
-                println!(
+                emit(&format!(
                     "{}",
                     serde_json::json!({"alignment": al.stats, "trim": trim})
-                );
+                ));
             } else {
                 if let Some(r) = &trim {
-                    println!(
+                    emit(&format!(
                         "trimmed: kept {} of {} target pieces ({} used on {} lines)",
                         r.kept, r.original, r.used, r.lines
-                    );
+                    ));
                 }
                 let s = &al.stats;
-                println!(
+                emit(&format!(
                     "source {} tokens, target {} tokens",
                     s.source_tokens, s.target_tokens
-                );
-                println!(
+                ));
+                emit(&format!(
                     "shared {} (bytes {}), special {}, new {}",
                     s.shared, s.shared_bytes, s.special, s.new
-                );
-                println!(
+                ));
+                emit(&format!(
                     "source key collisions {}, target duplicate keys {}",
                     s.source_collisions, s.target_duplicate_keys
-                );
+                ));
                 for (role, (t, so)) in &s.roles {
-                    println!(
+                    emit(&format!(
                         "  role {role}: target {t} {:?} <- source {so} {:?}",
                         tk.vocab.text(*t),
                         src.text(*so)
-                    );
+                    ));
                 }
                 let ex: Vec<String> = al
                     .classes
@@ -116,7 +481,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .step_by((s.shared / 8).max(1))
                     .take(8)
                     .collect();
-                println!("shared examples: {}", ex.join(" "));
+                emit(&format!("shared examples: {}", ex.join(" ")));
                 let ex: Vec<String> = al
                     .classes
                     .iter()
@@ -126,7 +491,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .step_by((s.new / 8).max(1))
                     .take(8)
                     .collect();
-                println!("new examples: {}", ex.join(" "));
+                emit(&format!("new examples: {}", ex.join(" ")));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -137,12 +502,12 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let s = salt::inspect::inspect(&f)
                     .with_context(|| format!("inspecting {}", m.display()))?;
                 if !json {
-                    println!("{s}");
+                    emit(&s.to_string());
                 }
                 all.push(s);
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                emit(&serde_json::to_string_pretty(&all)?);
             }
             Ok(ExitCode::SUCCESS)
         }

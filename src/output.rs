@@ -60,8 +60,10 @@ impl AtomicOutput {
         }
         let stem = format!("{TMP_PREFIX}{}", name.to_string_lossy());
         remove_stale(&dir, &stem);
+        // tempfile creates 0600 files; outputs are ordinary files (0644 before umask).
         let tmp = tempfile::Builder::new()
             .prefix(&stem)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&dir)
             .map_err(|source| OutputError::Io {
                 path: dir.join(&stem),

@@ -14,6 +14,8 @@ pub enum TargetClass {
     Shared(u32),
     /// A special token matched by role to source token `src`: its row is copied.
     Special(u32, Role),
+    /// A source control token appended for the chat template (SALT.md section 7).
+    Chat(u32),
     /// No source counterpart: regressed (or random when it has no auxiliary vector).
     New,
 }
@@ -23,7 +25,7 @@ impl TargetClass {
     #[must_use]
     pub fn source(self) -> Option<u32> {
         match self {
-            Self::Shared(s) | Self::Special(s, _) => Some(s),
+            Self::Shared(s) | Self::Special(s, _) | Self::Chat(s) => Some(s),
             Self::New => None,
         }
     }
@@ -42,6 +44,8 @@ pub struct AlignmentStats {
     pub shared_bytes: usize,
     /// Target special tokens matched by role.
     pub special: usize,
+    /// Source chat-template control tokens appended to the target vocabulary.
+    pub chat: usize,
     /// Target tokens with no counterpart.
     pub new: usize,
     /// Source tokens that lost a key collision (a lower id has the same key).
@@ -77,6 +81,24 @@ fn effective_roles(v: &Vocab) -> BTreeMap<Role, u32> {
     r
 }
 
+/// Appends to `target` the source control tokens that `template` (a chat template)
+/// mentions, in source id order; returns (target id, source id) of each.
+pub fn append_chat_tokens(source: &Vocab, target: &mut Vocab, template: &str) -> Vec<(u32, u32)> {
+    let existing: std::collections::HashSet<Vec<u8>> =
+        target.tokens.iter().map(|t| t.text.clone()).collect();
+    let mut added = Vec::new();
+    for (id, tok) in source.tokens.iter().enumerate() {
+        if tok.kind != TokKind::Control || tok.text.is_empty() || existing.contains(&tok.text) {
+            continue;
+        }
+        if std::str::from_utf8(&tok.text).is_ok_and(|t| template.contains(t)) {
+            added.push((target.tokens.len() as u32, id as u32));
+            target.tokens.push(tok.clone());
+        }
+    }
+    added
+}
+
 /// Aligns `target` to `source`.
 ///
 /// Keys are compared as raw bytes. Normal (and user-defined) tokens match normal tokens.
@@ -85,7 +107,10 @@ fn effective_roles(v: &Vocab) -> BTreeMap<Role, u32> {
 /// "only match when no normal token of the other vocabulary has that key"). Special tokens
 /// match by role. When several source tokens share a key, the lowest id wins.
 #[must_use]
-pub fn align(source: &Vocab, target: &Vocab) -> Alignment {
+///
+/// `chat` lists (target id, source id) of appended chat-template tokens (see
+/// [`append_chat_tokens`]); they are copied from their source rows.
+pub fn align(source: &Vocab, target: &Vocab, chat: &[(u32, u32)]) -> Alignment {
     let gpt2 = gpt2_byte_decoder();
     let mut src_normal: HashMap<Vec<u8>, u32> = HashMap::with_capacity(source.len());
     let mut src_bytes: HashMap<u8, u32> = HashMap::new();
@@ -121,6 +146,9 @@ pub fn align(source: &Vocab, target: &Vocab) -> Alignment {
     }
 
     let mut classes = vec![TargetClass::New; target.len()];
+    for &(t, s) in chat {
+        classes[t as usize] = TargetClass::Chat(s);
+    }
     let tgt_roles = effective_roles(target);
     for (role, &t) in &tgt_roles {
         let Some(&s) = source.roles.get(role) else {
@@ -152,6 +180,7 @@ pub fn align(source: &Vocab, target: &Vocab) -> Alignment {
         match c {
             TargetClass::Shared(_) => stats.shared += 1,
             TargetClass::Special(..) => stats.special += 1,
+            TargetClass::Chat(_) => stats.chat += 1,
             TargetClass::New => stats.new += 1,
         }
     }
