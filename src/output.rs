@@ -58,11 +58,12 @@ impl AtomicOutput {
                 path: target.to_path_buf(),
             });
         }
-        let stem = format!("{TMP_PREFIX}{}", name.to_string_lossy());
+        let stem = format!("{TMP_PREFIX}{}.", name.to_string_lossy());
         remove_stale(&dir, &stem);
+        // The writer's pid is part of the name, so that only files of dead runs are removed.
         // tempfile creates 0600 files; outputs are ordinary files (0644 before umask).
         let tmp = tempfile::Builder::new()
-            .prefix(&stem)
+            .prefix(&format!("{stem}{}.", std::process::id()))
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&dir)
             .map_err(|source| OutputError::Io {

@@ -369,6 +369,11 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
         for (k, c) in nb.k_histogram() {
             k_histogram.insert(k, c);
         }
+        if let Some((&k_max, _)) = k_histogram.last_key_value() {
+            if k_max > 4 * plm.as_ref().map_or(aux.dim, |p| p.dim) {
+                log(&format!("sparsemax supports reach k = {k_max}: the auxiliary vectors are nearly uniform (too little training text?); --max-k bounds the cost"));
+            }
+        }
         lap("neighbours", &mut clock);
         let anchor_src: Vec<u32> = anchors
             .iter()

@@ -1,6 +1,7 @@
 //! The integration tests, in one binary so that llama.cpp links and initialises once.
 //! Real assets come from `scripts/setup.sh` (see `util::asset`).
 
+mod fixtures;
 mod util;
 
 mod codec;
@@ -8,3 +9,4 @@ mod gguf_hostile;
 mod gguf_roundtrip;
 mod inspect;
 mod numerics;
+mod transfer;

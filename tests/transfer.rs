@@ -1,0 +1,297 @@
+//! `salt transfer` on the real assets: every method, parity through llama.cpp, loading and
+//! generating, determinism across thread counts, untied output, bad inputs.
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use salt::auxvec::AuxSource;
+use salt::gguf::GgufFile;
+use salt::pipeline::{transfer, Method, TransferConfig};
+
+use crate::fixtures::{adapted, fasttext, heldout_with_edges};
+use crate::util::{asset, sha256_file, tmpdir};
+
+const GEMMA: &str = "models/gemma-3-270m-q4_k_m.gguf";
+const QWEN: &str = "models/qwen2.5-coder-0.5b-instruct.gguf";
+const SMOLLM: &str = "models/smollm2-135m-instruct-q4_1.gguf";
+
+fn assert_parity(model: &std::path::Path, tokenizer: &str, text: &str, min_lines: usize) {
+    let tk = salt::vocab::load_target(std::path::Path::new(tokenizer)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= min_lines);
+    let r = salt::eval::parity(model, &tk, &lines).unwrap();
+    println!(
+        "parity {}: {}/{} lines, {} tokens",
+        model.display(),
+        r.identical,
+        r.lines,
+        r.tokens
+    );
+    assert!(
+        r.ok(),
+        "{}: {}/{} identical; first mismatches: {:#?}",
+        model.display(),
+        r.identical,
+        r.lines,
+        r.mismatches
+    );
+}
+
+#[test]
+fn gemma_korean_every_method() {
+    let src = GgufFile::open(asset(GEMMA)).unwrap();
+    let src_embd = src.require_tensor("token_embd.weight").unwrap();
+    let text = heldout_with_edges("ko");
+    for method in [Method::Salt, Method::Focus, Method::Mean, Method::Random] {
+        let (out, r) = adapted(GEMMA, "ko", method);
+        println!(
+            "{method:?}: {} tokens, {} shared, {} regressed, {} random, k {:?}",
+            r.n_vocab,
+            r.shared,
+            r.regressed,
+            r.random,
+            r.k_histogram.keys().next()
+        );
+        assert_eq!(
+            r.n_vocab,
+            r.shared + r.special + r.chat + r.regressed + r.random
+        );
+        assert!(
+            r.n_vocab > 2000 && r.n_vocab < 4000,
+            "USE trimmed to Korean has a few thousand pieces"
+        );
+        match method {
+            Method::Random => assert_eq!(r.regressed, 0),
+            Method::Mean => assert_eq!(r.random, 0),
+            _ => assert!(r.regressed > 500 && r.anchors > 1000, "{r:?}"),
+        }
+        let f = GgufFile::open(&out).unwrap();
+        let e = f.require_tensor("token_embd.weight").unwrap();
+        assert_eq!(e.dims, vec![640, r.n_vocab as u64]);
+        assert_eq!(e.ty, src_embd.ty, "q8_0 kept");
+        assert_eq!(f.get_str("salt.method").unwrap(), method.name());
+        // Shared rows are the source's block bytes.
+        let tk = salt::vocab::load_target(std::path::Path::new(&r.tokenizer)).unwrap();
+        let srcv = salt::vocab::vocab_from_gguf(&src).unwrap();
+        let al = salt::vocab::align(&srcv, &tk.vocab, &[]);
+        let rb = e.row_bytes() as usize;
+        let mut checked = 0;
+        for (t, c) in al.classes.iter().enumerate() {
+            if let Some(s) = c.source() {
+                let s = s as usize;
+                assert_eq!(
+                    &f.tensor_data(e)[t * rb..(t + 1) * rb],
+                    &src.tensor_data(src_embd)[s * rb..(s + 1) * rb],
+                    "row {t}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, r.shared + r.special);
+        assert_parity(&out, &r.tokenizer, &text, 3000);
+    }
+}
+
+#[test]
+fn adapted_gemma_loads_and_generates() {
+    let (out, _) = adapted(GEMMA, "ko", Method::Salt);
+    let model = salt::eval::load_model(&out).unwrap();
+    let backend = salt::eval::backend().unwrap();
+    let mut ctx = model
+        .new_context(
+            backend,
+            LlamaContextParams::default().with_n_ctx(std::num::NonZeroU32::new(128)),
+        )
+        .unwrap();
+    let vocab = model.vocab();
+    let mut toks = vec![vocab.bos()];
+    toks.extend(vocab.tokenize("태초에 하나님이".as_bytes(), false, false));
+    let mut batch = LlamaBatch::new(128, 1);
+    for (i, t) in toks.iter().enumerate() {
+        batch.add(*t, i as i32, &[0], i + 1 == toks.len()).unwrap();
+    }
+    ctx.decode(&mut batch).unwrap();
+    let mut generated = Vec::new();
+    let mut pos = toks.len() as i32;
+    for _ in 0..12 {
+        let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
+        assert!(logits.iter().all(|v| v.is_finite()));
+        let next = logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        let tok = llama_cpp_2::token::LlamaToken(next as i32);
+        generated.push(tok);
+        batch.clear();
+        batch.add(tok, pos, &[0], true).unwrap();
+        pos += 1;
+        ctx.decode(&mut batch).unwrap();
+    }
+    let text: Vec<u8> = generated
+        .iter()
+        .flat_map(|t| vocab.token_to_piece(*t, false, None))
+        .collect();
+    println!("generated: {:?}", String::from_utf8_lossy(&text));
+    assert!(!text.is_empty());
+}
+
+#[test]
+fn output_is_identical_across_thread_counts_and_runs() {
+    let dir = tmpdir();
+    let mut hashes = Vec::new();
+    for (i, threads) in [1usize, 2, 8, 2].into_iter().enumerate() {
+        let out = dir.path().join(format!("det{i}.gguf"));
+        let mut cfg = TransferConfig::new(
+            asset(GEMMA),
+            asset("plm/use"),
+            AuxSource::FastTextBin(fasttext("ko")),
+            out.clone(),
+        );
+        cfg.trim_to = Some(crate::fixtures::head("text/bible-ko-train.txt", 6000));
+        cfg.method = Method::Salt;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| transfer(&cfg, &mut |_| {})).unwrap();
+        hashes.push((
+            threads,
+            sha256_file(&out),
+            sha256_file(&dir.path().join(format!("det{i}.tokenizer.json"))),
+        ));
+    }
+    println!("{hashes:?}");
+    assert!(
+        hashes
+            .windows(2)
+            .all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2),
+        "outputs differ: {hashes:?}"
+    );
+}
+
+#[test]
+fn qwen_untied_output_german() {
+    let (out, r) = adapted(QWEN, "de", Method::Salt);
+    let f = GgufFile::open(&out).unwrap();
+    let o = f.require_tensor("output.weight").unwrap();
+    assert_eq!(o.dims, vec![896, r.n_vocab as u64]);
+    assert_eq!(o.ty.name(), "q8_0");
+    assert_eq!(
+        f.require_tensor("token_embd.weight").unwrap().ty.name(),
+        "q5_0"
+    );
+    assert!(
+        r.chat >= 2,
+        "Qwen's chat template tokens are appended: {}",
+        r.chat
+    );
+    assert!(f.get("tokenizer.chat_template").is_some());
+    assert_parity(&out, &r.tokenizer, &heldout_with_edges("de"), 3000);
+    // The chat tokens are control tokens llama.cpp parses as specials.
+    let model = salt::eval::load_vocab_only(&out).unwrap();
+    let toks = model.vocab().tokenize(b"<|im_start|>user", false, true);
+    assert!(toks[0].0 as usize >= r.n_vocab - r.chat, "{toks:?}");
+}
+
+#[test]
+fn smollm_full_use_parity() {
+    let dir = tmpdir();
+    let out = dir.path().join("smol-use.gguf");
+    let mut cfg = TransferConfig::new(
+        asset(SMOLLM),
+        asset("plm/use/sp.model"),
+        AuxSource::Plm,
+        out.clone(),
+    );
+    cfg.method = Method::Mean;
+    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    assert_eq!(
+        r.shared, 21_890,
+        "SALT.md: 21,890 shared tokens between SmolLM2 and USE"
+    );
+    assert_eq!(r.n_vocab, 128_000 + r.chat);
+    assert_parity(&out, &r.tokenizer, &heldout_with_edges("ko"), 3000);
+}
+
+#[test]
+fn gemma_minilm_wordpiece_english_parity() {
+    let dir = tmpdir();
+    let out = dir.path().join("gemma-minilm.gguf");
+    let mut cfg = TransferConfig::new(
+        asset(GEMMA),
+        asset("plm/minilm"),
+        AuxSource::Plm,
+        out.clone(),
+    );
+    cfg.method = Method::Mean;
+    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    assert_eq!(r.n_vocab, 30_522);
+    let f = GgufFile::open(&out).unwrap();
+    assert_eq!(f.get_str("tokenizer.ggml.model").unwrap(), "bert");
+    // llama.cpp's WPM normaliser drops Hangul vowel jamo after NFD and does not turn the
+    // word into [UNK]; no GGUF key changes that, so lines with Hangul are checked apart.
+    let text = heldout_with_edges("en");
+    let hangul = |l: &str| l.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    let (korean, other): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| hangul(l));
+    assert_parity(&out, &r.tokenizer, &(other.join("\n") + "\n"), 3000);
+    let tk = salt::vocab::load_target(std::path::Path::new(&r.tokenizer)).unwrap();
+    let rk = salt::eval::parity(&out, &tk, &korean).unwrap();
+    assert_eq!(
+        rk.identical, 0,
+        "llama.cpp's WPM now handles Hangul: move these lines back into the parity set"
+    );
+}
+
+#[test]
+fn bad_inputs_leave_nothing_behind() {
+    let dir = tmpdir();
+    let gemma = asset(GEMMA);
+    let before = sha256_file(&gemma);
+    let out = dir.path().join("bad.gguf");
+    // PLM rows != tokenizer size: the USE tokenizer with MiniLM's embedding table.
+    let mut cfg = TransferConfig::new(
+        gemma.clone(),
+        asset("plm/use/sp.model"),
+        AuxSource::Plm,
+        out.clone(),
+    );
+    cfg.plm_embeddings = Some(asset("plm/minilm/model.safetensors").display().to_string());
+    let e = transfer(&cfg, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            salt::Error::Plm(salt::error::PlmError::RowCount {
+                rows: 30522,
+                tokens: 128000,
+                ..
+            })
+        ),
+        "{e}"
+    );
+    // The output path is the source.
+    let cfg2 = TransferConfig {
+        out: gemma.clone(),
+        force: true,
+        ..cfg.clone()
+    };
+    let e = transfer(&cfg2, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("overwrite an input"), "{e}");
+    // No shared tokens at all: the source's vocabulary against itself is fine, but a
+    // tokenizer of pieces the source lacks is not; a missing folder is named.
+    let cfg3 = TransferConfig {
+        out: dir.path().join("nope/x.gguf"),
+        ..cfg.clone()
+    };
+    let e = transfer(&cfg3, &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("output folder does not exist"),
+        "{e}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(sha256_file(&gemma), before, "the input changed");
+}
