@@ -4,10 +4,11 @@
 use criterion::{criterion_group, criterion_main};
 
 mod gguf_io;
+mod regression;
 
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = gguf_io::rewrite_vs_copy
+    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal
 }
 criterion_main!(benches);

@@ -11,6 +11,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 use salt::auxvec::{AuxSource, TrainOptions};
 use salt::pipeline::{transfer, Method, TransferConfig};
 
+/// Peak resident memory of this process so far (Linux; 0 elsewhere).
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
 /// Prints to stdout; a closed pipe (`salt ... | head`) ends quietly instead of panicking.
 fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
@@ -364,7 +376,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             let start = std::time::Instant::now();
             let mut log = |m: &str| {
                 if !quiet {
-                    eprintln!("[{:6.1}s] {m}", start.elapsed().as_secs_f64());
+                    eprintln!(
+                        "[{:6.1}s {:>5} MiB] {m}",
+                        start.elapsed().as_secs_f64(),
+                        peak_rss_mib()
+                    );
                 }
             };
             let r = transfer(&cfg, &mut log)?;

@@ -5,6 +5,7 @@ mod fixtures;
 mod util;
 
 mod codec;
+mod eval;
 mod gguf_hostile;
 mod gguf_roundtrip;
 mod inspect;

@@ -101,30 +101,39 @@ pub fn neighbours(
     }
     // anchors as a dim x n_a column-major view of the row-major [n_a x dim] buffer.
     let a_t = MatRef::from_column_major_slice(&a, dim, n_a);
-    let blocks: Vec<Vec<(Vec<u32>, Vec<f32>)>> = q
+    // Per-worker scratch (the similarity block is 11 MB at 21,889 anchors): allocating it
+    // per block between the small long-lived result vectors fragments the heap into GBs.
+    let blocks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = q
         .par_chunks(BLOCK * dim)
-        .map(|qb| {
-            let rows = qb.len() / dim;
-            // sims is column-major n_a x rows: column r = similarities of query r.
-            let mut sims = faer::Mat::<f32>::zeros(n_a, rows);
-            let q_t = MatRef::from_column_major_slice(qb, dim, rows);
-            matmul(
-                sims.as_mut(),
-                Accum::Replace,
-                a_t.transpose(),
-                q_t,
-                1.0f32,
-                Par::Seq,
-            );
-            let mut scratch = SparsemaxScratch::default();
-            (0..rows)
-                .map(|r| {
-                    let col = sims.col(r);
+        .map_init(
+            || {
+                (
+                    faer::Mat::<f32>::zeros(n_a, BLOCK),
+                    SparsemaxScratch::default(),
+                )
+            },
+            |(sims, scratch), qb| {
+                let rows = qb.len() / dim;
+                // sims is column-major n_a x rows: column r = similarities of query r.
+                let mut sims = sims.as_mut().submatrix_mut(0, 0, n_a, rows);
+                let q_t = MatRef::from_column_major_slice(qb, dim, rows);
+                matmul(
+                    sims.as_mut(),
+                    Accum::Replace,
+                    a_t.transpose(),
+                    q_t,
+                    1.0f32,
+                    Par::Seq,
+                );
+                let (mut lens, mut idx, mut wts) =
+                    (Vec::with_capacity(rows), Vec::new(), Vec::new());
+                for r in 0..rows {
+                    let col = sims.as_ref().col(r);
                     let s: &[f32] = col
                         .try_as_col_major()
                         .expect("contiguous column")
                         .as_slice();
-                    let mut support = sparsemax(s, &mut scratch);
+                    let mut support = sparsemax(s, scratch);
                     if let Some(k) = max_k {
                         if support.len() > k {
                             support.sort_by(|x, y| {
@@ -136,20 +145,28 @@ pub fn neighbours(
                             support.sort_by_key(|x| x.0);
                         }
                     }
-                    support.into_iter().unzip()
-                })
-                .collect()
-        })
+                    lens.push(support.len());
+                    for (i, w) in support {
+                        idx.push(i);
+                        wts.push(w);
+                    }
+                }
+                (lens, idx, wts)
+            },
+        )
         .collect();
     let mut out = Neighbours {
         offsets: Vec::with_capacity(n_q + 1),
         ..Default::default()
     };
     out.offsets.push(0);
-    for (idx, w) in blocks.into_iter().flatten() {
+    for (lens, idx, w) in blocks {
         out.anchor.extend_from_slice(&idx);
         out.weight.extend_from_slice(&w);
-        out.offsets.push(out.anchor.len());
+        for l in lens {
+            out.offsets
+                .push(out.offsets.last().copied().unwrap_or(0) + l);
+        }
     }
     out
 }

@@ -55,7 +55,7 @@ pub fn sparsemax(z: &[f32], scratch: &mut SparsemaxScratch) -> Vec<(u32, f32)> {
         .enumerate()
         .filter_map(|(i, &v)| {
             let p = f64::from(v) - tau;
-            (p > 0.0).then(|| (i as u32, p as f32))
+            (p > 0.0).then_some((i as u32, p as f32))
         })
         .collect()
 }

@@ -75,48 +75,62 @@ fn combine(w: &[f64], idx: &[u32], rows: &[f32], width: usize, out: &mut [f32]) 
 pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, RegressionError> {
     faer::set_global_parallelism(faer::Par::Seq);
     let n_q = nb.len();
-    let (h_t, h_s) = (inp.h_t, inp.h_s);
-    let results: Vec<(Vec<f32>, Option<Vec<f32>>, Vec<f32>, SolvePath)> = (0..n_q)
-        .into_par_iter()
-        .map(|q| {
+    let h_s = inp.h_s;
+    // Outputs are allocated once and written in place, token by token: collecting one
+    // small Vec per token between the solver's temporaries fragments the heap.
+    let mut embd = vec![0f32; n_q * h_s];
+    let mut output = inp.anchors_out.map(|_| vec![0f32; n_q * h_s]);
+    let mut w_all = vec![0f32; nb.anchor.len()];
+    let mut w_slices: Vec<&mut [f32]> = Vec::with_capacity(n_q);
+    let mut rest = w_all.as_mut_slice();
+    for q in 0..n_q {
+        let (head, tail) = rest.split_at_mut(nb.offsets[q + 1] - nb.offsets[q]);
+        w_slices.push(head);
+        rest = tail;
+    }
+    let mut out_rows: Vec<Option<&mut [f32]>> = match output.as_mut() {
+        Some(o) => o.chunks_mut(h_s.max(1)).map(Some).collect(),
+        None => (0..n_q).map(|_| None).collect(),
+    };
+    let paths: Vec<SolvePath> = embd
+        .par_chunks_mut(h_s.max(1))
+        .zip(out_rows.par_iter_mut())
+        .zip(w_slices.par_iter_mut())
+        .enumerate()
+        .map(|(q, ((row, out), w_out))| {
             let (idx, _) = nb.row(q);
-            let e = &inp.e[q * h_t..(q + 1) * h_t];
-            let (w, path) = solve_weights(inp.anchors_t, idx, e, h_t, inp.rcond);
-            let mut row = vec![0f32; h_s];
-            combine(&w, idx, inp.anchors_s, h_s, &mut row);
-            let out = inp.anchors_out.map(|b| {
-                let mut o = vec![0f32; h_s];
-                combine(&w, idx, b, h_s, &mut o);
-                o
-            });
-            (row, out, w.iter().map(|x| *x as f32).collect(), path)
+            let e = &inp.e[q * inp.h_t..(q + 1) * inp.h_t];
+            let (w, path) = solve_weights(inp.anchors_t, idx, e, inp.h_t, inp.rcond);
+            combine(&w, idx, inp.anchors_s, h_s, row);
+            if let (Some(b), Some(o)) = (inp.anchors_out, out.as_deref_mut()) {
+                combine(&w, idx, b, h_s, o);
+            }
+            for (d, s) in w_out.iter_mut().zip(&w) {
+                *d = *s as f32;
+            }
+            path
         })
         .collect();
-    let mut r = Regressed {
-        embd: Vec::with_capacity(n_q * h_s),
-        output: inp.anchors_out.map(|_| Vec::with_capacity(n_q * h_s)),
-        ..Default::default()
-    };
-    for (q, (row, out, w, path)) in results.into_iter().enumerate() {
-        let bad = row
-            .iter()
-            .chain(out.iter().flatten())
-            .find(|v| !v.is_finite());
-        if let Some(v) = bad {
+    drop(out_rows);
+    for (q, row) in embd
+        .chunks(h_s.max(1))
+        .chain(output.iter().flat_map(|o| o.chunks(h_s.max(1))))
+        .enumerate()
+    {
+        if let Some(v) = row.iter().find(|v| !v.is_finite()) {
             return Err(RegressionError::NonFinite {
-                query: q,
+                query: q % n_q.max(1),
                 value: *v,
             });
         }
-        r.embd.extend_from_slice(&row);
-        if let (Some(o), Some(dst)) = (out, r.output.as_mut()) {
-            dst.extend_from_slice(&o);
-        }
-        r.w.extend_from_slice(&w);
-        match path {
-            SolvePath::Cholesky => r.cholesky += 1,
-            SolvePath::Eigen => r.eigen += 1,
-        }
     }
+    let cholesky = paths.iter().filter(|p| **p == SolvePath::Cholesky).count();
+    let r = Regressed {
+        embd,
+        output,
+        w: w_all,
+        cholesky,
+        eigen: n_q - cholesky,
+    };
     Ok(r)
 }

@@ -68,14 +68,14 @@ pub struct Alignment {
 /// Target roles, with BERT's `[CLS]` playing bos and `[SEP]` eos when the target has none.
 fn effective_roles(v: &Vocab) -> BTreeMap<Role, u32> {
     let mut r = v.roles.clone();
-    if !r.contains_key(&Role::Bos) {
+    if let std::collections::btree_map::Entry::Vacant(e) = r.entry(Role::Bos) {
         if let Some(&c) = v.roles.get(&Role::Cls) {
-            r.insert(Role::Bos, c);
+            e.insert(c);
         }
     }
-    if !r.contains_key(&Role::Eos) {
+    if let std::collections::btree_map::Entry::Vacant(e) = r.entry(Role::Eos) {
         if let Some(&s) = v.roles.get(&Role::Sep) {
-            r.insert(Role::Eos, s);
+            e.insert(s);
         }
     }
     r
@@ -125,10 +125,10 @@ pub fn align(source: &Vocab, target: &Vocab, chat: &[(u32, u32)]) -> Alignment {
         };
         if tok.kind == TokKind::Byte {
             src_bytes.entry(key[0]).or_insert(id as u32);
-        } else if src_normal.contains_key(&key) {
-            stats.source_collisions += 1;
+        } else if let std::collections::hash_map::Entry::Vacant(e) = src_normal.entry(key) {
+            e.insert(id as u32);
         } else {
-            src_normal.insert(key, id as u32);
+            stats.source_collisions += 1;
         }
     }
     let tgt_keys: Vec<Option<Vec<u8>>> = target

@@ -1,0 +1,136 @@
+//! `salt eval`'s numbers recomputed independently from llama.cpp's raw logits.
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use salt::eval::{score, ScoreOptions};
+use salt::pipeline::Method;
+
+use crate::fixtures::{adapted, dir};
+use crate::util::asset;
+
+/// Total NLL (nats) and scored bytes of `text` with windows of `ctx`, computed here
+/// without any of `salt::eval`'s code: own windowing, own log-softmax.
+fn reference_nll(model_path: &std::path::Path, text: &str, ctx: usize) -> (f64, usize, usize) {
+    let model = salt::eval::load_model(model_path).unwrap();
+    let backend = salt::eval::backend().unwrap();
+    let vocab = model.vocab();
+    let bos = vocab.should_add_bos();
+    let toks = vocab.tokenize(text.as_bytes(), false, false);
+    let body = if bos { ctx - 1 } else { ctx };
+    let params = LlamaContextParams::default()
+        .with_n_ctx(std::num::NonZeroU32::new(ctx as u32))
+        .with_n_batch(ctx as u32)
+        .with_n_ubatch(ctx as u32);
+    let mut lctx = model.new_context(backend, params).unwrap();
+    let n_vocab = vocab.n_tokens() as usize;
+    let (mut total, mut bytes, mut n) = (0f64, 0usize, 0usize);
+    let mut start = 0;
+    while start + body <= toks.len() {
+        let mut input = Vec::new();
+        if bos {
+            input.push(vocab.bos());
+        }
+        input.extend_from_slice(&toks[start..start + body]);
+        start += body;
+        lctx.clear_kv_cache();
+        let mut batch = LlamaBatch::new(ctx, 1);
+        for (i, t) in input.iter().enumerate() {
+            batch.add(*t, i as i32, &[0], true).unwrap();
+        }
+        lctx.decode(&mut batch).unwrap();
+        for p in 1..input.len() {
+            let logits = &lctx.get_logits_ith((p - 1) as i32)[..n_vocab];
+            let m = logits
+                .iter()
+                .map(|&x| f64::from(x))
+                .fold(f64::MIN, f64::max);
+            let lse = m + logits
+                .iter()
+                .map(|&x| (f64::from(x) - m).exp())
+                .sum::<f64>()
+                .ln();
+            total += lse - f64::from(logits[input[p].0 as usize]);
+            bytes += vocab.token_to_piece(input[p], false, None).len();
+            n += 1;
+        }
+    }
+    (total, bytes, n)
+}
+
+#[test]
+fn nll_matches_raw_logits() {
+    let text: String = std::fs::read_to_string(asset("text/bible-ko-heldout.txt"))
+        .unwrap()
+        .lines()
+        .take(40)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir().join("eval-short.txt");
+    std::fs::write(&path, &text).unwrap();
+    // An adapted model (adds BOS) and the SmolLM2 source (no BOS: first token is context).
+    let (adapted_gguf, _) = adapted("models/gemma-3-270m-q4_k_m.gguf", "ko", Method::Salt);
+    for model in [
+        adapted_gguf,
+        asset("models/smollm2-135m-instruct-q4_1.gguf"),
+    ] {
+        let ctx = 64;
+        let s = score(
+            &model,
+            &path,
+            &text,
+            &ScoreOptions {
+                ctx,
+                max_tokens: None,
+                threads: None,
+            },
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let (nll, bytes, n) = reference_nll(&model, &text, ctx);
+        println!(
+            "{}: salt eval {:.6} nats over {} tokens; recomputed {nll:.6} over {n}",
+            model.display(),
+            s.nll_nats,
+            s.scored_tokens
+        );
+        assert_eq!(s.scored_tokens, n);
+        assert_eq!(s.scored_bytes, bytes);
+        assert!(
+            ((s.nll_nats - nll) / nll).abs() < 1e-6,
+            "{} vs {nll}",
+            s.nll_nats
+        );
+        let bpb = nll / std::f64::consts::LN_2 / bytes as f64;
+        assert!((s.bits_per_byte - bpb).abs() < 1e-9 * bpb.max(1.0));
+        assert!(s.windows >= 2, "the test should span several windows");
+    }
+}
+
+#[test]
+fn eval_errors_are_clear() {
+    let short = dir().join("eval-tiny.txt");
+    std::fs::write(&short, "짧은 글").unwrap();
+    let model = asset("models/smollm2-135m-instruct-q4_1.gguf");
+    let e = score(
+        &model,
+        &short,
+        "짧은 글",
+        &ScoreOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("less than one window"), "{e}");
+    assert!(e.to_string().contains("eval-tiny.txt"), "{e}");
+    let not_a_model = dir().join("not-a-model.gguf");
+    std::fs::write(&not_a_model, b"GGUF\x03\0\0\0garbage").unwrap();
+    let e = salt::eval::load_model(&not_a_model).unwrap_err();
+    assert!(
+        e.to_string().contains("not-a-model.gguf") && e.to_string().contains("could not load"),
+        "{e}"
+    );
+    let e = salt::pipeline::read_text(&not_a_model).unwrap_err();
+    assert!(
+        e.to_string().contains("not UTF-8") || e.to_string().contains("binary"),
+        "{e}"
+    );
+}
