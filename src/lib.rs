@@ -21,7 +21,25 @@
 //!    written through [`output`] (temporary file, then rename).
 //! 9. [`eval`]: validation through llama.cpp: tokenizer parity, perplexity, bits per byte.
 //!
-//! [`inspect`] summarises a GGUF file without touching tensor data.
+//! [`pipeline::transfer`] runs stages 1 to 8 with one call per stage; [`inspect`]
+//! summarises a GGUF file without touching tensor data.
+//!
+//! ```no_run
+//! use salt::auxvec::AuxSource;
+//! use salt::pipeline::{transfer, Method, TransferConfig};
+//!
+//! let mut cfg = TransferConfig::new(
+//!     "gemma-3-270m-q4_k_m.gguf".into(),
+//!     "use/".into(),
+//!     AuxSource::FastTextBin("ko.bin".into()),
+//!     "gemma-ko.gguf".into(),
+//! );
+//! cfg.method = Method::Salt;
+//! cfg.trim_to = Some("korean-train.txt".into());
+//! let report = transfer(&cfg, &mut |line| eprintln!("{line}"))?;
+//! println!("{} tokens, {} regressed", report.n_vocab, report.regressed);
+//! # Ok::<(), salt::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -546,7 +546,7 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let s = |v: String| Value::Str(v.into_bytes());
+    let s = |v: String| Value::str(v);
     header.set("salt.version", s(env!("CARGO_PKG_VERSION").to_owned()));
     header.set("salt.method", s(cfg.method.name().to_owned()));
     header.set("salt.source", s(name_of(&cfg.source)));

@@ -63,7 +63,7 @@ fn modified_header_reparses_with_same_tensors() {
     // Adding a key changes the header size; tensor data must follow at the right offsets.
     let f = GgufFile::open(asset(MODELS[0])).unwrap();
     let mut header = GgufHeader::from_file(&f);
-    header.set("salt.test", salt::gguf::Value::Str(b"x".repeat(77)));
+    header.set("salt.test", salt::gguf::Value::str(b"x".repeat(77)));
     let sources: Vec<TensorSource<'_>> = (0..f.tensors.len())
         .map(|i| TensorSource::Copy(&f, i))
         .collect();

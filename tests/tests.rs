@@ -4,6 +4,7 @@
 mod fixtures;
 mod util;
 
+mod auxvec;
 mod codec;
 mod eval;
 mod gguf_hostile;

@@ -160,7 +160,7 @@ impl GgufFile {
         let mut kvs: Vec<Kv> = Vec::with_capacity(usize::try_from(n_kv).unwrap_or(0));
         let mut seen = std::collections::HashSet::new();
         for i in 0..n_kv {
-            let key = c.string(&|| format!("key #{i}"))?;
+            let key = c.string(&|| format!("key #{i}"))?.to_vec();
             let key_name = String::from_utf8_lossy(&key).into_owned();
             let type_id = c.u32(&|| format!("type of key {key_name:?}"))?;
             let ty = ValueType::from_u32(type_id).ok_or_else(|| GgufError::BadValueType {
@@ -208,7 +208,7 @@ impl GgufFile {
             Vec::with_capacity(usize::try_from(n_tensors).unwrap_or(0));
         let mut names = std::collections::HashSet::new();
         for i in 0..n_tensors {
-            let name = c.string(&|| format!("name of tensor #{i}"))?;
+            let name = c.string(&|| format!("name of tensor #{i}"))?.to_vec();
             let tname = String::from_utf8_lossy(&name).into_owned();
             let n_dims = c.u32(&|| format!("dimension count of tensor {tname:?}"))?;
             if n_dims as usize > MAX_DIMS {
@@ -363,11 +363,11 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    fn string(&mut self, what: &dyn Fn() -> String) -> Result<Vec<u8>, GgufError> {
+    fn string(&mut self, what: &dyn Fn() -> String) -> Result<&'a [u8], GgufError> {
         let len_what = || format!("length of {}", what());
         let len = self.u64(&len_what)?;
         self.check_count(&len_what, len, 1)?;
-        Ok(self.take(len, what)?.to_vec())
+        self.take(len, what)
     }
 
     fn value(&mut self, ty: ValueType, key: &str, depth: usize) -> Result<Value, GgufError> {
@@ -385,7 +385,7 @@ impl<'a> Cursor<'a> {
             ValueType::U64 => Value::U64(u64::from_le_bytes(self.array(what)?)),
             ValueType::I64 => Value::I64(i64::from_le_bytes(self.array(what)?)),
             ValueType::F64 => Value::F64(f64::from_le_bytes(self.array(what)?)),
-            ValueType::Str => Value::Str(self.string(what)?),
+            ValueType::Str => Value::Str(self.string(what)?.into()),
             ValueType::Array => {
                 if depth >= MAX_ARRAY_DEPTH {
                     return Err(GgufError::NestingTooDeep {
@@ -406,12 +406,44 @@ impl<'a> Cursor<'a> {
                     .scalar_size()
                     .map_or(if elem == ValueType::Str { 8 } else { 12 }, |s| s as u64);
                 self.check_count(&|| format!("element count of {key:?}"), count, min)?;
-                let mut items = Vec::with_capacity(count as usize);
-                for _ in 0..count {
-                    items.push(self.value(elem, key, depth + 1)?);
-                }
+                let items = match elem.scalar_size() {
+                    // Scalars (token scores and types: 262,144 each in Gemma) in one
+                    // bounds check and a tight loop.
+                    Some(size) => {
+                        let bytes =
+                            self.take(count * size as u64, &|| format!("elements of {key:?}"))?;
+                        bytes.chunks_exact(size).map(|b| scalar(elem, b)).collect()
+                    }
+                    None => {
+                        let mut items = Vec::with_capacity(count as usize);
+                        for _ in 0..count {
+                            items.push(self.value(elem, key, depth + 1)?);
+                        }
+                        items
+                    }
+                };
                 Value::Array(Array { elem, items })
             }
         })
+    }
+}
+
+/// Decodes one little-endian scalar of type `ty` from exactly its size in bytes.
+fn scalar(ty: ValueType, b: &[u8]) -> Value {
+    let a4 = || [b[0], b[1], b[2], b[3]];
+    let a8 = || [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+    match ty {
+        ValueType::U8 => Value::U8(b[0]),
+        ValueType::I8 => Value::I8(b[0] as i8),
+        ValueType::Bool => Value::Bool(b[0]),
+        ValueType::U16 => Value::U16(u16::from_le_bytes([b[0], b[1]])),
+        ValueType::I16 => Value::I16(i16::from_le_bytes([b[0], b[1]])),
+        ValueType::U32 => Value::U32(u32::from_le_bytes(a4())),
+        ValueType::I32 => Value::I32(i32::from_le_bytes(a4())),
+        ValueType::F32 => Value::F32(f32::from_le_bytes(a4())),
+        ValueType::U64 => Value::U64(u64::from_le_bytes(a8())),
+        ValueType::I64 => Value::I64(i64::from_le_bytes(a8())),
+        ValueType::F64 => Value::F64(f64::from_le_bytes(a8())),
+        ValueType::Str | ValueType::Array => unreachable!("only called for scalar types"),
     }
 }

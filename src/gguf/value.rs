@@ -117,8 +117,9 @@ pub enum Value {
     F32(f32),
     /// The stored byte (0 false, anything else true), kept for exact round trips.
     Bool(u8),
-    /// Raw bytes; GGUF says UTF-8 but files are not trusted to be.
-    Str(Vec<u8>),
+    /// Raw bytes; GGUF says UTF-8 but files are not trusted to be. Shared (`Arc`) so that
+    /// copying a header, with its hundreds of thousands of token strings, costs nothing.
+    Str(std::sync::Arc<[u8]>),
     /// A homogeneous array (possibly of arrays).
     Array(Array),
     /// u64
@@ -193,6 +194,12 @@ impl Value {
             Self::Bool(b) => Some(b != 0),
             _ => None,
         }
+    }
+
+    /// A string value from bytes.
+    #[must_use]
+    pub fn str(bytes: impl AsRef<[u8]>) -> Self {
+        Self::Str(bytes.as_ref().into())
     }
 
     /// String bytes.

@@ -1,6 +1,6 @@
 //! One token's weights w = (A e)ᵀ G⁺, and the paper's literal formula as a slow reference.
 
-use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par, Side};
 
 /// Which solver produced a row.
@@ -37,12 +37,17 @@ pub fn solve_weights(
         );
     }
     let a_m = MatRef::from_row_major_slice(&a, k, h_t);
+    // Only the lower triangle: both solvers below read `Side::Lower`, and the product is
+    // the stage's dominant cost (k² h_t).
     let mut g = Mat::<f64>::zeros(k, k);
-    matmul(
+    triangular::matmul(
         g.as_mut(),
+        BlockStructure::TriangularLower,
         Accum::Replace,
         a_m,
+        BlockStructure::Rectangular,
         a_m.transpose(),
+        BlockStructure::Rectangular,
         1.0f64,
         Par::Seq,
     );

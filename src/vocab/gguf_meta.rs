@@ -23,7 +23,7 @@ pub struct TokenizerMetaOptions {
 fn str_array(items: impl Iterator<Item = Vec<u8>>) -> Value {
     Value::Array(Array {
         elem: ValueType::Str,
-        items: items.map(Value::Str).collect(),
+        items: items.map(Value::str).collect(),
     })
 }
 
@@ -60,11 +60,8 @@ pub fn write_tokenizer_meta(
 ) -> Result<(), VocabError> {
     let mut kvs: Vec<Kv> = Vec::new();
     let mut put = |k: &str, v: Value| kvs.push(Kv::new(k, v));
-    put(
-        keys::TOKENIZER_MODEL,
-        Value::Str(vocab.kind.gguf_model().as_bytes().to_vec()),
-    );
-    put(keys::TOKENIZER_PRE, Value::Str(b"default".to_vec()));
+    put(keys::TOKENIZER_MODEL, Value::str(vocab.kind.gguf_model()));
+    put(keys::TOKENIZER_PRE, Value::str("default"));
     let texts: Box<dyn Iterator<Item = Vec<u8>>> = match vocab.kind {
         TokenizerKind::WordPiece => {
             Box::new(vocab.tokens.iter().map(|t| wpm_piece(&t.text, t.kind)))
