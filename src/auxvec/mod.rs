@@ -83,6 +83,14 @@ impl AuxVectors {
     }
 }
 
+/// fastText's `get_word_vector` for every key.
+fn from_fasttext(ft: &fasttext::FastText, keys: &[Option<Vec<u8>>]) -> AuxVectors {
+    AuxVectors::from_lookup(keys, ft.get_dimension() as usize, |w, out| {
+        ft.get_word_vector_into(w, out);
+        true
+    })
+}
+
 /// Computes the auxiliary vectors of the target tokens with canonical keys `keys`.
 ///
 /// # Errors
@@ -93,22 +101,8 @@ pub fn aux_vectors(
     plm: Option<&EmbeddingTable>,
 ) -> Result<AuxVectors, AuxError> {
     match source {
-        AuxSource::FastTextBin(path) => {
-            let ft = load_fasttext(path)?;
-            let dim = ft.get_dimension() as usize;
-            Ok(AuxVectors::from_lookup(keys, dim, |w, out| {
-                ft.get_word_vector_into(w, out);
-                true
-            }))
-        }
-        AuxSource::Train(opts) => {
-            let ft = train_fasttext(opts)?;
-            let dim = ft.get_dimension() as usize;
-            Ok(AuxVectors::from_lookup(keys, dim, |w, out| {
-                ft.get_word_vector_into(w, out);
-                true
-            }))
-        }
+        AuxSource::FastTextBin(path) => Ok(from_fasttext(&load_fasttext(path)?, keys)),
+        AuxSource::Train(opts) => Ok(from_fasttext(&train_fasttext(opts)?, keys)),
         AuxSource::VecText(path) => {
             let table = vec_text::read_vec(path)?;
             Ok(AuxVectors::from_lookup(
