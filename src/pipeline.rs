@@ -258,7 +258,7 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
     // 2. Target vocabulary: load, trim, append chat tokens, align.
     let full = vocab::load_target(&cfg.plm)?;
     let full_size = full.vocab.len();
-    let (mut tk, old_ids, trim) = match &cfg.trim_to {
+    let (tk, old_ids, trim) = match &cfg.trim_to {
         Some(text_path) => {
             let text = read_text(text_path)?;
             log(&format!(
@@ -625,7 +625,6 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
         o.commit()?;
     }
     lap("write", &mut clock);
-    tk.path = tok_json.clone();
     Ok(TransferReport {
         out: cfg.out.display().to_string(),
         tokenizer: tok_json.display().to_string(),

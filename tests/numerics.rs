@@ -73,6 +73,17 @@ fn neighbours_are_sorted_and_thread_count_independent() {
     assert!((0..capped.len()).all(|q| capped.row(q).0.len() <= 3));
 }
 
+/// Rows `idx` of the row-major `[n x width]` table, as one f64 buffer.
+fn rows_f64(table: &[f32], idx: &[u32], width: usize) -> Vec<f64> {
+    idx.iter()
+        .flat_map(|&a| {
+            table[a as usize * width..(a as usize + 1) * width]
+                .iter()
+                .map(|x| f64::from(*x))
+        })
+        .collect()
+}
+
 fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     let num: f64 = a
         .iter()
@@ -116,22 +127,8 @@ fn gram_form_equals_literal_pinv() {
                     .sum()
             })
             .collect();
-        let a64: Vec<f64> = idx
-            .iter()
-            .flat_map(|&a| {
-                anchors_t[a as usize * h_t..(a as usize + 1) * h_t]
-                    .iter()
-                    .map(|x| f64::from(*x))
-            })
-            .collect();
-        let b64: Vec<f64> = idx
-            .iter()
-            .flat_map(|&a| {
-                anchors_s[a as usize * h_s..(a as usize + 1) * h_s]
-                    .iter()
-                    .map(|x| f64::from(*x))
-            })
-            .collect();
+        let a64: Vec<f64> = rows_f64(&anchors_t, &idx, h_t);
+        let b64: Vec<f64> = rows_f64(&anchors_s, &idx, h_s);
         let e64: Vec<f64> = e.iter().map(|x| f64::from(*x)).collect();
         let lit = literal_pinv_row(&a64, &b64, &e64, k, h_t, h_s, 1e-6);
         let err = rel_err(&ours, &lit);
@@ -171,26 +168,12 @@ fn regress_rows_match_literal_and_thread_counts() {
     for q in 0..n_q {
         let (idx, _) = nb.row(q);
         let k = idx.len();
-        let a64: Vec<f64> = idx
-            .iter()
-            .flat_map(|&a| {
-                anchors_t[a as usize * h_t..(a as usize + 1) * h_t]
-                    .iter()
-                    .map(|x| f64::from(*x))
-            })
-            .collect();
+        let a64: Vec<f64> = rows_f64(&anchors_t, &idx, h_t);
         for (b, got) in [
             (&anchors_s, &r.embd),
             (&anchors_out, r.output.as_ref().unwrap()),
         ] {
-            let b64: Vec<f64> = idx
-                .iter()
-                .flat_map(|&a| {
-                    b[a as usize * h_s..(a as usize + 1) * h_s]
-                        .iter()
-                        .map(|x| f64::from(*x))
-                })
-                .collect();
+            let b64: Vec<f64> = rows_f64(b, &idx, h_s);
             let e64: Vec<f64> = e[q * h_t..(q + 1) * h_t]
                 .iter()
                 .map(|x| f64::from(*x))
