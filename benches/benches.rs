@@ -6,6 +6,29 @@ use criterion::{criterion_group, criterion_main};
 mod gguf_io;
 mod regression;
 
+/// Prints `candidate / baseline` of the mean times criterion just measured in this run
+/// (read back from its `estimates.json`), so each bench states its target as a ratio.
+pub fn report_ratio(group: &str, baseline: &str, candidate: &str, target: &str) {
+    let home = std::env::var_os("CRITERION_HOME").map_or_else(
+        || std::path::PathBuf::from("target/criterion"),
+        std::path::PathBuf::from,
+    );
+    let mean = |id: &str| -> Option<f64> {
+        let p = home.join(group).join(id).join("new/estimates.json");
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+        v["mean"]["point_estimate"].as_f64()
+    };
+    match (mean(baseline), mean(candidate)) {
+        (Some(b), Some(c)) => println!(
+            "RATIO {group}: {candidate} / {baseline} = {:.2}x ({:.1} ms / {:.1} ms); target {target}",
+            c / b,
+            c / 1e6,
+            b / 1e6
+        ),
+        _ => println!("RATIO {group}: no estimates found under {}", home.display()),
+    }
+}
+
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));

@@ -106,7 +106,7 @@ pub fn inspect(f: &GgufFile) -> Result<ModelSummary, GgufError> {
         n_vocab: f
             .get(keys::TOKENIZER_TOKENS)
             .and_then(|v| v.as_array())
-            .map(|a| a.items.len()),
+            .map(crate::gguf::Array::len),
         special_ids,
         add_bos: f.opt_bool(keys::TOKENIZER_ADD_BOS)?,
         add_eos: f.opt_bool(keys::TOKENIZER_ADD_EOS)?,

@@ -78,6 +78,50 @@ fn modified_header_reparses_with_same_tensors() {
 }
 
 #[test]
+fn built_arrays_read_back_element_for_element() {
+    use salt::gguf::{Array, GgufHeader, Kv, Value, ValueType};
+    let strings: Vec<&[u8]> = vec![b"", "\u{2581}\u{d55c}".as_bytes(), b"\xff\x00raw"];
+    let nested = Array::from_arrays(vec![Array::i32s([1, -2]), Array::i32s([])]);
+    let u16s = Array::from_values(ValueType::U16, vec![Value::U16(7), Value::U16(65535)]).unwrap();
+    assert!(Array::from_values(ValueType::U16, vec![Value::U32(7)]).is_none());
+    let header = GgufHeader {
+        version: 3,
+        kvs: vec![
+            Kv::new("s", Value::Array(Array::strings(&strings))),
+            Kv::new("f", Value::Array(Array::f32s([0.5, -1.0, f32::MAX]))),
+            Kv::new("n", Value::Array(nested.clone())),
+            Kv::new("u", Value::Array(u16s.clone())),
+            Kv::new("e", Value::Array(Array::strings(Vec::<&[u8]>::new()))),
+        ],
+        tensors: vec![],
+    };
+    let mut buf = Vec::new();
+    write_gguf(&mut buf, std::path::Path::new("mem"), &header, &[]).unwrap();
+    let g = GgufFile::from_bytes("mem", buf).unwrap();
+    assert_eq!(g.kvs, header.kvs, "parsed arrays equal the built ones");
+    let s = g.get("s").unwrap().as_array().unwrap();
+    assert_eq!((s.len(), s.elem()), (3, ValueType::Str));
+    for (i, want) in strings.iter().enumerate() {
+        assert_eq!(s.str_at(i), Some(*want));
+        assert_eq!(s.get(i), Some(Value::str(want)));
+    }
+    assert_eq!(s.str_at(3), None);
+    let f = g.get("f").unwrap().as_array().unwrap();
+    let fs: Vec<f64> = f.iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(fs, vec![0.5, -1.0, f64::from(f32::MAX)]);
+    assert_eq!(f.str_at(0), None, "not a string array");
+    let n = g.get("n").unwrap().as_array().unwrap();
+    assert_eq!(n.get(0), Some(Value::Array(Array::i32s([1, -2]))));
+    assert_eq!(n.get(1).unwrap().as_array().unwrap().len(), 0);
+    assert_eq!(
+        g.get("u").unwrap().as_array().unwrap().get(1),
+        Some(Value::U16(65535))
+    );
+    let e = g.get("e").unwrap().as_array().unwrap();
+    assert!(e.is_empty() && e.elem() == ValueType::Str);
+}
+
+#[test]
 fn output_refuses_existing_and_input_paths() {
     let dir = tmpdir();
     let target = dir.path().join("x.gguf");

@@ -139,7 +139,7 @@ impl GgufFile {
     pub fn array_len(&self, key: &str) -> Result<usize, GgufError> {
         let v = self.required(key)?;
         v.as_array()
-            .map(|a| a.items.len())
+            .map(super::Array::len)
             .ok_or_else(|| self.wrong(key, "an array", v))
     }
 

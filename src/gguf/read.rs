@@ -386,64 +386,56 @@ impl<'a> Cursor<'a> {
             ValueType::I64 => Value::I64(i64::from_le_bytes(self.array(what)?)),
             ValueType::F64 => Value::F64(f64::from_le_bytes(self.array(what)?)),
             ValueType::Str => Value::Str(self.string(what)?.into()),
-            ValueType::Array => {
-                if depth >= MAX_ARRAY_DEPTH {
-                    return Err(GgufError::NestingTooDeep {
-                        path: self.path.to_path_buf(),
-                        key: key.into(),
-                        limit: MAX_ARRAY_DEPTH,
-                    });
-                }
-                let type_id = self.u32(&|| format!("element type of {key:?}"))?;
-                let elem = ValueType::from_u32(type_id).ok_or_else(|| GgufError::BadValueType {
-                    path: self.path.to_path_buf(),
-                    key: key.into(),
-                    type_id,
-                })?;
-                let count = self.u64(&|| format!("element count of {key:?}"))?;
-                // Strings take at least 8 bytes, nested arrays at least 12.
-                let min = elem
-                    .scalar_size()
-                    .map_or(if elem == ValueType::Str { 8 } else { 12 }, |s| s as u64);
-                self.check_count(&|| format!("element count of {key:?}"), count, min)?;
-                let items = match elem.scalar_size() {
-                    // Scalars (token scores and types: 262,144 each in Gemma) in one
-                    // bounds check and a tight loop.
-                    Some(size) => {
-                        let bytes =
-                            self.take(count * size as u64, &|| format!("elements of {key:?}"))?;
-                        bytes.chunks_exact(size).map(|b| scalar(elem, b)).collect()
-                    }
-                    None => {
-                        let mut items = Vec::with_capacity(count as usize);
-                        for _ in 0..count {
-                            items.push(self.value(elem, key, depth + 1)?);
-                        }
-                        items
-                    }
-                };
-                Value::Array(Array { elem, items })
-            }
+            ValueType::Array => Value::Array(self.array_value(key, depth)?),
         })
     }
-}
 
-/// Decodes one little-endian scalar of type `ty` from exactly its size in bytes.
-fn scalar(ty: ValueType, b: &[u8]) -> Value {
-    let a4 = || [b[0], b[1], b[2], b[3]];
-    let a8 = || [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-    match ty {
-        ValueType::U8 => Value::U8(b[0]),
-        ValueType::I8 => Value::I8(b[0] as i8),
-        ValueType::Bool => Value::Bool(b[0]),
-        ValueType::U16 => Value::U16(u16::from_le_bytes([b[0], b[1]])),
-        ValueType::I16 => Value::I16(i16::from_le_bytes([b[0], b[1]])),
-        ValueType::U32 => Value::U32(u32::from_le_bytes(a4())),
-        ValueType::I32 => Value::I32(i32::from_le_bytes(a4())),
-        ValueType::F32 => Value::F32(f32::from_le_bytes(a4())),
-        ValueType::U64 => Value::U64(u64::from_le_bytes(a8())),
-        ValueType::I64 => Value::I64(i64::from_le_bytes(a8())),
-        ValueType::F64 => Value::F64(f64::from_le_bytes(a8())),
-        ValueType::Str | ValueType::Array => unreachable!("only called for scalar types"),
+    /// An array value (element type, count, elements) of `key`, nested `depth` deep.
+    fn array_value(&mut self, key: &str, depth: usize) -> Result<Array, GgufError> {
+        if depth >= MAX_ARRAY_DEPTH {
+            return Err(GgufError::NestingTooDeep {
+                path: self.path.to_path_buf(),
+                key: key.into(),
+                limit: MAX_ARRAY_DEPTH,
+            });
+        }
+        let type_id = self.u32(&|| format!("element type of {key:?}"))?;
+        let elem = ValueType::from_u32(type_id).ok_or_else(|| GgufError::BadValueType {
+            path: self.path.to_path_buf(),
+            key: key.into(),
+            type_id,
+        })?;
+        let count = self.u64(&|| format!("element count of {key:?}"))?;
+        // Strings take at least 8 bytes, nested arrays at least 12.
+        let min = elem
+            .scalar_size()
+            .map_or(if elem == ValueType::Str { 8 } else { 12 }, |s| s as u64);
+        self.check_count(&|| format!("element count of {key:?}"), count, min)?;
+        let elems_what = || format!("elements of {key:?}");
+        Ok(match elem.scalar_size() {
+            // Scalars (token scores and types: 262,144 each in Gemma): one bounds
+            // check, one copy.
+            Some(size) => {
+                Array::from_raw_scalars(elem, self.take(count * size as u64, &elems_what)?)
+            }
+            None if elem == ValueType::Str => {
+                // Walk the lengths (each checked against the bytes left), then copy
+                // the whole span once.
+                let begin = self.pos;
+                let mut starts = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    let len = self.string(&elems_what)?.len();
+                    starts.push(self.pos - len - begin);
+                }
+                Array::from_raw_strings(&self.buf[begin..self.pos], starts)
+            }
+            None => {
+                let mut items = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    items.push(self.array_value(key, depth + 1)?);
+                }
+                Array::from_arrays(items)
+            }
+        })
     }
 }

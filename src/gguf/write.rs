@@ -109,7 +109,7 @@ pub fn write_gguf<W: Write>(
     for kv in &header.kvs {
         put_str(&mut head, &kv.key);
         head.extend_from_slice(&(kv.value.value_type() as u32).to_le_bytes());
-        put_value(&mut head, &kv.value);
+        kv.value.put(&mut head);
     }
     let mut offset = 0u64;
     for t in &header.tensors {
@@ -200,28 +200,4 @@ fn copy_range<W: Write>(out: &mut W, f: &GgufFile, offset: u64, len: u64) -> std
 fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u64).to_le_bytes());
     out.extend_from_slice(s);
-}
-
-fn put_value(out: &mut Vec<u8>, v: &Value) {
-    match v {
-        Value::U8(x) => out.push(*x),
-        Value::I8(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::U16(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::I16(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::U32(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::Bool(x) => out.push(*x),
-        Value::Str(s) => put_str(out, s),
-        Value::U64(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::Array(a) => {
-            out.extend_from_slice(&(a.elem as u32).to_le_bytes());
-            out.extend_from_slice(&(a.items.len() as u64).to_le_bytes());
-            for item in &a.items {
-                put_value(out, item);
-            }
-        }
-    }
 }

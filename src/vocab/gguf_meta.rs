@@ -2,7 +2,7 @@
 //! so that llama.cpp tokenizes exactly like the reference tokenizer (SALT.md section 7).
 
 use crate::error::VocabError;
-use crate::gguf::{keys, Array, GgufHeader, Kv, Value, ValueType};
+use crate::gguf::{keys, Array, GgufHeader, Kv, Value};
 
 use super::target::TargetTokenizer;
 use super::{Role, TokKind, TokenizerKind, Vocab};
@@ -21,10 +21,7 @@ pub struct TokenizerMetaOptions {
 }
 
 fn str_array(items: impl Iterator<Item = Vec<u8>>) -> Value {
-    Value::Array(Array {
-        elem: ValueType::Str,
-        items: items.map(Value::str).collect(),
-    })
+    Value::Array(Array::strings(items))
 }
 
 /// The piece as llama.cpp's `bert` (WPM) tokenizer expects it: word-initial pieces get the
@@ -71,21 +68,11 @@ pub fn write_tokenizer_meta(
     put(keys::TOKENIZER_TOKENS, str_array(texts));
     put(
         keys::TOKENIZER_SCORES,
-        Value::Array(Array {
-            elem: ValueType::F32,
-            items: vocab.tokens.iter().map(|t| Value::F32(t.score)).collect(),
-        }),
+        Value::Array(Array::f32s(vocab.tokens.iter().map(|t| t.score))),
     );
     put(
         keys::TOKENIZER_TOKEN_TYPE,
-        Value::Array(Array {
-            elem: ValueType::I32,
-            items: vocab
-                .tokens
-                .iter()
-                .map(|t| Value::I32(t.kind.to_gguf()))
-                .collect(),
-        }),
+        Value::Array(Array::i32s(vocab.tokens.iter().map(|t| t.kind.to_gguf()))),
     );
     match vocab.kind {
         TokenizerKind::Unigram => {
@@ -97,7 +84,7 @@ pub fn write_tokenizer_meta(
             if !spm.precompiled_charsmap.is_empty() {
                 put(
                     "tokenizer.ggml.precompiled_charsmap",
-                    Value::Array(Array { elem: ValueType::U8, items: spm.precompiled_charsmap.iter().map(|b| Value::U8(*b)).collect() }),
+                    Value::Array(Array::u8s(&spm.precompiled_charsmap)),
                 );
             }
         }

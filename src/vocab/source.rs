@@ -38,42 +38,36 @@ pub fn vocab_from_gguf(f: &GgufFile) -> Result<Vocab, VocabError> {
     let tokens_a = tokens_v
         .as_array()
         .ok_or_else(|| wrong(keys::TOKENIZER_TOKENS, "an array of strings"))?;
-    let n = tokens_a.items.len();
+    let n = tokens_a.len();
     let scores: Option<Vec<f32>> = match f.get(keys::TOKENIZER_SCORES) {
         None => None,
         Some(v) => {
             let a = v
                 .as_array()
-                .filter(|a| a.items.len() == n)
+                .filter(|a| a.len() == n)
                 .ok_or_else(|| wrong(keys::TOKENIZER_SCORES, "an array of one f32 per token"))?;
-            Some(
-                a.items
-                    .iter()
-                    .map(|x| x.as_f64().unwrap_or(0.0) as f32)
-                    .collect(),
-            )
+            Some(a.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect())
         }
     };
     let types: Option<Vec<TokKind>> = match f.get(keys::TOKENIZER_TOKEN_TYPE) {
         None => None,
         Some(v) => {
-            let a = v.as_array().filter(|a| a.items.len() == n).ok_or_else(|| {
+            let a = v.as_array().filter(|a| a.len() == n).ok_or_else(|| {
                 wrong(keys::TOKENIZER_TOKEN_TYPE, "an array of one i32 per token")
             })?;
             Some(
-                a.items
-                    .iter()
+                a.iter()
                     .map(|x| TokKind::from_gguf(x.as_int().unwrap_or(1) as i64))
                     .collect(),
             )
         }
     };
     let mut tokens = Vec::with_capacity(n);
-    for (i, item) in tokens_a.items.iter().enumerate() {
-        let text = item
-            .as_bytes()
-            .ok_or_else(|| wrong(keys::TOKENIZER_TOKENS, "an array of strings"))?
-            .to_vec();
+    if n > 0 && tokens_a.elem() != crate::gguf::ValueType::Str {
+        return Err(wrong(keys::TOKENIZER_TOKENS, "an array of strings").into());
+    }
+    for i in 0..n {
+        let text = tokens_a.str_at(i).unwrap_or_default().to_vec();
         tokens.push(Token {
             text,
             score: scores.as_ref().map_or(0.0, |s| s[i]),
