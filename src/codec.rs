@@ -13,6 +13,34 @@ use llama_cpp_sys_2 as sys;
 /// Rows per parallel work item (large enough to amortise, small enough to balance).
 const ROWS_PER_TASK: usize = 256;
 
+/// The first row of tensor `t` holding a NaN or infinity, with that value, if any.
+///
+/// Scans in blocks of 4,096 rows, in parallel, so that memory stays one block per worker
+/// (Gemma's table is 262,144 x 640). Which row is reported does not depend on threads.
+///
+/// # Errors
+/// As [`dequantize_rows`].
+pub fn first_non_finite_row(
+    f: &GgufFile,
+    t: &TensorInfo,
+) -> Result<Option<(usize, f32)>, CodecError> {
+    const BLOCK: usize = 4096;
+    let rows = t.n_rows() as usize;
+    let w = (t.row_width() as usize).max(1);
+    let found: Vec<Option<(usize, f32)>> = (0..rows.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let start = b * BLOCK;
+            let data = dequantize_rows(f, t, start, (start + BLOCK).min(rows))?;
+            Ok(data
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|i| (start + i / w, data[i])))
+        })
+        .collect::<Result<_, CodecError>>()?;
+    Ok(found.into_iter().flatten().next())
+}
+
 /// Dequantizes rows `start..end` of tensor `t` of `f` into `[(end-start) x width]` f32.
 ///
 /// # Errors

@@ -56,7 +56,7 @@ pub enum GgufError {
         source: std::io::Error,
     },
     /// The first four bytes are not `GGUF`.
-    #[error("{}: not a GGUF file (magic {found:02x?}, expected \"GGUF\")", path.display())]
+    #[error("{}: not a GGUF file (magic {found:02x?}, expected \"GGUF\"); pass a .gguf model (convert others with llama.cpp's convert_hf_to_gguf.py)", path.display())]
     BadMagic {
         /// The file.
         path: PathBuf,
@@ -72,7 +72,7 @@ pub enum GgufError {
         version: u32,
     },
     /// The file ends before a field that the header promises.
-    #[error("{}: truncated while reading {what} at byte {offset}: needs {needed} bytes, {left} left", path.display())]
+    #[error("{}: truncated while reading {what} at byte {offset}: needs {needed} bytes, {left} left; the file is incomplete (download or convert it again)", path.display())]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -86,7 +86,7 @@ pub enum GgufError {
         left: u64,
     },
     /// A count or length that cannot be right for a file of this size.
-    #[error("{}: {what} is {count}, more than this file can hold (at most {limit})", path.display())]
+    #[error("{}: {what} is {count}, more than the rest of this file can hold (at most {limit}); the file is truncated or corrupt (download or convert it again)", path.display())]
     AbsurdCount {
         /// The file.
         path: PathBuf,
@@ -182,7 +182,7 @@ pub enum GgufError {
         found: String,
     },
     /// A required tensor is absent.
-    #[error("{}: missing tensor {tensor:?}", path.display())]
+    #[error("{}: missing tensor {tensor:?}; pass a complete model GGUF (not a vocabulary-only file)", path.display())]
     MissingTensor {
         /// The file.
         path: PathBuf,
@@ -281,6 +281,14 @@ pub enum OutputError {
         /// The folder.
         path: PathBuf,
     },
+    /// The output folder does not accept new files.
+    #[error("{}: the output folder is not writable ({source}); choose another --out folder", path.display())]
+    NotWritable {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The operating system refused.
     #[error("{}: {source}", path.display())]
     Io {
@@ -376,6 +384,14 @@ pub enum EvalError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlmError {
+    /// The output folder does not accept new files.
+    #[error("{}: the output folder is not writable ({source}); choose another --out folder", path.display())]
+    NotWritable {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The operating system refused.
     #[error("{}: {source}", path.display())]
     Io {
@@ -411,6 +427,20 @@ pub enum PlmError {
     /// The GGUF given as PLM is malformed.
     #[error(transparent)]
     Gguf(#[from] GgufError),
+    /// The table's width differs from the width the PLM's `config.json` declares.
+    #[error("{origin}: embeddings are {width} wide, but {} says {key} = {declared}; the files belong to different models: use the embeddings of this PLM", config.display())]
+    WidthMismatch {
+        /// File and tensor.
+        origin: String,
+        /// Width found.
+        width: usize,
+        /// The config file.
+        config: PathBuf,
+        /// The config key.
+        key: &'static str,
+        /// Its value.
+        declared: u64,
+    },
     /// Rows differ from the tokenizer size.
     #[error("{origin}: {rows} embedding rows, but the tokenizer has {tokens} tokens; use the embedding table that belongs to this tokenizer")]
     RowCount {
@@ -422,7 +452,7 @@ pub enum PlmError {
         tokens: usize,
     },
     /// A NaN or infinity.
-    #[error("{origin}: row {row} holds a non-finite value ({value})")]
+    #[error("{origin}: row {row} holds a non-finite value ({value}); the embedding table is damaged: export it again")]
     NonFinite {
         /// File and tensor.
         origin: String,

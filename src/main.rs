@@ -530,6 +530,25 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// What to do about an operating-system error somewhere in the chain, when the error
+/// itself (a bare `File too large`, `Permission denied`) does not say.
+fn io_hint(e: &anyhow::Error) -> Option<&'static str> {
+    let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>())?;
+    match io.raw_os_error()? {
+        // ENOSPC, EFBIG, EDQUOT
+        28 | 27 | 122 => Some(
+            "the output device is full or a file-size limit was reached; free space or choose \
+             another --out folder (nothing was written to the target path)",
+        ),
+        // EACCES, EPERM, EROFS
+        13 | 1 | 30 => Some(
+            "the folder is not writable (permissions or a read-only file system); choose \
+             another --out folder",
+        ),
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
@@ -538,6 +557,9 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
+            }
+            if let Some(hint) = io_hint(&e) {
+                eprintln!("  hint: {hint}");
             }
             ExitCode::from(2)
         }

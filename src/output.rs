@@ -17,7 +17,11 @@ pub struct AtomicOutput {
     target: PathBuf,
     force: bool,
     sync: bool,
-    tmp: tempfile::NamedTempFile,
+    /// The open temporary file; buffered writes are flushed (and their errors reported)
+    /// by `commit`, never silently on drop.
+    file: BufWriter<File>,
+    /// Deletes the temporary file when dropped uncommitted.
+    tmp: tempfile::TempPath,
 }
 
 impl AtomicOutput {
@@ -66,14 +70,24 @@ impl AtomicOutput {
             .prefix(&format!("{stem}{}.", std::process::id()))
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&dir)
-            .map_err(|source| OutputError::Io {
-                path: dir.join(&stem),
-                source,
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    OutputError::NotWritable {
+                        path: dir.clone(),
+                        source,
+                    }
+                }
+                _ => OutputError::Io {
+                    path: dir.join(&stem),
+                    source,
+                },
             })?;
+        let (file, tmp) = tmp.into_parts();
         Ok(Self {
             target: target.to_path_buf(),
             force,
             sync: false,
+            file: BufWriter::with_capacity(1 << 20, file),
             tmp,
         })
     }
@@ -94,10 +108,10 @@ impl AtomicOutput {
         &self.target
     }
 
-    /// A buffered writer over the temporary file.
+    /// A buffered writer over the temporary file; [`AtomicOutput::commit`] flushes it.
     #[must_use]
-    pub fn writer(&mut self) -> BufWriter<&File> {
-        BufWriter::with_capacity(1 << 20, self.tmp.as_file())
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        &mut self.file
     }
 
     /// Renames the temporary file to the target (after an `fsync` if asked for).
@@ -109,15 +123,17 @@ impl AtomicOutput {
             path: self.target.clone(),
             source,
         };
+        let file = self.file.into_inner().map_err(|e| io(e.into_error()))?;
         if self.sync {
-            self.tmp.as_file().sync_all().map_err(io)?;
+            file.sync_all().map_err(io)?;
         }
+        drop(file);
         let res = if self.force {
             self.tmp.persist(&self.target)
         } else {
             self.tmp.persist_noclobber(&self.target)
         };
-        res.map(|_| ()).map_err(|e| {
+        res.map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                 OutputError::Exists {
                     path: self.target.clone(),

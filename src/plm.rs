@@ -109,7 +109,7 @@ pub fn load_embeddings(
         _ => {
             return Err(PlmError::Format {
                 path: file,
-                reason: "expected .safetensors, .npy or .gguf".into(),
+                reason: "no embedding table in it (expected .safetensors, .npy or .gguf); pass the PLM folder, or the table with --plm-embeddings FILE".into(),
             })
         }
     };
@@ -119,6 +119,9 @@ pub fn load_embeddings(
             rows: table.rows,
             tokens: n_tokens,
         });
+    }
+    if plm.is_dir() {
+        check_declared_width(&plm.join("config.json"), &table)?;
     }
     if let Some(i) = table.data.iter().position(|v| !v.is_finite()) {
         return Err(PlmError::NonFinite {
@@ -130,17 +133,65 @@ pub fn load_embeddings(
     Ok(table)
 }
 
-fn read_safetensors(path: &Path, name: Option<&str>) -> Result<EmbeddingTable, PlmError> {
-    let file = std::fs::File::open(path).map_err(|e| PlmError::Io {
+/// The hidden width keys of Hugging Face configs (BERT-likes, T5-likes, DistilBERT).
+const WIDTH_KEYS: [&str; 3] = ["hidden_size", "d_model", "dim"];
+
+/// Refuses a table whose width differs from what the PLM folder's `config.json`
+/// declares (an embedding file of another model). No config, or none of the keys: no check.
+fn check_declared_width(config: &Path, table: &EmbeddingTable) -> Result<(), PlmError> {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return Ok(());
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(());
+    };
+    for key in WIDTH_KEYS {
+        if let Some(declared) = json.get(key).and_then(serde_json::Value::as_u64) {
+            if declared != table.dim as u64 {
+                return Err(PlmError::WidthMismatch {
+                    origin: table.origin.clone(),
+                    width: table.dim,
+                    config: config.to_path_buf(),
+                    key,
+                    declared,
+                });
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Maps a whole input file read-only.
+fn map_file(path: &Path) -> Result<memmap2::Mmap, PlmError> {
+    let io = |e| PlmError::Io {
         path: path.to_path_buf(),
         source: e,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
     // SAFETY: read-only private map of an input that must not change during the run.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| PlmError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let st = safetensors::SafeTensors::deserialize(&map).map_err(|e| PlmError::Format {
+    unsafe { memmap2::Mmap::map(&file) }.map_err(io)
+}
+
+fn read_safetensors(path: &Path, name: Option<&str>) -> Result<EmbeddingTable, PlmError> {
+    parse_safetensors(path, &map_file(path)?, name)
+}
+
+fn read_npy(path: &Path) -> Result<EmbeddingTable, PlmError> {
+    parse_npy(path, &map_file(path)?)
+}
+
+/// The embedding table in a safetensors image (`path` names it in errors): tensor `name`,
+/// else the first of [`EMBEDDING_NAMES`] present.
+///
+/// # Errors
+/// [`PlmError::Format`] or [`PlmError::NoTensor`] naming `path` (and the tensor).
+pub fn parse_safetensors(
+    path: &Path,
+    bytes: &[u8],
+    name: Option<&str>,
+) -> Result<EmbeddingTable, PlmError> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| PlmError::Format {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
@@ -161,10 +212,12 @@ fn read_safetensors(path: &Path, name: Option<&str>) -> Result<EmbeddingTable, P
     })?;
     let origin = format!("{}:{name}", path.display());
     let shape = t.shape();
-    if shape.len() != 2 {
+    if shape.len() != 2 || shape[0] == 0 || shape[1] == 0 {
         return Err(PlmError::Format {
             path: path.to_path_buf(),
-            reason: format!("tensor {name} has shape {shape:?}, expected 2 dimensions"),
+            reason: format!(
+                "tensor {name} has shape {shape:?}, expected 2 non-zero dimensions [tokens, width]"
+            ),
         });
     }
     let (rows, dim) = (shape[0], shape[1]);
@@ -191,23 +244,31 @@ fn read_safetensors(path: &Path, name: Option<&str>) -> Result<EmbeddingTable, P
     })
 }
 
-fn read_npy(path: &Path) -> Result<EmbeddingTable, PlmError> {
-    use ndarray_npy::ReadNpyExt;
-    let file = std::fs::File::open(path).map_err(|e| PlmError::Io {
+/// The embedding table in an `.npy` image (`path` names it in errors): a 2-D
+/// little-endian float32 array, C or Fortran order.
+///
+/// The array is viewed in place (its size checked against the bytes present) before one
+/// copy, so a header that claims a huge shape costs nothing.
+///
+/// # Errors
+/// [`PlmError::Format`] naming `path`.
+pub fn parse_npy(path: &Path, bytes: &[u8]) -> Result<EmbeddingTable, PlmError> {
+    use ndarray_npy::ViewNpyExt;
+    let format = |reason: String| PlmError::Format {
         path: path.to_path_buf(),
-        source: e,
-    })?;
-    let a = ndarray::Array2::<f32>::read_npy(std::io::BufReader::new(file)).map_err(|e| {
-        PlmError::Format {
-            path: path.to_path_buf(),
-            reason: format!("{e} (expected a 2-D little-endian float32 array)"),
-        }
-    })?;
+        reason,
+    };
+    let a = ndarray::ArrayView2::<f32>::view_npy(bytes)
+        .map_err(|e| format(format!("{e} (expected a 2-D little-endian float32 array)")))?;
     let (rows, dim) = a.dim();
-    let data = if a.is_standard_layout() {
-        a.into_raw_vec_and_offset().0
-    } else {
-        a.iter().copied().collect()
+    if rows == 0 || dim == 0 {
+        return Err(format(format!(
+            "shape [{rows}, {dim}]: expected 2 non-zero dimensions [tokens, width]"
+        )));
+    }
+    let data = match a.as_slice() {
+        Some(s) => s.to_vec(),
+        None => a.iter().copied().collect(),
     };
     Ok(EmbeddingTable {
         origin: path.display().to_string(),

@@ -168,12 +168,12 @@ fn regress_rows_match_literal_and_thread_counts() {
     for q in 0..n_q {
         let (idx, _) = nb.row(q);
         let k = idx.len();
-        let a64: Vec<f64> = rows_f64(&anchors_t, &idx, h_t);
+        let a64: Vec<f64> = rows_f64(&anchors_t, idx, h_t);
         for (b, got) in [
             (&anchors_s, &r.embd),
             (&anchors_out, r.output.as_ref().unwrap()),
         ] {
-            let b64: Vec<f64> = rows_f64(b, &idx, h_s);
+            let b64: Vec<f64> = rows_f64(b, idx, h_s);
             let e64: Vec<f64> = e[q * h_t..(q + 1) * h_t]
                 .iter()
                 .map(|x| f64::from(*x))

@@ -1,14 +1,20 @@
 //! The integration tests, in one binary so that llama.cpp links and initialises once.
 //! Real assets come from `scripts/setup.sh` (see `util::asset`).
 
+mod alloc;
 mod fixtures;
 mod util;
 
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
 mod auxvec;
+mod bad_inputs;
 mod codec;
 mod eval;
 mod gguf_hostile;
 mod gguf_roundtrip;
 mod inspect;
 mod numerics;
+mod readers_hostile;
 mod transfer;

@@ -49,10 +49,32 @@ impl TrainOptions {
 /// # Errors
 /// [`AuxError::Load`] naming the file.
 pub fn load_fasttext(path: &Path) -> Result<FastText, AuxError> {
-    FastText::load_model(path).map_err(|e| AuxError::Load {
+    let bytes = std::fs::read(path).map_err(|e| AuxError::Load {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })
+    })?;
+    parse_fasttext(path, &bytes)
+}
+
+/// Reads a fastText `.bin` image (`path` names it in errors). The image is walked and
+/// bounded first (see `fasttext_check`), so a corrupt file is an error, never a huge
+/// allocation or a panic inside the `fasttext` crate.
+///
+/// # Errors
+/// [`AuxError::Load`] naming `path` and what is wrong.
+pub fn parse_fasttext(path: &Path, bytes: &[u8]) -> Result<FastText, AuxError> {
+    let load = |reason: String| AuxError::Load {
+        path: path.to_path_buf(),
+        reason,
+    };
+    super::fasttext_check::check_fasttext_bin(bytes).map_err(load)?;
+    // Only the input vectors are used (`get_word_vector`), which the training loss does
+    // not touch; but loading a negative-sampling model (every skipgram model) builds a
+    // 10M-entry sampling table, 40 MB, whatever the model's size. Read it as softmax.
+    let mut image = bytes.to_vec();
+    image[super::fasttext_check::LOSS_OFFSET..super::fasttext_check::LOSS_OFFSET + 4]
+        .copy_from_slice(&(LossName::Softmax as i32).to_le_bytes());
+    FastText::load(&mut std::io::Cursor::new(image)).map_err(|e| load(e.to_string()))
 }
 
 /// Trains a skipgram model on `opts.text`. One thread: Hogwild SGD with several threads
@@ -69,13 +91,13 @@ pub fn train_fasttext(opts: &TrainOptions) -> Result<FastText, AuxError> {
     if std::str::from_utf8(&bytes).is_err() || bytes.contains(&0) {
         return Err(AuxError::Train {
             path: text.clone(),
-            reason: "not UTF-8 text".into(),
+            reason: "not UTF-8 text; pass a plain UTF-8 text file in the target language".into(),
         });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(AuxError::Train {
             path: text.clone(),
-            reason: "the text is empty".into(),
+            reason: "the text is empty; pass a plain UTF-8 text file in the target language".into(),
         });
     }
     let mut args = Args::new();

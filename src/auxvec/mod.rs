@@ -7,11 +7,12 @@
 //! UTF-8 or empty after trimming have no vector, and a zero vector counts as none.
 
 mod fasttext_bin;
+mod fasttext_check;
 mod vec_text;
 
 use std::path::PathBuf;
 
-pub use fasttext_bin::{load_fasttext, train_fasttext, TrainOptions};
+pub use fasttext_bin::{load_fasttext, parse_fasttext, train_fasttext, TrainOptions};
 
 use crate::error::AuxError;
 use crate::plm::EmbeddingTable;

@@ -117,18 +117,32 @@ pub fn load_target(path: &Path) -> Result<TargetTokenizer, VocabError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if name.ends_with(".model") {
-        load_spm(&file)
-    } else if name.ends_with(".json") {
-        load_json(&file)
-    } else if name.ends_with(".txt") {
-        load_vocab_txt(&file)
-    } else {
-        Err(VocabError::UnsupportedKind {
+    if !(name.ends_with(".model") || name.ends_with(".json") || name.ends_with(".txt")) {
+        return Err(VocabError::UnsupportedKind {
             path: file,
             kind: name,
             supported: "tokenizer.json, a SentencePiece .model, or a BERT vocab.txt",
-        })
+        });
+    }
+    let bytes = std::fs::read(&file).map_err(|e| load_err(&file, e))?;
+    parse_target(&file, &bytes)
+}
+
+/// Reads a target tokenizer from the bytes of `path`, by its name: `*.model`
+/// (SentencePiece), `*.json` (`tokenizer.json`), else a BERT `vocab.txt`.
+///
+/// # Errors
+/// [`VocabError`] naming `path` when the bytes are not such a tokenizer.
+pub fn parse_target(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabError> {
+    let name = path.to_string_lossy();
+    if name.ends_with(".model") {
+        return load_spm(path, bytes);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| load_err(path, "not UTF-8 text"))?;
+    if name.ends_with(".json") {
+        load_json(path, text)
+    } else {
+        load_vocab_txt(path, text)
     }
 }
 
@@ -177,8 +191,8 @@ pub(crate) fn spm_normalizer(
     Ok(Sequence::new(seq).into())
 }
 
-fn load_spm(path: &Path) -> Result<TargetTokenizer, VocabError> {
-    let model = SentencePieceModel::from_file(path).map_err(|e| load_err(path, e))?;
+fn load_spm(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabError> {
+    let model = SentencePieceModel::from_slice(bytes).map_err(|e| load_err(path, e))?;
     let trainer = model.trainer().cloned().unwrap_or_default();
     let model_type = trainer.model_type();
     if model_type != sentencepiece_model::ModelType::Unigram {
@@ -281,8 +295,20 @@ fn roles_by_name(vocab: &[Token]) -> BTreeMap<Role, u32> {
     roles
 }
 
-fn load_json(path: &Path) -> Result<TargetTokenizer, VocabError> {
-    let mut tk = Tokenizer::from_file(path).map_err(|e| load_err(path, e))?;
+fn load_json(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError> {
+    // `tokenizers` panics on some malformed files (an `expect` in its decoder
+    // deserialisation meets a JSON syntax error): check the syntax first, for a clear
+    // message, and contain any other panic.
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| load_err(path, format!("not valid JSON: {e}")))?;
+    let mut tk: Tokenizer = std::panic::catch_unwind(|| text.parse::<Tokenizer>())
+        .map_err(|_| {
+            load_err(
+                path,
+                "not a valid tokenizer.json (the tokenizers crate failed on it)",
+            )
+        })?
+        .map_err(|e| load_err(path, e))?;
     // Truncation and padding (MiniLM pads to 128) would make long lines look like mismatches.
     tk.with_truncation(None).map_err(|e| load_err(path, e))?;
     tk.with_padding(None);
@@ -299,7 +325,20 @@ fn load_json(path: &Path) -> Result<TargetTokenizer, VocabError> {
         }
     };
     let vocab_map = tk.get_vocab(true);
-    let n = vocab_map.values().max().map_or(0, |&m| m as usize + 1);
+    // Ids must be 0..n-1 (a file could claim id 4e9 for one token).
+    let n = vocab_map.len();
+    let mut seen = vec![false; n];
+    for (text, &id) in &vocab_map {
+        match seen.get_mut(id as usize) {
+            Some(s) if !*s => *s = true,
+            _ => {
+                return Err(load_err(
+                    path,
+                    format!("token {text:?} has id {id}: ids must be 0..{n} without repeats"),
+                ))
+            }
+        }
+    }
     let mut tokens = vec![
         Token {
             text: Vec::new(),
@@ -316,15 +355,18 @@ fn load_json(path: &Path) -> Result<TargetTokenizer, VocabError> {
         };
     }
     if let ModelWrapper::Unigram(u) = tk.get_model() {
-        for (id, (_, score)) in u.iter().enumerate() {
-            tokens[id].score = *score as f32;
+        for (token, (_, score)) in tokens.iter_mut().zip(u.iter()) {
+            token.score = *score as f32;
         }
     }
     for (id, added) in tk.get_added_tokens_decoder() {
-        if added.special {
-            tokens[id as usize].kind = TokKind::Control;
-        } else {
-            tokens[id as usize].kind = TokKind::UserDefined;
+        // Added tokens are in the vocabulary map, so their ids were checked above.
+        if let Some(t) = tokens.get_mut(id as usize) {
+            t.kind = if added.special {
+                TokKind::Control
+            } else {
+                TokKind::UserDefined
+            };
         }
     }
     let roles = roles_by_name(&tokens);
@@ -350,15 +392,17 @@ fn load_json(path: &Path) -> Result<TargetTokenizer, VocabError> {
     })
 }
 
-fn load_vocab_txt(path: &Path) -> Result<TargetTokenizer, VocabError> {
-    let wp = WordPiece::from_file(&path.to_string_lossy())
+fn load_vocab_txt(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError> {
+    // One piece per line, id = line number, as `WordPiece::from_file` reads it.
+    let map = WordPiece::read_bytes(text.as_bytes()).map_err(|e| load_err(path, e))?;
+    let wp = WordPiece::builder()
+        .vocab(map)
         .build()
         .map_err(|e| load_err(path, e))?;
     let mut tk = Tokenizer::new(ModelWrapper::WordPiece(wp));
     tk.with_normalizer(Some(BertNormalizer::new(true, true, None, true)))
         .map_err(|e| load_err(path, e))?;
     tk.with_pre_tokenizer(Some(BertPreTokenizer));
-    let text = std::fs::read_to_string(path).map_err(|e| load_err(path, e))?;
     let mut tokens: Vec<Token> = text
         .lines()
         .map(|l| Token {

@@ -1,0 +1,588 @@
+//! The README's bad-input table, row by row, through the `salt` binary: each row exits
+//! with code 2, prints a message naming the file, key, tensor or token and the fix, leaves
+//! nothing in the output folder, and changes no input (sha256 before and after).
+//! Also: killing a transfer at any point leaves no output at the target path, and the
+//! next run removes the killed run's temporary file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use salt::gguf::{write_gguf, Array, GgufFile, GgufHeader, TensorSource, Value};
+
+use crate::util::{asset, sha256_file, tmpdir};
+
+const SMOL: &str = "models/smollm2-135m-instruct-q4_1.gguf";
+const USE_SP: &str = "plm/use/sp.model";
+const KO: &str = "text/bible-ko-train.txt";
+
+fn salt_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_salt"))
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The fast transfer (SmolLM2, USE trimmed to Korean, random init): about 3 s.
+fn fast_transfer(source: &Path, out: &Path) -> Vec<String> {
+    [
+        "transfer",
+        "--source",
+        &source.display().to_string(),
+        "--plm",
+        &asset("plm/use").display().to_string(),
+        "--trim-to",
+        &asset(KO).display().to_string(),
+        "--method",
+        "random",
+        "--out",
+        &out.display().to_string(),
+        "--quiet",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect()
+}
+
+/// Replaces the `--method` of `args`.
+fn set_method(args: &mut [String], method: &str) {
+    let i = args.iter().position(|a| a == "--method").unwrap();
+    args[i + 1] = method.into();
+}
+
+/// SmolLM2's header changed by `edit`, its tensors copied, written to `dst`.
+fn rewrite_smol(dst: &Path, edit: impl FnOnce(&mut GgufHeader)) {
+    let f = GgufFile::open(asset(SMOL)).unwrap();
+    let mut h = GgufHeader::from_file(&f);
+    edit(&mut h);
+    let sources: Vec<_> = (0..f.tensors.len())
+        .map(|i| TensorSource::Copy(&f, i))
+        .collect();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dst).unwrap());
+    write_gguf(&mut out, dst, &h, &sources).unwrap();
+}
+
+/// SmolLM2's bytes, patched by `edit`, written to `dst`.
+fn patch_smol(dst: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+    let mut b = std::fs::read(asset(SMOL)).unwrap();
+    edit(&mut b);
+    std::fs::write(dst, b).unwrap();
+}
+
+/// Where in SmolLM2's header the tensor info of `name` starts (its name's u64 length).
+fn tensor_info_at(b: &[u8], name: &str) -> usize {
+    let mut pat = (name.len() as u64).to_le_bytes().to_vec();
+    pat.extend_from_slice(name.as_bytes());
+    let f = GgufFile::from_bytes("smol", b.to_vec()).unwrap();
+    let head = &b[..f.data_offset as usize];
+    head.windows(pat.len())
+        .rposition(|w| w == pat.as_slice())
+        .expect("tensor info present")
+}
+
+fn write_npy(path: &Path, rows: usize, dim: usize, f: impl Fn(usize) -> f32) {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    b.extend_from_slice(header.as_bytes());
+    b.extend((0..rows * dim).flat_map(|i| f(i).to_le_bytes()));
+    std::fs::write(path, b).unwrap();
+}
+
+/// A PLM folder with MiniLM's tokenizer and config but no embeddings (given separately).
+fn minilm_folder(dir: &Path) -> PathBuf {
+    let p = dir.join("plm");
+    std::fs::create_dir_all(&p).unwrap();
+    for f in ["tokenizer.json", "config.json"] {
+        std::fs::copy(asset(&format!("plm/minilm/{f}")), p.join(f)).unwrap();
+    }
+    p
+}
+
+struct Row {
+    name: &'static str,
+    args: Vec<String>,
+    /// Substrings the error output must contain.
+    expect: Vec<String>,
+    /// Files that must not change.
+    inputs: Vec<PathBuf>,
+    /// The folder that must hold exactly what it held before.
+    out_dir: PathBuf,
+    /// Run under `ulimit -f` (KiB) with SIGXFSZ ignored: a full disk.
+    fsize_kib: Option<u64>,
+}
+
+fn run_row(row: &Row) {
+    let before: Vec<String> = row.inputs.iter().map(|p| sha256_file(p)).collect();
+    let listed = listing(&row.out_dir);
+    let out = match row.fsize_kib {
+        None => salt_bin().args(&row.args).output().unwrap(),
+        Some(k) => Command::new("sh")
+            .arg("-c")
+            .arg(format!("trap '' XFSZ; ulimit -f {k}; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_salt"))
+            .args(&row.args)
+            .output()
+            .unwrap(),
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}: exit code {:?}, stderr:\n{err}",
+        row.name,
+        out.status.code()
+    );
+    for e in &row.expect {
+        assert!(
+            err.contains(e.as_str()),
+            "{}: {e:?} not in:\n{err}",
+            row.name
+        );
+    }
+    assert_eq!(
+        listing(&row.out_dir),
+        listed,
+        "{}: output folder changed",
+        row.name
+    );
+    for (p, h) in row.inputs.iter().zip(&before) {
+        assert_eq!(
+            &sha256_file(p),
+            h,
+            "{}: input {} changed",
+            row.name,
+            p.display()
+        );
+    }
+    println!(
+        "bad input ok: {:<28} {}",
+        row.name,
+        err.lines().next().unwrap_or("")
+    );
+}
+
+/// A folder this process cannot create files in, if the machine offers one.
+fn read_only_folder(tmp: &Path) -> Option<PathBuf> {
+    let ro = tmp.join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    let mut perm = std::fs::metadata(&ro).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o555);
+    std::fs::set_permissions(&ro, perm).unwrap();
+    // Root ignores permission bits; sysfs refuses new files even to root.
+    [ro, PathBuf::from("/sys/kernel")]
+        .into_iter()
+        .find(|d| std::fs::File::create(d.join(".salt-probe")).is_err())
+}
+
+#[test]
+fn bad_input_table() {
+    let dir = tmpdir();
+    let d = dir.path();
+    let out_dir = d.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("x.gguf");
+    let smol = asset(SMOL);
+    let common = vec![smol.clone(), asset(USE_SP), asset(KO)];
+    let mut rows = Vec::new();
+    let mut row = |name, args: Vec<String>, expect: &[&str], extra: Vec<PathBuf>| {
+        let mut inputs = common.clone();
+        inputs.extend(extra);
+        rows.push(Row {
+            name,
+            args,
+            expect: expect.iter().map(ToString::to_string).collect(),
+            inputs,
+            out_dir: out_dir.clone(),
+            fsize_kib: None,
+        });
+    };
+
+    let head = std::fs::read(&smol).unwrap()[..1_000_000].to_vec();
+    let trunc = d.join("trunc.gguf");
+    std::fs::write(&trunc, &head).unwrap();
+    row(
+        "truncated GGUF",
+        fast_transfer(&trunc, &out),
+        &["trunc.gguf", "truncated", "download or convert it again"],
+        vec![trunc.clone()],
+    );
+
+    let magic = d.join("magic.gguf");
+    let mut m = head.clone();
+    m[..4].copy_from_slice(b"GGML");
+    std::fs::write(&magic, &m).unwrap();
+    row(
+        "wrong magic",
+        fast_transfer(&magic, &out),
+        &["magic.gguf", "not a GGUF file", "pass a .gguf model"],
+        vec![magic.clone()],
+    );
+
+    let version = d.join("version.gguf");
+    let mut m = head.clone();
+    m[4..8].copy_from_slice(&4u32.to_le_bytes());
+    std::fs::write(&version, &m).unwrap();
+    row(
+        "unsupported version",
+        fast_transfer(&version, &out),
+        &["version.gguf", "GGUF version 4 is not supported"],
+        vec![version.clone()],
+    );
+
+    let absurd = d.join("absurd.gguf");
+    let mut m = head.clone();
+    m[16..24].copy_from_slice(&(1u64 << 60).to_le_bytes());
+    std::fs::write(&absurd, &m).unwrap();
+    row(
+        "absurd counts",
+        fast_transfer(&absurd, &out),
+        &[
+            "absurd.gguf",
+            "metadata key count",
+            "more than the rest of this file can hold",
+            "corrupt",
+        ],
+        vec![absurd.clone()],
+    );
+
+    let unknown = d.join("unknown-type.gguf");
+    patch_smol(&unknown, |b| {
+        let at = tensor_info_at(b, "token_embd.weight") + 8 + "token_embd.weight".len();
+        let n_dims = u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let ty = at + 4 + 8 * n_dims;
+        b[ty..ty + 4].copy_from_slice(&200u32.to_le_bytes());
+    });
+    row(
+        "unknown tensor type",
+        fast_transfer(&unknown, &out),
+        &["unknown-type.gguf", "token_embd.weight", "ggml type 200"],
+        vec![unknown.clone()],
+    );
+
+    let no_embd = d.join("no-embd.gguf");
+    patch_smol(&no_embd, |b| {
+        let at = tensor_info_at(b, "token_embd.weight") + 8;
+        b[at..at + 17].copy_from_slice(b"token_embd.weighq");
+    });
+    row(
+        "missing token_embd",
+        fast_transfer(&no_embd, &out),
+        &[
+            "no-embd.gguf",
+            "missing tensor \"token_embd.weight\"",
+            "complete model GGUF",
+        ],
+        vec![no_embd.clone()],
+    );
+
+    let short = d.join("short-vocab.gguf");
+    rewrite_smol(&short, |h| {
+        for kv in &mut h.kvs {
+            if let Value::Array(a) = &kv.value {
+                if kv.key.starts_with(b"tokenizer.ggml.") && a.len() == 49_152 {
+                    let items: Vec<Value> = a.iter().take(49_151).collect();
+                    kv.value = Value::Array(Array::from_values(a.elem(), items).unwrap());
+                }
+            }
+        }
+    });
+    row(
+        "embedding rows != vocabulary",
+        fast_transfer(&short, &out),
+        &[
+            "short-vocab.gguf",
+            "token_embd.weight",
+            "one row per token (49151 tokens",
+            "convert the model again",
+        ],
+        vec![short.clone()],
+    );
+
+    let no_shared = d.join("no-shared.gguf");
+    rewrite_smol(&no_shared, |h| {
+        let n = 49_152;
+        h.set(
+            "tokenizer.ggml.tokens",
+            Value::Array(Array::strings((0..n).map(|i| format!("\u{E000}{i}")))),
+        );
+    });
+    row(
+        "no shared tokens",
+        fast_transfer(&no_shared, &out),
+        &["no-shared.gguf", "share no token"],
+        vec![no_shared.clone()],
+    );
+
+    let nan_src = d.join("nan-source.gguf");
+    patch_smol(&nan_src, |b| {
+        let f = GgufFile::from_bytes("smol", b.clone()).unwrap();
+        let t = f.tensor("token_embd.weight").unwrap().clone();
+        let at = f.data_offset as usize + t.offset as usize + 5 * t.row_bytes() as usize;
+        b[at..at + 2].copy_from_slice(&0x7E00u16.to_le_bytes()); // f16 NaN block scale
+    });
+    row(
+        "NaN in the source embedding",
+        fast_transfer(&nan_src, &out),
+        &[
+            "nan-source.gguf",
+            "token_embd.weight",
+            "row 5",
+            "non-finite",
+            "damaged",
+        ],
+        vec![nan_src.clone()],
+    );
+
+    // PLM rows != tokenizer size: USE's tokenizer with MiniLM's table.
+    let mut a = fast_transfer(&smol, &out);
+    let minilm_st = asset("plm/minilm/model.safetensors");
+    set_method(&mut a, "salt");
+    a.extend(["--aux", "plm", "--plm-embeddings"].map(String::from));
+    a.push(minilm_st.display().to_string());
+    row(
+        "PLM rows != tokenizer size",
+        a,
+        &[
+            "model.safetensors",
+            "30522 embedding rows",
+            "128000 tokens",
+            "use the embedding table that belongs to this tokenizer",
+        ],
+        vec![minilm_st.clone()],
+    );
+
+    let plm = minilm_folder(d);
+    let salt_on = |plm: &Path, emb: &Path| -> Vec<String> {
+        [
+            "transfer",
+            "--source",
+            &smol.display().to_string(),
+            "--plm",
+            &plm.display().to_string(),
+            "--plm-embeddings",
+            &emb.display().to_string(),
+            "--method",
+            "salt",
+            "--aux",
+            "plm",
+            "--out",
+            &out.display().to_string(),
+            "--quiet",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    };
+    let narrow = d.join("narrow.npy");
+    write_npy(&narrow, 30_522, 16, |i| (i as f32).sin());
+    row(
+        "PLM width mismatch",
+        salt_on(&plm, &narrow),
+        &[
+            "narrow.npy",
+            "16 wide",
+            "config.json says hidden_size = 384",
+            "different models",
+        ],
+        vec![narrow.clone(), plm.join("config.json")],
+    );
+
+    let nan_plm = d.join("nan-plm.npy");
+    write_npy(&nan_plm, 30_522, 384, |i| {
+        if i == 7 * 384 + 3 {
+            f32::NAN
+        } else {
+            (i as f32).sin()
+        }
+    });
+    row(
+        "NaN in the PLM embedding",
+        salt_on(&plm, &nan_plm),
+        &["nan-plm.npy", "row 7", "non-finite", "export it again"],
+        vec![nan_plm.clone()],
+    );
+
+    let empty = d.join("empty.txt");
+    std::fs::write(&empty, " \n\n").unwrap();
+    let binary = d.join("binary.txt");
+    std::fs::write(&binary, b"GGUF\x00\x01\x02\xff\xfe").unwrap();
+    for (name, text, what) in [
+        ("empty text for eval", &empty, "the text is empty"),
+        ("binary text for eval", &binary, "not UTF-8 text"),
+    ] {
+        let args = [
+            "eval",
+            "--model",
+            &smol.display().to_string(),
+            "--text",
+            &text.display().to_string(),
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        row(
+            name,
+            args,
+            &[
+                &text.file_name().unwrap().to_string_lossy(),
+                what,
+                "plain UTF-8 text",
+            ],
+            vec![text.clone()],
+        );
+    }
+    for (name, text, what) in [
+        ("empty --aux-train text", &empty, "the text is empty"),
+        ("binary --aux-train text", &binary, "not UTF-8 text"),
+    ] {
+        let mut a = fast_transfer(&smol, &out);
+        set_method(&mut a, "salt");
+        a.extend(["--aux-train".into(), text.display().to_string()]);
+        row(
+            name,
+            a,
+            &[
+                &text.file_name().unwrap().to_string_lossy(),
+                what,
+                "plain UTF-8 text",
+            ],
+            vec![text.clone()],
+        );
+    }
+
+    let mut a = fast_transfer(&smol, &smol);
+    a.push("--force".into());
+    row(
+        "output path = an input",
+        a,
+        &["overwrite an input", "choose another --out"],
+        vec![],
+    );
+
+    let existing = out_dir.join("exists.gguf");
+    std::fs::write(&existing, b"keep me").unwrap();
+    row(
+        "output exists, no --force",
+        fast_transfer(&smol, &existing),
+        &["exists.gguf", "exists; pass --force"],
+        vec![existing.clone()],
+    );
+
+    row(
+        "output folder missing",
+        fast_transfer(&smol, &d.join("missing/x.gguf")),
+        &["missing", "does not exist; create it first"],
+        vec![],
+    );
+
+    match read_only_folder(d) {
+        Some(ro) => {
+            let mut r = Row {
+                name: "output folder read-only",
+                args: fast_transfer(&smol, &ro.join("x.gguf")),
+                expect: vec![ro.display().to_string(), "not writable".into()],
+                inputs: common.clone(),
+                out_dir: ro.clone(),
+                fsize_kib: None,
+            };
+            r.expect.push("choose another --out".into());
+            rows.push(r);
+        }
+        None => println!(
+            "skipping the read-only folder row: no folder here refuses new files to this user"
+        ),
+    }
+
+    rows.push(Row {
+        name: "disk full during the write",
+        args: fast_transfer(&smol, &out),
+        expect: vec![
+            "x.gguf".into(),
+            "File too large".into(),
+            "output device is full".into(),
+        ],
+        inputs: common.clone(),
+        out_dir: out_dir.clone(),
+        fsize_kib: Some(20_000),
+    });
+
+    for r in &rows {
+        run_row(r);
+    }
+    assert!(rows.len() >= 20, "{} rows", rows.len());
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+}
+
+#[test]
+fn killing_a_transfer_leaves_no_output() {
+    let dir = tmpdir();
+    let out = dir.path().join("k.gguf");
+    let smol = asset(SMOL);
+    let before = sha256_file(&smol);
+    // A whole run first: an output seen after a kill must equal it byte for byte (the
+    // kill came after the rename), else there must be none.
+    let ref_dir = tmpdir();
+    let reference = ref_dir.path().join("k.gguf");
+    assert!(salt_bin()
+        .args(fast_transfer(&smol, &reference))
+        .status()
+        .unwrap()
+        .success());
+    let want = sha256_file(&reference);
+    // Kill at points across the run (about 3 s: reading, trimming, writing).
+    let mut killed = 0;
+    for ms in [50u64, 400, 900, 1600, 2300, 2800, 3200] {
+        let mut child = salt_bin()
+            .args(fast_transfer(&smol, &out))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        child.kill().ok();
+        let status = child.wait().unwrap();
+        killed += usize::from(!status.success());
+        if out.exists() {
+            assert_eq!(
+                sha256_file(&out),
+                want,
+                "killed at {ms} ms: a partial output"
+            );
+            std::fs::remove_file(&out).unwrap();
+            for side in ["k.tokenizer.json", "k.model"] {
+                std::fs::remove_file(dir.path().join(side)).ok();
+            }
+        }
+    }
+    assert!(
+        killed >= 4,
+        "only {killed} runs were killed before finishing"
+    );
+    // The next run completes and removes the temporary files the killed runs left.
+    let status = salt_bin()
+        .args(fast_transfer(&smol, &out))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    GgufFile::open(&out).unwrap();
+    let stale: Vec<String> = listing(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with(".salt-tmp-"))
+        .collect();
+    assert!(stale.is_empty(), "left behind: {stale:?}");
+    assert_eq!(sha256_file(&smol), before);
+}
