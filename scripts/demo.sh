@@ -21,7 +21,7 @@ heldout=$CACHE/text/bible-ko-heldout.txt
 
 echo "== adapting $(basename "$src") to Korean (USE trimmed to $(basename "$train"))"
 $salt transfer --source "$src" --plm "$CACHE/plm/use" --trim-to "$train" \
-  --aux-train "$train" --aux-save "$OUT/ko-fasttext.bin" \
+  --heldout "$heldout" --aux-train "$train" --aux-save "$OUT/ko-fasttext.bin" \
   --method salt --plan "$OUT/gemma-ko-salt.plan.jsonl" --out "$OUT/gemma-ko-salt.gguf" --force
 for m in focus mean random; do
   $salt transfer --source "$src" --plm "$CACHE/plm/use" --trim-to "$train" \

@@ -75,6 +75,13 @@ enum Command {
         /// With --trim-to: keep pieces used at least this many times.
         #[arg(long, default_value_t = 1)]
         trim_min_count: usize,
+        /// With --trim-to: also keep every single-character piece of the text's characters.
+        #[arg(long, requires = "trim_to")]
+        keep_single_chars: bool,
+        /// With --trim-to: count held-out lines of this text that the trim segments
+        /// differently.
+        #[arg(long, requires = "trim_to")]
+        heldout: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -287,6 +294,14 @@ struct TransferArgs {
     /// With --trim-to: keep pieces used at least N times.
     #[arg(long, default_value_t = 1)]
     trim_min_count: usize,
+    /// With --trim-to: also keep every single-character piece whose character occurs in
+    /// the text.
+    #[arg(long, requires = "trim_to")]
+    keep_single_chars: bool,
+    /// With --trim-to: report held-out lines of this text that the trim segments
+    /// differently, and new unknown tokens.
+    #[arg(long, requires = "trim_to")]
+    heldout: Option<PathBuf>,
     /// Do not append the source's chat-template control tokens.
     #[arg(long)]
     no_chat_tokens: bool,
@@ -351,6 +366,8 @@ impl TransferArgs {
         cfg.embd_type = embd_type;
         cfg.trim_to = self.trim_to;
         cfg.trim_min_count = self.trim_min_count;
+        cfg.trim_keep_chars = self.keep_single_chars;
+        cfg.trim_heldout = self.heldout;
         cfg.keep_chat_tokens = if self.no_chat_tokens {
             Some(false)
         } else {
@@ -360,6 +377,21 @@ impl TransferArgs {
         cfg.plan = self.plan;
         Ok(cfg)
     }
+}
+
+/// One line on what trimming kept and, with a held-out text, what it changed there.
+fn trim_line(r: &salt::vocab::TrimReport, seg: Option<&salt::vocab::SegmentationChange>) -> String {
+    let mut line = format!(
+        "trimmed: kept {} of {} target pieces ({} used on {} lines)",
+        r.kept, r.original, r.used, r.lines
+    );
+    if let Some(s) = seg {
+        line += &format!(
+            "; held-out: {} of {} lines segment differently, {} new unknown tokens",
+            s.changed, s.lines, s.new_unknowns
+        );
+    }
+    line
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -408,6 +440,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     },
                     r.random
                 ));
+                if let Some(t) = &r.trim {
+                    emit(&trim_line(t, r.segmentation.as_ref()));
+                }
                 if !r.k_histogram.is_empty() {
                     let ks: Vec<usize> = r
                         .k_histogram
@@ -437,17 +472,23 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             plm,
             trim_to,
             trim_min_count,
+            keep_single_chars,
+            heldout,
             json,
         } => {
             let f = salt::gguf::GgufFile::open(&source)?;
             let src = salt::vocab::vocab_from_gguf(&f)?;
             let mut tk = salt::vocab::load_target(&plm)?;
-            let mut trim = None;
+            let (mut trim, mut segmentation) = (None, None);
             if let Some(t) = &trim_to {
-                let text = std::fs::read_to_string(t)
-                    .with_context(|| format!("reading {}", t.display()))?;
+                let text = salt::pipeline::read_text(t)?;
                 let (trimmed, _, report) =
-                    salt::vocab::trim_to_text(&tk, &text, trim_min_count, false)?;
+                    salt::vocab::trim_to_text(&tk, &text, trim_min_count, keep_single_chars)?;
+                if let Some(h) = &heldout {
+                    let held = salt::pipeline::read_text(h)?;
+                    let lines: Vec<&str> = held.lines().collect();
+                    segmentation = Some(salt::vocab::segmentation_change(&tk, &trimmed, &lines)?);
+                }
                 tk = trimmed;
                 trim = Some(report);
             }
@@ -455,14 +496,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 emit(&format!(
                     "{}",
-                    serde_json::json!({"alignment": al.stats, "trim": trim})
+                    serde_json::json!({"alignment": al.stats, "trim": trim, "segmentation": segmentation})
                 ));
             } else {
                 if let Some(r) = &trim {
-                    emit(&format!(
-                        "trimmed: kept {} of {} target pieces ({} used on {} lines)",
-                        r.kept, r.original, r.used, r.lines
-                    ));
+                    emit(&trim_line(r, segmentation.as_ref()));
                 }
                 let s = &al.stats;
                 emit(&format!(

@@ -76,6 +76,12 @@ pub struct TransferConfig {
     pub trim_to: Option<PathBuf>,
     /// With `trim_to`: minimum count.
     pub trim_min_count: usize,
+    /// With `trim_to`: also keep every single-character piece whose character occurs in
+    /// the text (so that rare words of the scripts seen still segment into characters).
+    pub trim_keep_chars: bool,
+    /// With `trim_to`: held-out text on which to count lines the trim segments
+    /// differently, and new unknown tokens.
+    pub trim_heldout: Option<PathBuf>,
     /// Append the source's chat-template control tokens (`None`: when it has a template).
     pub keep_chat_tokens: Option<bool>,
     /// Replace an existing output.
@@ -101,6 +107,8 @@ impl TransferConfig {
             embd_type: None,
             trim_to: None,
             trim_min_count: 1,
+            trim_keep_chars: false,
+            trim_heldout: None,
             keep_chat_tokens: None,
             force: false,
             plan: None,
@@ -141,6 +149,8 @@ pub struct TransferReport {
     pub solves: (usize, usize),
     /// Trimming report.
     pub trim: Option<vocab::TrimReport>,
+    /// With `trim_heldout`: what the trim changed on the held-out text.
+    pub segmentation: Option<vocab::SegmentationChange>,
     /// Output type of `token_embd`.
     pub embd_type: String,
     /// Output file size in bytes.
@@ -274,6 +284,7 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
     // 2. Target vocabulary: load, trim, append chat tokens, align.
     let full = vocab::load_target(&cfg.plm)?;
     let full_size = full.vocab.len();
+    let mut segmentation = None;
     let (tk, old_ids, trim) = match &cfg.trim_to {
         Some(text_path) => {
             let text = read_text(text_path)?;
@@ -282,7 +293,13 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
                 full.vocab.len(),
                 text_path.display()
             ));
-            let (t, ids, r) = vocab::trim_to_text(&full, &text, cfg.trim_min_count, false)?;
+            let (t, ids, r) =
+                vocab::trim_to_text(&full, &text, cfg.trim_min_count, cfg.trim_keep_chars)?;
+            if let Some(h) = &cfg.trim_heldout {
+                let held = read_text(h)?;
+                let lines: Vec<&str> = held.lines().collect();
+                segmentation = Some(vocab::segmentation_change(&full, &t, &lines)?);
+            }
             (t, ids, Some(r))
         }
         None => {
@@ -657,6 +674,7 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
         k_histogram,
         solves,
         trim,
+        segmentation,
         embd_type: embd_ty.to_string(),
         bytes,
         seconds,

@@ -18,3 +18,4 @@ mod inspect;
 mod numerics;
 mod readers_hostile;
 mod transfer;
+mod trim;
