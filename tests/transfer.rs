@@ -295,3 +295,72 @@ fn bad_inputs_leave_nothing_behind() {
     assert!(left.is_empty(), "left behind: {left:?}");
     assert_eq!(sha256_file(&gemma), before, "the input changed");
 }
+
+/// SmolLM2's ChatML template renders the same after adaptation, its control tokens are
+/// single appended tokens, and their embedding rows are the source's bytes. (Gemma's GGUF
+/// carries no template, so nothing is appended there; checked too.)
+#[test]
+fn smollm_chat_template_renders_with_source_rows() {
+    use llama_cpp_2::model::LlamaChatMessage;
+    let dir = tmpdir();
+    let out = dir.path().join("smol-ko.gguf");
+    let mut cfg = TransferConfig::new(asset(SMOLLM), asset("plm/use"), AuxSource::Plm, out.clone());
+    cfg.method = Method::Mean;
+    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    assert!(r.chat >= 2, "chat tokens appended: {}", r.chat);
+
+    let src = salt::eval::load_vocab_only(&asset(SMOLLM)).unwrap();
+    let dst = salt::eval::load_vocab_only(&out).unwrap();
+    let chat = || {
+        vec![
+            LlamaChatMessage::new("system".into(), "짧게 답하세요.".into()).unwrap(),
+            LlamaChatMessage::new("user".into(), "태초에 하나님이 천지를 창조하시니라".into())
+                .unwrap(),
+        ]
+    };
+    let render = |m: &llama_cpp_2::model::LlamaModel| {
+        let t = m.chat_template(None).expect("a chat template");
+        m.apply_chat_template(&t, &chat(), true).unwrap()
+    };
+    let (a, b) = (render(&src), render(&dst));
+    assert_eq!(a, b, "the template renders differently after adaptation");
+    assert!(b.contains("<|im_start|>user"), "{b}");
+
+    let sf = GgufFile::open(asset(SMOLLM)).unwrap();
+    let df = GgufFile::open(&out).unwrap();
+    let (se, de) = (
+        sf.require_tensor("token_embd.weight").unwrap(),
+        df.require_tensor("token_embd.weight").unwrap(),
+    );
+    assert_eq!(se.ty, de.ty);
+    let row = |f: &GgufFile, t: &salt::gguf::TensorInfo, id: usize| {
+        let n = t.row_bytes() as usize;
+        f.tensor_data(t)[id * n..(id + 1) * n].to_vec()
+    };
+    for piece in ["<|im_start|>", "<|im_end|>"] {
+        let s = src.vocab().tokenize(piece.as_bytes(), false, true);
+        let d = dst.vocab().tokenize(piece.as_bytes(), false, true);
+        assert_eq!((s.len(), d.len()), (1, 1), "{piece} is one control token");
+        let (s, d) = (s[0].0 as usize, d[0].0 as usize);
+        assert!(
+            d >= r.n_vocab - r.chat,
+            "{piece} is appended after the target vocabulary"
+        );
+        assert_eq!(
+            row(&sf, se, s),
+            row(&df, de, d),
+            "{piece} keeps its source row"
+        );
+    }
+    // The rendered prompt's control tokens come out as those ids, text as target pieces.
+    let ids = dst.vocab().tokenize(b.as_bytes(), false, true);
+    let appended = ids
+        .iter()
+        .filter(|t| t.0 as usize >= r.n_vocab - r.chat)
+        .count();
+    assert!(appended >= 5, "{appended} control tokens in {b:?}");
+
+    let gemma = GgufFile::open(asset(GEMMA)).unwrap();
+    assert!(gemma.get("tokenizer.chat_template").is_none());
+}
