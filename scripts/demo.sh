@@ -31,4 +31,5 @@ done
 echo "== evaluating on $(basename "$heldout") (at most $TOKENS scored tokens per model)"
 $salt eval --model "$src" --model "$OUT/gemma-ko-salt.gguf" --model "$OUT/gemma-ko-focus.gguf" \
   --model "$OUT/gemma-ko-mean.gguf" --model "$OUT/gemma-ko-random.gguf" \
-  --text "$heldout" --max-tokens "$TOKENS" --quiet
+  --text "$heldout" --max-tokens "$TOKENS" --quiet \
+  --report "$OUT/report.html" --plan "$OUT/gemma-ko-salt.plan.jsonl" --force

@@ -123,19 +123,35 @@ struct EvalArgs {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// Write an HTML report (table and charts, self-contained) here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// With --report: a transfer's --plan file, for the neighbour and token-class charts.
+    #[arg(long, requires = "report")]
+    plan: Option<PathBuf>,
+    /// Replace an existing --report file.
+    #[arg(long)]
+    force: bool,
 }
 
-/// One row of the comparison table.
-#[derive(serde::Serialize)]
-struct EvalRow {
-    label: String,
-    file_bytes: u64,
-    parity: Option<salt::eval::ParityReport>,
-    score: Option<salt::eval::ModelScore>,
-}
+use salt::eval::EvalRow;
 
 fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let content = salt::pipeline::read_text(&a.text)?;
+    // Report inputs are checked, and the report's temporary file made, before the long part.
+    let plan = a.plan.as_deref().map(salt::eval::read_plan).transpose()?;
+    let report_out = match &a.report {
+        Some(path) => {
+            let inputs: Vec<&std::path::Path> = a
+                .models
+                .iter()
+                .map(PathBuf::as_path)
+                .chain([a.text.as_path()])
+                .collect();
+            Some(salt::output::AtomicOutput::create(path, a.force, &inputs)?)
+        }
+        None => None,
+    };
     let lines: Vec<&str> = content.lines().collect();
     let mut rows = Vec::new();
     let mut all_parity = true;
@@ -189,6 +205,22 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             parity,
             score,
         });
+    }
+    if let (Some(path), Some(mut out)) = (&a.report, report_out) {
+        let title = format!(
+            "salt eval: {}",
+            a.text
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        );
+        let html = salt::eval::render_report(&title, &rows, plan.as_ref());
+        out.writer()
+            .write_all(html.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        out.commit()?;
+        if !a.json {
+            emit(&format!("report: {}", path.display()));
+        }
     }
     if a.json {
         emit(&serde_json::to_string_pretty(&rows)?);

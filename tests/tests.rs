@@ -17,5 +17,6 @@ mod gguf_roundtrip;
 mod inspect;
 mod numerics;
 mod readers_hostile;
+mod report;
 mod transfer;
 mod trim;
