@@ -18,5 +18,6 @@ mod inspect;
 mod numerics;
 mod readers_hostile;
 mod report;
+mod spm_bpe;
 mod transfer;
 mod trim;

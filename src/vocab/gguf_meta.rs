@@ -89,10 +89,29 @@ pub fn write_tokenizer_meta(
             }
         }
         TokenizerKind::WordPiece => {}
-        TokenizerKind::SentencePieceBpe | TokenizerKind::ByteLevelBpe => {
+        TokenizerKind::SentencePieceBpe => {
+            // llama.cpp's `llama` tokenizer escapes spaces and adds the dummy prefix, and
+            // nothing else: a model that normalises more cannot be reproduced.
+            let spm = tk.spm.as_ref().ok_or_else(|| VocabError::NoGgufEquivalent {
+                what: format!("{}: a BPE tokenizer.json is written as byte-level BPE, not SentencePiece BPE", tk.path.display()),
+            })?;
+            if !spm.precompiled_charsmap.is_empty() || spm.remove_extra_whitespaces || !spm.escape_whitespaces {
+                return Err(VocabError::NoGgufEquivalent {
+                    what: format!(
+                        "{}: this SentencePiece BPE model normalises text (charsmap {} bytes, remove_extra_whitespaces {}, escape_whitespaces {}), which llama.cpp's `llama` tokenizer does not do; tokenization would differ",
+                        tk.path.display(),
+                        spm.precompiled_charsmap.len(),
+                        spm.remove_extra_whitespaces,
+                        spm.escape_whitespaces
+                    ),
+                });
+            }
+            put("tokenizer.ggml.add_space_prefix", Value::Bool(u8::from(spm.add_dummy_prefix)));
+        }
+        TokenizerKind::ByteLevelBpe => {
             return Err(VocabError::NoGgufEquivalent {
                 what: format!(
-                    "{}: writing a {:?} target vocabulary to GGUF is not supported yet (supported: SentencePiece Unigram .model, WordPiece)",
+                    "{}: writing a {:?} target vocabulary to GGUF is not supported yet (supported: SentencePiece Unigram and BPE .model, WordPiece)",
                     tk.path.display(),
                     vocab.kind
                 ),

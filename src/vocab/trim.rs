@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::ModelWrapper;
 
-use super::target::{unigram_reference, TargetTokenizer};
+use super::target::{spm_reference, TargetTokenizer};
 use super::{TokKind, TokenizerKind, Vocab};
 use crate::error::VocabError;
 
@@ -95,6 +95,9 @@ pub fn trim_to_text(
             old_ids.push(id as u32);
         }
     }
+    if tk.vocab.kind == TokenizerKind::SentencePieceBpe {
+        close_over_characters(tk, &mut old_ids);
+    }
     let trimmed = subset(tk, &old_ids)?;
     let report = TrimReport {
         original: n,
@@ -103,6 +106,36 @@ pub fn trim_to_text(
         lines: lines.len(),
     };
     Ok((trimmed, old_ids, report))
+}
+
+/// Adds the single-character piece of every character inside a kept piece.
+///
+/// SentencePiece BPE (and llama.cpp's `llama` tokenizer) starts from characters and merges
+/// any adjacent pair whose concatenation is a piece, whether or not the characters are
+/// pieces themselves; a `tokenizers` BPE (our reference) turns a character that is not a
+/// piece into bytes first and can then never merge it. Trimming "않" away while keeping
+/// "▁않고" made the two disagree on 5% of Korean lines. With every character of every kept
+/// piece kept, each reachable symbol is a piece and the two merge alike.
+fn close_over_characters(tk: &TargetTokenizer, old_ids: &mut Vec<u32>) {
+    let mergeable = |t: &super::Token| matches!(t.kind, TokKind::Normal | TokKind::UserDefined);
+    let chars: HashSet<char> = old_ids
+        .iter()
+        .map(|&i| &tk.vocab.tokens[i as usize])
+        .filter(|t| mergeable(t))
+        .flat_map(|t| String::from_utf8_lossy(&t.text).chars().collect::<Vec<_>>())
+        .collect();
+    let kept: HashSet<u32> = old_ids.iter().copied().collect();
+    for (id, t) in tk.vocab.tokens.iter().enumerate() {
+        if kept.contains(&(id as u32)) || !mergeable(t) {
+            continue;
+        }
+        let s = String::from_utf8_lossy(&t.text);
+        let mut it = s.chars();
+        if matches!((it.next(), it.next()), (Some(c), None) if chars.contains(&c)) {
+            old_ids.push(id as u32);
+        }
+    }
+    old_ids.sort_unstable();
 }
 
 /// The tokenizer restricted to `old_ids` (ascending), renumbered.
@@ -130,11 +163,13 @@ fn subset(tk: &TargetTokenizer, old_ids: &[u32]) -> Result<TargetTokenizer, Voca
         reason: format!("rebuilding the trimmed tokenizer: {e}"),
     };
     let (reference, spm_model) = match (vocab.kind, &tk.spm, &tk.spm_model) {
-        (TokenizerKind::Unigram, Some(spm), Some(model)) => {
+        (TokenizerKind::Unigram | TokenizerKind::SentencePieceBpe, Some(spm), Some(model)) => {
             let byte_fallback = model
                 .trainer()
                 .is_some_and(sentencepiece_model::TrainerSpec::byte_fallback);
-            let reference = unigram_reference(&vocab, spm, byte_fallback, &tk.path)?;
+            // For BPE the merges are derived again from the kept pieces, as llama.cpp
+            // derives them from the trimmed vocabulary.
+            let reference = spm_reference(&vocab, spm, byte_fallback, &tk.path)?;
             let mut proto = model.model().clone();
             proto.pieces = old_ids
                 .iter()

@@ -1,0 +1,116 @@
+//! SentencePiece BPE targets. No asset ships a BPE `.model`, so one is built from a real
+//! BPE vocabulary: Gemma-3's 262,144 pieces and scores, as its GGUF holds them. Its
+//! reference tokenizer must then tokenize exactly like llama.cpp does with Gemma itself,
+//! and a SmolLM2 adapted to it (trimmed to Korean) must load with the `llama` tokenizer
+//! and tokenize exactly like the trimmed reference.
+
+use std::path::{Path, PathBuf};
+
+use salt::auxvec::AuxSource;
+use salt::gguf::GgufFile;
+use salt::pipeline::{transfer, Method, TransferConfig};
+use salt::vocab::TokenizerKind;
+use sentencepiece_model::{ModelProto, ModelType, NormalizerSpec, SentencePiece, TrainerSpec};
+
+use crate::fixtures::heldout_with_edges;
+use crate::util::{asset, tmpdir};
+
+const GEMMA: &str = "models/gemma-3-270m-q4_k_m.gguf";
+
+/// Gemma's vocabulary as a SentencePiece BPE `.model` (byte fallback, no normalisation,
+/// no dummy prefix: Gemma-3's settings).
+fn gemma_bpe_model(dir: &Path) -> PathBuf {
+    let f = GgufFile::open(asset(GEMMA)).unwrap();
+    let v = salt::vocab::vocab_from_gguf(&f).unwrap();
+    let pieces = v
+        .tokens
+        .iter()
+        .map(|t| SentencePiece {
+            piece: Some(String::from_utf8(t.text.clone()).unwrap()),
+            score: Some(t.score),
+            r#type: Some(t.kind.to_gguf()),
+        })
+        .collect();
+    let id = |r| v.roles.get(&r).map(|&i| i as i32);
+    let proto = ModelProto {
+        pieces,
+        trainer_spec: Some(TrainerSpec {
+            model_type: Some(ModelType::Bpe as i32),
+            vocab_size: Some(v.tokens.len() as i32),
+            byte_fallback: Some(true),
+            unk_id: id(salt::vocab::Role::Unk),
+            bos_id: id(salt::vocab::Role::Bos),
+            eos_id: id(salt::vocab::Role::Eos),
+            pad_id: id(salt::vocab::Role::Pad),
+            ..Default::default()
+        }),
+        normalizer_spec: Some(NormalizerSpec {
+            name: Some("identity".into()),
+            add_dummy_prefix: Some(false),
+            remove_extra_whitespaces: Some(false),
+            escape_whitespaces: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let p = dir.join("gemma-bpe.model");
+    std::fs::write(&p, prost::Message::encode_to_vec(&proto)).unwrap();
+    p
+}
+
+#[test]
+fn spm_bpe_reference_matches_llama_cpp_and_adapts() {
+    let dir = tmpdir();
+    let model = gemma_bpe_model(dir.path());
+    let tk = salt::vocab::load_target(&model).unwrap();
+    assert_eq!(tk.vocab.kind, TokenizerKind::SentencePieceBpe);
+    assert_eq!(tk.vocab.len(), 262_144);
+
+    // 1. The reference equals llama.cpp's own tokenization of Gemma, id for id.
+    let gemma = salt::eval::load_vocab_only(&asset(GEMMA)).unwrap();
+    let text = heldout_with_edges("ko");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut same = 0;
+    let mut first_diff = None;
+    for l in &lines {
+        let ours = tk.encode(l).unwrap();
+        let theirs: Vec<u32> = gemma
+            .vocab()
+            .tokenize(l.as_bytes(), false, false)
+            .iter()
+            .map(|t| t.0 as u32)
+            .collect();
+        if ours == theirs {
+            same += 1;
+        } else if first_diff.is_none() {
+            first_diff = Some((l.to_string(), ours, theirs));
+        }
+    }
+    println!(
+        "SentencePiece BPE reference vs llama.cpp (Gemma): {same}/{} lines",
+        lines.len()
+    );
+    assert_eq!(same, lines.len(), "first difference: {first_diff:?}");
+
+    // 2. SmolLM2 adapted to the BPE vocabulary trimmed to Korean: `llama` tokenizer, parity.
+    let out = dir.path().join("smol-gemma-bpe.gguf");
+    let mut cfg = TransferConfig::new(
+        asset("models/smollm2-135m-instruct-q4_1.gguf"),
+        model.clone(),
+        AuxSource::Plm,
+        out.clone(),
+    );
+    cfg.method = Method::Mean;
+    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let f = GgufFile::open(&out).unwrap();
+    assert_eq!(f.get_str("tokenizer.ggml.model").unwrap(), "llama");
+    assert!(r.n_vocab < 20_000, "{}", r.n_vocab);
+    let trimmed = salt::vocab::load_target(Path::new(&r.tokenizer)).unwrap();
+    let p = salt::eval::parity(&out, &trimmed, &lines).unwrap();
+    println!(
+        "SmolLM2 <- Gemma BPE trimmed to Korean: parity {}/{}",
+        p.identical, p.lines
+    );
+    assert!(p.ok(), "{}/{}: {:#?}", p.identical, p.lines, p.mismatches);
+}
