@@ -114,3 +114,82 @@ fn spm_bpe_reference_matches_llama_cpp_and_adapts() {
     );
     assert!(p.ok(), "{}/{}: {:#?}", p.identical, p.lines, p.mismatches);
 }
+
+/// Reference ids of every line equal llama.cpp's with the vocabulary-only `gguf`.
+fn reference_equals_llama_cpp(tk: &salt::vocab::TargetTokenizer, gguf: &Path, lines: &[&str]) {
+    let m = salt::eval::load_vocab_only(gguf).unwrap();
+    let mut diffs = Vec::new();
+    for l in lines {
+        let ours = tk.encode(l).unwrap();
+        let theirs: Vec<u32> = m
+            .vocab()
+            .tokenize(l.as_bytes(), false, false)
+            .iter()
+            .map(|t| t.0 as u32)
+            .collect();
+        if ours != theirs {
+            diffs.push((l.to_string(), ours, theirs));
+        }
+    }
+    println!(
+        "{} as a target tokenizer vs llama.cpp: {}/{} lines",
+        gguf.display(),
+        lines.len() - diffs.len(),
+        lines.len()
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} differ, first: {:?}",
+        diffs.len(),
+        diffs[0]
+    );
+}
+
+#[test]
+fn gguf_vocabularies_as_targets() {
+    // `llama` (SentencePiece BPE): Gemma-3's own vocabulary, read from its GGUF.
+    let text = heldout_with_edges("ko");
+    let lines: Vec<&str> = text.lines().collect();
+    let gemma = salt::vocab::load_target(&asset(GEMMA)).unwrap();
+    assert_eq!(gemma.vocab.kind, TokenizerKind::SentencePieceBpe);
+    reference_equals_llama_cpp(&gemma, &asset(GEMMA), &lines);
+    // ... and as the target of a transfer, trimmed to Korean.
+    let dir = tmpdir();
+    let out = dir.path().join("smol-gemma-vocab.gguf");
+    let mut cfg = TransferConfig::new(
+        asset("models/smollm2-135m-instruct-q4_1.gguf"),
+        asset(GEMMA),
+        AuxSource::Plm,
+        out.clone(),
+    );
+    cfg.method = Method::Mean;
+    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let trimmed = salt::vocab::load_target(Path::new(&r.tokenizer)).unwrap();
+    let p = salt::eval::parity(&out, &trimmed, &lines).unwrap();
+    assert!(p.ok(), "{}/{}: {:#?}", p.identical, p.lines, p.mismatches);
+
+    // `bert` (WordPiece): llama.cpp's BGE test vocabulary, on English.
+    let bge = asset("llama-vocab/ggml-vocab-bert-bge.gguf");
+    let wp = salt::vocab::load_target(&bge).unwrap();
+    assert_eq!(wp.vocab.kind, TokenizerKind::WordPiece);
+    let en = heldout_with_edges("en");
+    // llama.cpp's WPM drops Hangul vowel jamo (see the Gemma <- MiniLM test).
+    let hangul = |l: &&str| l.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    let en_lines: Vec<&str> = en.lines().filter(|l| !hangul(l)).collect();
+    reference_equals_llama_cpp(&wp, &bge, &en_lines);
+
+    // More of llama.cpp's test vocabularies: Llama-2's SentencePiece BPE (dummy prefix)
+    // on English, and a `t5` Unigram with a charsmap (nomic-bert-moe, XLM-R's) on Korean.
+    for (name, lines) in [("llama-spm", &en_lines), ("nomic-bert-moe", &lines)] {
+        let g = asset(&format!("llama-vocab/ggml-vocab-{name}.gguf"));
+        let tk = salt::vocab::load_target(&g).unwrap();
+        reference_equals_llama_cpp(&tk, &g, lines);
+    }
+
+    // `gpt2` (byte-level BPE): refused, by name.
+    let Err(e) = salt::vocab::load_target(&asset("models/qwen2.5-coder-0.5b-instruct.gguf")) else {
+        panic!("a gpt2 vocabulary loaded as a target");
+    };
+    assert!(e.to_string().contains("gpt2"), "{e}");
+}

@@ -117,11 +117,14 @@ pub fn load_target(path: &Path) -> Result<TargetTokenizer, VocabError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if name.ends_with(".gguf") {
+        return load_gguf_vocab(&file);
+    }
     if !(name.ends_with(".model") || name.ends_with(".json") || name.ends_with(".txt")) {
         return Err(VocabError::UnsupportedKind {
             path: file,
             kind: name,
-            supported: "tokenizer.json, a SentencePiece .model, or a BERT vocab.txt",
+            supported: "tokenizer.json, a SentencePiece .model, a BERT vocab.txt, or a GGUF",
         });
     }
     let bytes = std::fs::read(&file).map_err(|e| load_err(&file, e))?;
@@ -143,6 +146,108 @@ pub fn parse_target(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabE
         load_json(path, text)
     } else {
         load_vocab_txt(path, text)
+    }
+}
+
+/// The vocabulary of a GGUF (`tokenizer.ggml.*`) as a target tokenizer.
+///
+/// `llama` (SentencePiece BPE) and `t5` (Unigram) vocabularies become the SentencePiece
+/// model they were converted from (pieces, scores, types, special ids, normaliser keys with
+/// llama.cpp's defaults), so they load, trim and write back like a `.model`; `bert`
+/// becomes its WordPiece `vocab.txt`. `gpt2` (byte-level BPE) is not supported yet.
+fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
+    use sentencepiece_model::{ModelProto, ModelType, NormalizerSpec, TrainerSpec};
+    let f = crate::gguf::GgufFile::open(path)?;
+    let v = super::vocab_from_gguf(&f)?;
+    let texts = || {
+        v.tokens
+            .iter()
+            .map(|t| String::from_utf8_lossy(&t.text).into_owned())
+    };
+    match v.kind {
+        TokenizerKind::SentencePieceBpe | TokenizerKind::Unigram => {
+            let bpe = v.kind == TokenizerKind::SentencePieceBpe;
+            let id = |r| v.roles.get(&r).map(|&i| i as i32);
+            let charsmap: Vec<u8> = f
+                .get("tokenizer.ggml.precompiled_charsmap")
+                .and_then(crate::gguf::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_int())
+                        .map(|x| x as u8)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let proto = ModelProto {
+                pieces: texts()
+                    .zip(&v.tokens)
+                    .map(|(piece, t)| sentencepiece_model::SentencePiece {
+                        piece: Some(piece),
+                        score: Some(t.score),
+                        r#type: Some(t.kind.to_gguf()),
+                    })
+                    .collect(),
+                trainer_spec: Some(TrainerSpec {
+                    model_type: Some(if bpe {
+                        ModelType::Bpe
+                    } else {
+                        ModelType::Unigram
+                    } as i32),
+                    vocab_size: Some(v.tokens.len() as i32),
+                    byte_fallback: Some(v.tokens.iter().any(|t| t.kind == TokKind::Byte)),
+                    unk_id: id(Role::Unk).or(Some(-1)),
+                    bos_id: id(Role::Bos).or(Some(-1)),
+                    eos_id: id(Role::Eos).or(Some(-1)),
+                    pad_id: id(Role::Pad).or(Some(-1)),
+                    ..Default::default()
+                }),
+                normalizer_spec: Some(NormalizerSpec {
+                    name: Some(
+                        if charsmap.is_empty() {
+                            "identity"
+                        } else {
+                            "custom"
+                        }
+                        .into(),
+                    ),
+                    // llama.cpp's defaults when the keys are absent.
+                    add_dummy_prefix: Some(
+                        f.opt_bool("tokenizer.ggml.add_space_prefix")?
+                            .unwrap_or(true),
+                    ),
+                    remove_extra_whitespaces: Some(
+                        f.opt_bool("tokenizer.ggml.remove_extra_whitespaces")?
+                            .unwrap_or(false),
+                    ),
+                    escape_whitespaces: Some(true),
+                    precompiled_charsmap: (!charsmap.is_empty()).then_some(charsmap),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            load_spm(path, &prost::Message::encode_to_vec(&proto))
+        }
+        TokenizerKind::WordPiece => {
+            // llama.cpp's `bert` vocabularies spell word-initial pieces with `▁` and
+            // continuations bare; WordPiece spells them bare and with `##`.
+            let lines: String = texts()
+                .zip(&v.tokens)
+                .map(|(s, t)| {
+                    let piece = match (t.kind, s.strip_prefix('\u{2581}')) {
+                        (TokKind::Normal, Some(word)) => word.to_owned(),
+                        (TokKind::Normal, None) => format!("##{s}"),
+                        _ => s,
+                    };
+                    piece + "\n"
+                })
+                .collect();
+            load_vocab_txt(path, &lines)
+        }
+        TokenizerKind::ByteLevelBpe => Err(VocabError::UnsupportedKind {
+            path: path.to_path_buf(),
+            kind: "gpt2 (byte-level BPE) GGUF vocabulary".into(),
+            supported: "llama, t5 and bert GGUF vocabularies, tokenizer.json, .model, vocab.txt",
+        }),
     }
 }
 
