@@ -67,30 +67,9 @@ fn spm_bpe_reference_matches_llama_cpp_and_adapts() {
     assert_eq!(tk.vocab.len(), 262_144);
 
     // 1. The reference equals llama.cpp's own tokenization of Gemma, id for id.
-    let gemma = salt::eval::load_vocab_only(&asset(GEMMA)).unwrap();
     let text = heldout_with_edges("ko");
     let lines: Vec<&str> = text.lines().collect();
-    let mut same = 0;
-    let mut first_diff = None;
-    for l in &lines {
-        let ours = tk.encode(l).unwrap();
-        let theirs: Vec<u32> = gemma
-            .vocab()
-            .tokenize(l.as_bytes(), false, false)
-            .iter()
-            .map(|t| t.0 as u32)
-            .collect();
-        if ours == theirs {
-            same += 1;
-        } else if first_diff.is_none() {
-            first_diff = Some((l.to_string(), ours, theirs));
-        }
-    }
-    println!(
-        "SentencePiece BPE reference vs llama.cpp (Gemma): {same}/{} lines",
-        lines.len()
-    );
-    assert_eq!(same, lines.len(), "first difference: {first_diff:?}");
+    reference_equals_llama_cpp(&tk, &asset(GEMMA), &lines);
 
     // 2. SmolLM2 adapted to the BPE vocabulary trimmed to Korean: `llama` tokenizer, parity.
     let out = dir.path().join("smol-gemma-bpe.gguf");
