@@ -185,6 +185,13 @@ fn bad_tensor_shapes_and_offsets() {
                 .data(32),
             "overflows",
         ),
+        // Found by cargo-fuzz: a zero width hid a row count that overflows.
+        (
+            B::head(1, 0)
+                .tensor("t", &[0, 1 << 40, 1 << 40], 0, 0)
+                .data(32),
+            "overflows",
+        ),
         (B::head(1, 0).tensor("t", &[33], 8, 0).data(64), "multiple"),
         (B::head(1, 0).tensor("t", &[4], 0, 16).data(64), "alignment"),
         (

@@ -91,12 +91,14 @@ impl TensorInfo {
                 self.ty
             ));
         }
-        let mut n: u64 = 1;
-        for &d in &self.dims {
-            n = n
-                .checked_mul(d)
-                .ok_or_else(|| format!("shape {:?} overflows", self.dims))?;
+        // Rows and elements both checked: with a zero width the full product is 0 while
+        // the row count alone can still overflow (found by fuzzing).
+        let overflow = || format!("shape {:?} overflows", self.dims);
+        let mut rows: u64 = 1;
+        for &d in self.dims.iter().skip(1) {
+            rows = rows.checked_mul(d).ok_or_else(overflow)?;
         }
+        let n = rows.checked_mul(width).ok_or_else(overflow)?;
         (n / block)
             .checked_mul(self.ty.type_size())
             .filter(|&b| b < (1u64 << 62))
