@@ -24,6 +24,12 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(gguf_reader fasttext_reader tokenizer_loaders embedding_readers)
 for t in "${targets[@]}"; do
     echo "== fuzzing $t for ${secs}s"
+    log="fuzz/$t.log"
+    rc=0
     cargo +nightly fuzz run "$t" -- -max_total_time="$secs" -max_len=262144 \
-        -malloc_limit_mb=256 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 25
+        -malloc_limit_mb=256 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || rc=$?
+    # The panic or sanitizer report (if any), then libFuzzer's final statistics.
+    grep -m 3 -E "panicked at|ERROR: |SUMMARY: |Reproduce with|crash-" "$log" || true
+    grep -E "^stat::|^Done [0-9]+ runs" "$log" || tail -n 15 "$log"
+    echo "exit code $rc (log: $log)"
 done

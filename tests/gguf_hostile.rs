@@ -192,6 +192,11 @@ fn bad_tensor_shapes_and_offsets() {
                 .data(32),
             "overflows",
         ),
+        // Found by cargo-fuzz: a zero row count hid a row size that overflows.
+        (
+            B::head(1, 0).tensor("t", &[1 << 62, 0], 0, 0).data(32),
+            "too large",
+        ),
         (B::head(1, 0).tensor("t", &[33], 8, 0).data(64), "multiple"),
         (B::head(1, 0).tensor("t", &[4], 0, 16).data(64), "alignment"),
         (

@@ -91,16 +91,18 @@ impl TensorInfo {
                 self.ty
             ));
         }
-        // Rows and elements both checked: with a zero width the full product is 0 while
-        // the row count alone can still overflow (found by fuzzing).
+        // Rows, row bytes and total each checked: with a zero dimension the element
+        // product is 0 while the row count or the row size alone can still overflow
+        // (both found by fuzzing).
         let overflow = || format!("shape {:?} overflows", self.dims);
         let mut rows: u64 = 1;
         for &d in self.dims.iter().skip(1) {
             rows = rows.checked_mul(d).ok_or_else(overflow)?;
         }
-        let n = rows.checked_mul(width).ok_or_else(overflow)?;
-        (n / block)
+        rows.checked_mul(width).ok_or_else(overflow)?;
+        (width / block)
             .checked_mul(self.ty.type_size())
+            .and_then(|row| row.checked_mul(rows))
             .filter(|&b| b < (1u64 << 62))
             .ok_or_else(|| format!("shape {:?} of {} is too large", self.dims, self.ty))?;
         Ok(())
