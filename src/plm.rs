@@ -258,6 +258,31 @@ pub fn parse_npy(path: &Path, bytes: &[u8]) -> Result<EmbeddingTable, PlmError> 
         path: path.to_path_buf(),
         reason,
     };
+    // ndarray-npy allocates the header length the file states (up to 4 GiB in format
+    // 2/3) before reading it: check it against the bytes present first (found by fuzzing).
+    if let (Some(b"\x93NUMPY"), Some(&major)) = (bytes.get(..6), bytes.get(6)) {
+        let (prefix, len) = match major {
+            1 => (
+                10,
+                bytes
+                    .get(8..10)
+                    .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))),
+            ),
+            _ => (
+                12,
+                bytes
+                    .get(8..12)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
+            ),
+        };
+        if len.is_none_or(|l| l > bytes.len().saturating_sub(prefix)) {
+            return Err(format(format!(
+                "the .npy header claims {} bytes but the file has {}: truncated or corrupt",
+                len.unwrap_or(0),
+                bytes.len()
+            )));
+        }
+    }
     let a = ndarray::ArrayView2::<f32>::view_npy(bytes)
         .map_err(|e| format(format!("{e} (expected a 2-D little-endian float32 array)")))?;
     let (rows, dim) = a.dim();

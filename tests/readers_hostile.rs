@@ -276,3 +276,16 @@ fn tokenizer_json_syntax_error_in_decoder_is_an_error() {
     };
     assert!(e.to_string().contains("not valid JSON"), "{e}");
 }
+
+/// Found by cargo-fuzz: ndarray-npy allocated the header length an `.npy` states (u32 in
+/// format 2) before reading it; 600 MB for a 157-byte file. Now refused without allocating.
+#[test]
+fn npy_header_length_is_checked_before_allocating() {
+    let mut b = b"\x93NUMPY\x02\x00".to_vec();
+    b.extend_from_slice(&0x2600_0000u32.to_le_bytes());
+    b.extend_from_slice(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }\n");
+    let (r, peak) = peak_during(|| salt::plm::parse_npy(Path::new("evil.npy"), &b));
+    let e = r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("header claims"), "{e}");
+    assert!(peak < 1 << 20, "allocated {peak} bytes");
+}
