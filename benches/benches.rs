@@ -6,8 +6,9 @@ use criterion::{criterion_group, criterion_main};
 mod gguf_io;
 mod regression;
 
-/// Prints `candidate / baseline` of the mean times criterion just measured in this run
-/// (read back from its `estimates.json`), so each bench states its target as a ratio.
+/// Prints `candidate / baseline` of the times criterion measured (read back from its
+/// `estimates.json`, so a group filtered out of this run shows its last run's figures),
+/// so each bench states its target as a ratio.
 pub fn report_ratio(group: &str, baseline: &str, candidate: &str, target: &str) {
     let home = std::env::var_os("CRITERION_HOME").map_or_else(
         || std::path::PathBuf::from("target/criterion"),
@@ -16,7 +17,10 @@ pub fn report_ratio(group: &str, baseline: &str, candidate: &str, target: &str) 
     let mean = |id: &str| -> Option<f64> {
         let p = home.join(group).join(id).join("new/estimates.json");
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-        v["mean"]["point_estimate"].as_f64()
+        // The statistic criterion prints as `time:`: the slope when it sampled linearly.
+        v["slope"]["point_estimate"]
+            .as_f64()
+            .or_else(|| v["mean"]["point_estimate"].as_f64())
     };
     match (mean(baseline), mean(candidate)) {
         (Some(b), Some(c)) => println!(
