@@ -57,6 +57,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plm;
 pub mod regression;
+pub mod text;
 pub mod vocab;
 
 pub use error::{Error, Result};

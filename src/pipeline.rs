@@ -20,6 +20,7 @@ use crate::gguf::{keys, write_gguf, GgufFile, GgufHeader, TensorSource, Value};
 use crate::neighbours::{neighbours, Neighbours};
 use crate::output::AtomicOutput;
 use crate::regression::{regress, RegressionInput};
+pub use crate::text::read_text;
 use crate::vocab::{self, canonical_key, gpt2_byte_decoder, TargetClass, TokenizerMetaOptions};
 
 /// How new rows are initialised (SALT.md section 6).
@@ -679,30 +680,6 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
         bytes,
         seconds,
     })
-}
-
-/// Reads a UTF-8 text file for trimming or training; refuses empty or binary files.
-///
-/// # Errors
-/// [`VocabError::Load`] naming the file.
-pub fn read_text(path: &Path) -> Result<String, VocabError> {
-    const FIX: &str = "pass a plain UTF-8 text file in the target language";
-    let bad = |what: &str| VocabError::Load {
-        path: path.to_path_buf(),
-        reason: format!("{what}; {FIX}"),
-    };
-    let bytes = std::fs::read(path).map_err(|e| VocabError::Load {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text"))?;
-    if text.contains('\0') {
-        return Err(bad("not UTF-8 text but binary content (NUL bytes)"));
-    }
-    if text.trim().is_empty() {
-        return Err(bad("the text is empty"));
-    }
-    Ok(text)
 }
 
 /// `--plan`: one JSON object per target token.

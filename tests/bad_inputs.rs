@@ -89,17 +89,7 @@ fn tensor_info_at(b: &[u8], name: &str) -> usize {
 }
 
 fn write_npy(path: &Path, rows: usize, dim: usize, f: impl Fn(usize) -> f32) {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    b.extend_from_slice(header.as_bytes());
-    b.extend((0..rows * dim).flat_map(|i| f(i).to_le_bytes()));
-    std::fs::write(path, b).unwrap();
+    std::fs::write(path, crate::util::npy_image(rows, dim, f)).unwrap();
 }
 
 /// A PLM folder with MiniLM's tokenizer and config but no embeddings (given separately).

@@ -222,16 +222,7 @@ fn vocab_txt_loader() {
 fn small_tables() -> (Vec<u8>, Vec<u8>) {
     let (rows, dim) = (KEEP, 8);
     let data: Vec<f32> = (0..rows * dim).map(|i| (i as f32 * 0.37).sin()).collect();
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    npy.extend_from_slice(header.as_bytes());
-    npy.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    let npy = crate::util::npy_image(rows, dim, |i| data[i]);
     let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     let view =
         safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![rows, dim], &bytes)

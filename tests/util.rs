@@ -38,3 +38,18 @@ pub fn sha256_file(p: &std::path::Path) -> String {
 pub fn tmpdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// A `[rows x dim]` little-endian f32 `.npy` image (format 1.0, header padded to 64).
+pub fn npy_image(rows: usize, dim: usize, value: impl Fn(usize) -> f32) -> Vec<u8> {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    b.extend_from_slice(header.as_bytes());
+    b.extend((0..rows * dim).flat_map(|i| value(i).to_le_bytes()));
+    b
+}

@@ -84,22 +84,14 @@ pub fn parse_fasttext(path: &Path, bytes: &[u8]) -> Result<FastText, AuxError> {
 /// [`AuxError::Train`] naming the text (missing, empty, binary, or no word frequent enough).
 pub fn train_fasttext(opts: &TrainOptions) -> Result<FastText, AuxError> {
     let text = &opts.text;
-    let bytes = std::fs::read(text).map_err(|e| AuxError::Train {
+    // The same text check as every other text input (UTF-8, no NUL, not empty).
+    crate::text::read_text(text).map_err(|e| AuxError::Train {
         path: text.clone(),
-        reason: e.to_string(),
+        reason: match e {
+            crate::error::VocabError::Load { reason, .. } => reason,
+            other => other.to_string(),
+        },
     })?;
-    if std::str::from_utf8(&bytes).is_err() || bytes.contains(&0) {
-        return Err(AuxError::Train {
-            path: text.clone(),
-            reason: "not UTF-8 text; pass a plain UTF-8 text file in the target language".into(),
-        });
-    }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(AuxError::Train {
-            path: text.clone(),
-            reason: "the text is empty; pass a plain UTF-8 text file in the target language".into(),
-        });
-    }
     let mut args = Args::new();
     args.input = text.clone();
     args.model = ModelName::SkipGram;
