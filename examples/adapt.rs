@@ -1,5 +1,5 @@
 //! 2. Adapt a GGUF model in-process with the library (what an app embedding llama.cpp does):
-//! `adapt SOURCE.gguf PLM_DIR FASTTEXT.bin TRIM_TEXT OUT.gguf`.
+//!    `adapt SOURCE.gguf PLM_DIR FASTTEXT.bin TRIM_TEXT OUT.gguf`.
 
 use salt::auxvec::AuxSource;
 use salt::pipeline::{transfer, Method, TransferConfig};

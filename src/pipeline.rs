@@ -284,6 +284,16 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
 
     // 2. Target vocabulary: load, trim, append chat tokens, align.
     let full = vocab::load_target(&cfg.plm)?;
+    // A target llama.cpp cannot tokenize like the reference (an unknown byte-level
+    // pre-tokenizer, a normalising SentencePiece BPE) is refused before any compute;
+    // trimming changes neither.
+    vocab::write_tokenizer_meta(
+        &mut GgufHeader::from_file(&src_file),
+        &arch,
+        &full.vocab,
+        &full,
+        &TokenizerMetaOptions::default(),
+    )?;
     let full_size = full.vocab.len();
     let mut segmentation = None;
     let (tk, old_ids, trim) = match &cfg.trim_to {

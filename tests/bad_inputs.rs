@@ -317,6 +317,45 @@ fn bad_input_table() {
         vec![no_shared.clone()],
     );
 
+    // A byte-level BPE whose splitting llama.cpp does not know (Qwen2's with runs of
+    // digits instead of single ones).
+    let odd_pre = d.join("odd-pre.tokenizer.json");
+    {
+        let q = salt::vocab::load_target(&asset("llama-vocab/ggml-vocab-qwen2.gguf")).unwrap();
+        let json = q.reference.to_string(false).unwrap();
+        std::fs::write(&odd_pre, json.replacen(r"\\p{N}|", r"\\p{N}+|", 1)).unwrap();
+    }
+    let mut args = fast_transfer(&smol, &out);
+    let i = args.iter().position(|a| a == "--plm").unwrap();
+    args[i + 1] = odd_pre.display().to_string();
+    row(
+        "unknown BPE pre-tokenizer",
+        args,
+        &[
+            "odd-pre.tokenizer.json",
+            "matches none of the splittings llama.cpp knows",
+            "closest: qwen2 (1 edit)",
+        ],
+        vec![odd_pre.clone()],
+    );
+
+    // A tokenizer kind llama.cpp has no tokenizer for.
+    let word_level = d.join("wordlevel.tokenizer.json");
+    std::fs::write(
+        &word_level,
+        r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0,"태초에":1},"unk_token":"[UNK]"}}"#,
+    )
+    .unwrap();
+    let mut args = fast_transfer(&smol, &out);
+    let i = args.iter().position(|a| a == "--plm").unwrap();
+    args[i + 1] = word_level.display().to_string();
+    row(
+        "unsupported tokenizer kind",
+        args,
+        &["wordlevel.tokenizer.json", "WordLevel", "Unigram, WordPiece, BPE"],
+        vec![word_level.clone()],
+    );
+
     let nan_src = d.join("nan-source.gguf");
     patch_smol(&nan_src, |b| {
         let f = GgufFile::from_bytes("smol", b.clone()).unwrap();

@@ -10,6 +10,7 @@ static ALLOC: alloc::Counting = alloc::Counting;
 
 mod auxvec;
 mod bad_inputs;
+mod bpe;
 mod codec;
 mod eval;
 mod gguf_hostile;

@@ -111,8 +111,7 @@ fn adapted_gemma_loads_and_generates() {
     }
     ctx.decode(&mut batch).unwrap();
     let mut generated = Vec::new();
-    let mut pos = toks.len() as i32;
-    for _ in 0..12 {
+    for pos in (toks.len() as i32..).take(12) {
         let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
         assert!(logits.iter().all(|v| v.is_finite()));
         let next = logits
@@ -125,7 +124,6 @@ fn adapted_gemma_loads_and_generates() {
         generated.push(tok);
         batch.clear();
         batch.add(tok, pos, &[0], true).unwrap();
-        pos += 1;
         ctx.decode(&mut batch).unwrap();
     }
     let text: Vec<u8> = generated

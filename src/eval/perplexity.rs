@@ -187,9 +187,9 @@ pub fn score(
         lctx.decode(&mut batch)
             .map_err(|e| EvalError::Compute(format!("decode: {e}")))?;
         let (mut w_nll, mut w_bytes) = (0f64, 0usize);
-        for p in *first..input.len() {
+        // The logits at position p - 1 predict the token at p.
+        for (p, &target) in input.iter().enumerate().skip(*first) {
             let logits = lctx.get_logits_ith((p - 1) as i32);
-            let target = input[p];
             let t = usize::try_from(target.0).unwrap_or(0);
             w_nll += token_nll(&logits[..n_vocab], t);
             w_bytes += *piece_bytes

@@ -4,6 +4,7 @@
 use crate::error::VocabError;
 use crate::gguf::{keys, Array, GgufHeader, Kv, Value};
 
+use super::pretok;
 use super::target::TargetTokenizer;
 use super::{Role, TokKind, TokenizerKind, Vocab};
 
@@ -40,6 +41,50 @@ fn wpm_piece(text: &[u8], kind: TokKind) -> Vec<u8> {
     }
 }
 
+/// The `tokenizer.ggml.pre` value for a byte-level BPE target: the GGUF's own name when it
+/// was loaded from one and still splits the same way, else the known name that matches.
+fn byte_level_pre(tk: &TargetTokenizer) -> Result<&str, VocabError> {
+    let known = pretok::match_known(&tk.reference).map_err(|why| VocabError::NoGgufEquivalent {
+        what: format!("{}: {why}", tk.path.display()),
+    })?;
+    Ok(tk
+        .gguf_pre
+        .as_deref()
+        .filter(|p| pretok::by_gguf_name(p).is_some_and(|k| std::ptr::eq(k, known)))
+        .unwrap_or(known.name))
+}
+
+/// The merges of a byte-level BPE reference, by rank, as GGUF spells them (`"left right"`).
+fn bpe_merges(tk: &TargetTokenizer) -> Result<Vec<Vec<u8>>, VocabError> {
+    let bad = |why: String| VocabError::NoGgufEquivalent {
+        what: format!("{}: {why}", tk.path.display()),
+    };
+    let tokenizers::ModelWrapper::BPE(bpe) = tk.reference.get_model() else {
+        return Err(bad("a byte-level vocabulary without a BPE model".into()));
+    };
+    let json = serde_json::to_value(bpe).map_err(|e| bad(e.to_string()))?;
+    let list = json["merges"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::with_capacity(list.len());
+    for (i, m) in list.iter().enumerate() {
+        let pair: Vec<&str> = match m {
+            serde_json::Value::Array(a) => a.iter().filter_map(serde_json::Value::as_str).collect(),
+            serde_json::Value::String(s) => s.splitn(2, ' ').collect(),
+            _ => Vec::new(),
+        };
+        match pair.as_slice() {
+            [a, b] if !a.is_empty() && !a.contains(' ') && !b.contains(' ') => {
+                out.push(format!("{a} {b}").into_bytes());
+            }
+            _ => {
+                return Err(bad(format!(
+                    "merge {i} ({m}) cannot be written as GGUF's \"left right\" (a piece holds a space)"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Replaces the tokenizer keys of `header` (a copy of the source's) with the target's.
 ///
 /// `vocab` is the final target vocabulary (trimmed, chat tokens appended); `tk` supplies the
@@ -57,8 +102,12 @@ pub fn write_tokenizer_meta(
 ) -> Result<(), VocabError> {
     let mut kvs: Vec<Kv> = Vec::new();
     let mut put = |k: &str, v: Value| kvs.push(Kv::new(k, v));
+    let pre = match vocab.kind {
+        TokenizerKind::ByteLevelBpe => byte_level_pre(tk)?,
+        _ => "default",
+    };
     put(keys::TOKENIZER_MODEL, Value::str(vocab.kind.gguf_model()));
-    put(keys::TOKENIZER_PRE, Value::str("default"));
+    put(keys::TOKENIZER_PRE, Value::str(pre));
     let texts: Box<dyn Iterator<Item = Vec<u8>>> = match vocab.kind {
         TokenizerKind::WordPiece => {
             Box::new(vocab.tokens.iter().map(|t| wpm_piece(&t.text, t.kind)))
@@ -79,8 +128,14 @@ pub fn write_tokenizer_meta(
             let spm = tk.spm.as_ref().ok_or_else(|| VocabError::NoGgufEquivalent {
                 what: format!("{}: a Unigram tokenizer.json is not supported yet for GGUF output; pass the SentencePiece .model", tk.path.display()),
             })?;
-            put("tokenizer.ggml.add_space_prefix", Value::Bool(u8::from(spm.add_dummy_prefix)));
-            put("tokenizer.ggml.remove_extra_whitespaces", Value::Bool(u8::from(spm.remove_extra_whitespaces)));
+            put(
+                "tokenizer.ggml.add_space_prefix",
+                Value::Bool(u8::from(spm.add_dummy_prefix)),
+            );
+            put(
+                "tokenizer.ggml.remove_extra_whitespaces",
+                Value::Bool(u8::from(spm.remove_extra_whitespaces)),
+            );
             if !spm.precompiled_charsmap.is_empty() {
                 put(
                     "tokenizer.ggml.precompiled_charsmap",
@@ -93,9 +148,12 @@ pub fn write_tokenizer_meta(
             // llama.cpp's `llama` tokenizer escapes spaces and adds the dummy prefix, and
             // nothing else: a model that normalises more cannot be reproduced.
             let spm = tk.spm.as_ref().ok_or_else(|| VocabError::NoGgufEquivalent {
-                what: format!("{}: a BPE tokenizer.json is written as byte-level BPE, not SentencePiece BPE", tk.path.display()),
+                what: format!("{}: a SentencePiece-style BPE tokenizer.json (no ByteLevel step) is not supported for GGUF output; pass the SentencePiece .model it came from", tk.path.display()),
             })?;
-            if !spm.precompiled_charsmap.is_empty() || spm.remove_extra_whitespaces || !spm.escape_whitespaces {
+            if !spm.precompiled_charsmap.is_empty()
+                || spm.remove_extra_whitespaces
+                || !spm.escape_whitespaces
+            {
                 return Err(VocabError::NoGgufEquivalent {
                     what: format!(
                         "{}: this SentencePiece BPE model normalises text (charsmap {} bytes, remove_extra_whitespaces {}, escape_whitespaces {}), which llama.cpp's `llama` tokenizer does not do; tokenization would differ",
@@ -106,16 +164,16 @@ pub fn write_tokenizer_meta(
                     ),
                 });
             }
-            put("tokenizer.ggml.add_space_prefix", Value::Bool(u8::from(spm.add_dummy_prefix)));
+            put(
+                "tokenizer.ggml.add_space_prefix",
+                Value::Bool(u8::from(spm.add_dummy_prefix)),
+            );
         }
         TokenizerKind::ByteLevelBpe => {
-            return Err(VocabError::NoGgufEquivalent {
-                what: format!(
-                    "{}: writing a {:?} target vocabulary to GGUF is not supported yet (supported: SentencePiece Unigram and BPE .model, WordPiece)",
-                    tk.path.display(),
-                    vocab.kind
-                ),
-            })
+            put(
+                "tokenizer.ggml.merges",
+                str_array(bpe_merges(tk)?.into_iter()),
+            );
         }
     }
     for role in Role::ALL {

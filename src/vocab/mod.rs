@@ -8,6 +8,7 @@
 mod align;
 mod gguf_meta;
 mod keys;
+pub mod pretok;
 mod source;
 mod target;
 mod trim;

@@ -42,6 +42,9 @@ pub struct TargetTokenizer {
     pub spm: Option<SpmNormalizer>,
     /// The parsed `.model`, when loaded from one (trimming rewrites it).
     pub spm_model: Option<SentencePieceModel>,
+    /// The `tokenizer.ggml.pre` value, when loaded from a GGUF: written back as is when
+    /// it names the same splitting (aliases differ in detokenisation details).
+    pub gguf_pre: Option<String>,
 }
 
 impl std::fmt::Debug for TargetTokenizer {
@@ -154,7 +157,8 @@ pub fn parse_target(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabE
 /// `llama` (SentencePiece BPE) and `t5` (Unigram) vocabularies become the SentencePiece
 /// model they were converted from (pieces, scores, types, special ids, normaliser keys with
 /// llama.cpp's defaults), so they load, trim and write back like a `.model`; `bert`
-/// becomes its WordPiece `vocab.txt`. `gpt2` (byte-level BPE) is not supported yet.
+/// becomes its WordPiece `vocab.txt`; `gpt2` becomes a byte-level BPE with the GGUF's
+/// merges and the pre-tokenizer its `tokenizer.ggml.pre` names (see [`super::pretok`]).
 fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
     use sentencepiece_model::{ModelProto, ModelType, NormalizerSpec, TrainerSpec};
     let f = crate::gguf::GgufFile::open(path)?;
@@ -243,12 +247,85 @@ fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
                 .collect();
             load_vocab_txt(path, &lines)
         }
-        TokenizerKind::ByteLevelBpe => Err(VocabError::UnsupportedKind {
-            path: path.to_path_buf(),
-            kind: "gpt2 (byte-level BPE) GGUF vocabulary".into(),
-            supported: "llama, t5 and bert GGUF vocabularies, tokenizer.json, .model, vocab.txt",
-        }),
+        TokenizerKind::ByteLevelBpe => load_gguf_bpe(path, &f, v),
     }
+}
+
+/// A `gpt2` GGUF vocabulary as a byte-level BPE reference tokenizer.
+fn load_gguf_bpe(
+    path: &Path,
+    f: &crate::gguf::GgufFile,
+    vocab: Vocab,
+) -> Result<TargetTokenizer, VocabError> {
+    use tokenizers::models::bpe::BPE;
+    let pre_name = f
+        .opt_str(crate::gguf::keys::TOKENIZER_PRE)?
+        .unwrap_or("default")
+        .to_owned();
+    let known = super::pretok::by_gguf_name(&pre_name).ok_or_else(|| VocabError::UnsupportedKind {
+        path: path.to_path_buf(),
+        kind: format!("gpt2 vocabulary with tokenizer.ggml.pre = {pre_name:?}"),
+        supported: "byte-level BPE with pre gpt-2, starcoder, llama-bpe, dbrx, qwen2, qwen35 or one of their aliases (src/vocab/pretok.rs)",
+    })?;
+    let merges_v = f
+        .get("tokenizer.ggml.merges")
+        .and_then(crate::gguf::Value::as_array);
+    let Some(merges_a) = merges_v else {
+        return Err(load_err(
+            path,
+            "a gpt2 vocabulary without tokenizer.ggml.merges",
+        ));
+    };
+    let mut merges = Vec::with_capacity(merges_a.len());
+    for i in 0..merges_a.len() {
+        let m = String::from_utf8_lossy(merges_a.str_at(i).unwrap_or_default());
+        // llama.cpp splits a merge at the first space after its first character.
+        let cut = m
+            .char_indices()
+            .skip(1)
+            .find(|(_, c)| *c == ' ')
+            .map(|(j, _)| j);
+        let Some(cut) = cut else {
+            return Err(load_err(
+                path,
+                format!("tokenizer.ggml.merges[{i}] = {m:?} is not \"left right\""),
+            ));
+        };
+        merges.push((m[..cut].to_owned(), m[cut + 1..].to_owned()));
+    }
+    let mut ids: ahash::AHashMap<String, u32> = ahash::AHashMap::with_capacity(vocab.len());
+    for (i, t) in vocab.tokens.iter().enumerate() {
+        ids.entry(String::from_utf8_lossy(&t.text).into_owned())
+            .or_insert(i as u32);
+    }
+    let model = BPE::builder()
+        .vocab_and_merges(ids, merges)
+        .ignore_merges(known.ignore_merges)
+        .build()
+        .map_err(|e| load_err(path, format!("tokenizer.ggml.merges: {e}")))?;
+    let mut tk = Tokenizer::new(ModelWrapper::BPE(model));
+    let (pre, decoder) = super::pretok::build(known).map_err(|e| load_err(path, e))?;
+    tk.with_pre_tokenizer(Some(pre));
+    tk.with_decoder(Some(decoder));
+    // User-defined tokens are matched in the raw text first, as llama.cpp's partition
+    // does; control tokens only with special parsing, which parity and eval leave off.
+    let user: Vec<tokenizers::AddedToken> = vocab
+        .tokens
+        .iter()
+        .filter(|t| t.kind == TokKind::UserDefined)
+        .map(|t| {
+            tokenizers::AddedToken::from(String::from_utf8_lossy(&t.text), false).normalized(false)
+        })
+        .collect();
+    tk.add_tokens(user).map_err(|e| load_err(path, e))?;
+    Ok(TargetTokenizer {
+        path: path.to_path_buf(),
+        vocab,
+        reference: tk,
+        spm: None,
+        spm_model: None,
+        gguf_pre: Some(pre_name),
+    })
 }
 
 fn load_err(path: &Path, e: impl std::fmt::Display) -> VocabError {
@@ -354,6 +431,7 @@ fn load_spm(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabError> {
         reference,
         spm: Some(spm),
         spm_model: Some(model),
+        gguf_pre: None,
     })
 }
 
@@ -522,7 +600,11 @@ fn load_json(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError> {
     let (kind, unk) = match tk.get_model() {
         ModelWrapper::Unigram(_) => (TokenizerKind::Unigram, None),
         ModelWrapper::WordPiece(w) => (TokenizerKind::WordPiece, Some(w.unk_token.clone())),
-        ModelWrapper::BPE(b) => (TokenizerKind::ByteLevelBpe, b.unk_token.clone()),
+        // A BPE without GPT-2's byte alphabet spells pieces SentencePiece's way (`▁`).
+        ModelWrapper::BPE(b) if super::pretok::is_byte_level(&tk) => {
+            (TokenizerKind::ByteLevelBpe, b.unk_token.clone())
+        }
+        ModelWrapper::BPE(b) => (TokenizerKind::SentencePieceBpe, b.unk_token.clone()),
         ModelWrapper::WordLevel(_) => {
             return Err(VocabError::UnsupportedKind {
                 path: path.to_path_buf(),
@@ -596,6 +678,7 @@ fn load_json(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError> {
         reference: tk,
         spm: None,
         spm_model: None,
+        gguf_pre: None,
     })
 }
 
@@ -637,5 +720,6 @@ fn load_vocab_txt(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError
         reference: tk,
         spm: None,
         spm_model: None,
+        gguf_pre: None,
     })
 }

@@ -76,6 +76,7 @@ pub fn trim_to_text(
         HashSet::new()
     };
     let roles: HashSet<u32> = tk.vocab.roles.values().copied().collect();
+    let gpt2 = super::gpt2_byte_decoder();
     let mut old_ids = Vec::new();
     let mut used = 0;
     for (id, t) in tk.vocab.tokens.iter().enumerate() {
@@ -86,7 +87,18 @@ pub fn trim_to_text(
             TokKind::Control | TokKind::Unknown | TokKind::Byte | TokKind::UserDefined
         ) || roles.contains(&(id as u32));
         let single_char = keep_chars && {
-            let s = String::from_utf8_lossy(&t.text);
+            let s = match tk.vocab.kind {
+                TokenizerKind::ByteLevelBpe => {
+                    let bytes: Option<Vec<u8>> = String::from_utf8_lossy(&t.text)
+                        .chars()
+                        .map(|c| gpt2.get(&c).copied())
+                        .collect();
+                    String::from_utf8_lossy(&bytes.unwrap_or_default())
+                        .into_owned()
+                        .into()
+                }
+                _ => String::from_utf8_lossy(&t.text),
+            };
             let s = s.trim_start_matches('\u{2581}').trim_start_matches("##");
             let mut it = s.chars();
             matches!((it.next(), it.next()), (Some(c), None) if chars.contains(&c))
@@ -95,8 +107,10 @@ pub fn trim_to_text(
             old_ids.push(id as u32);
         }
     }
-    if tk.vocab.kind == TokenizerKind::SentencePieceBpe {
-        close_over_characters(tk, &mut old_ids);
+    match tk.vocab.kind {
+        TokenizerKind::SentencePieceBpe => close_over_characters(tk, &mut old_ids),
+        TokenizerKind::ByteLevelBpe => close_over_merges(tk, &mut old_ids)?,
+        TokenizerKind::Unigram | TokenizerKind::WordPiece => {}
     }
     let trimmed = subset(tk, &old_ids)?;
     let report = TrimReport {
@@ -136,6 +150,84 @@ fn close_over_characters(tk: &TargetTokenizer, old_ids: &mut Vec<u32>) {
         }
     }
     old_ids.sort_unstable();
+}
+
+/// The merges of a BPE reference by rank, as piece pairs.
+fn bpe_merges(tk: &TargetTokenizer) -> Result<Vec<(String, String)>, VocabError> {
+    let err = |why: String| VocabError::Load {
+        path: tk.path.clone(),
+        reason: format!("reading the BPE merges: {why}"),
+    };
+    let ModelWrapper::BPE(bpe) = tk.reference.get_model() else {
+        return Err(err("not a BPE model".into()));
+    };
+    let json = serde_json::to_value(bpe).map_err(|e| err(e.to_string()))?;
+    let list = json["merges"].as_array().cloned().unwrap_or_default();
+    list.iter()
+        .map(|m| match m {
+            serde_json::Value::Array(a) => match (a.first(), a.get(1)) {
+                (Some(serde_json::Value::String(l)), Some(serde_json::Value::String(r))) => {
+                    Ok((l.clone(), r.clone()))
+                }
+                _ => Err(err(format!("merge {m}"))),
+            },
+            serde_json::Value::String(s) => s
+                .split_once(' ')
+                .map(|(l, r)| (l.to_owned(), r.to_owned()))
+                .ok_or_else(|| err(format!("merge {m}"))),
+            _ => Err(err(format!("merge {m}"))),
+        })
+        .collect()
+}
+
+/// Keeps everything a byte-level BPE needs to reach the kept pieces: the 256 pieces of
+/// GPT-2's byte alphabet (any text stays encodable) and, for every kept piece, the two
+/// parts of each merge that produces it, to a fixed point.
+///
+/// Every merge applied while encoding the trimming text produces a kept piece, so each
+/// stays, and merges are kept when both parts and the result are kept: the trimmed
+/// tokenizer therefore applies the same merges in the same order to that text and
+/// segments it identically (tests/bpe.rs checks it). Text outside it may segment
+/// differently, which the held-out report measures.
+fn close_over_merges(tk: &TargetTokenizer, old_ids: &mut Vec<u32>) -> Result<(), VocabError> {
+    let merges = bpe_merges(tk)?;
+    let id_of: ahash::AHashMap<&[u8], u32> = tk
+        .vocab
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.text.as_slice(), i as u32))
+        .collect();
+    let mut producers: ahash::AHashMap<u32, Vec<(u32, u32)>> = ahash::AHashMap::new();
+    for (l, r) in &merges {
+        let joined = [l.as_bytes(), r.as_bytes()].concat();
+        if let (Some(&a), Some(&b), Some(&ab)) = (
+            id_of.get(l.as_bytes()),
+            id_of.get(r.as_bytes()),
+            id_of.get(joined.as_slice()),
+        ) {
+            producers.entry(ab).or_default().push((a, b));
+        }
+    }
+    let mut kept: HashSet<u32> = old_ids.iter().copied().collect();
+    for c in super::gpt2_byte_decoder().keys() {
+        if let Some(&id) = id_of.get(c.to_string().as_bytes()) {
+            kept.insert(id);
+        }
+    }
+    let mut todo: Vec<u32> = kept.iter().copied().collect();
+    while let Some(id) = todo.pop() {
+        for &(a, b) in producers.get(&id).map_or(&[][..], Vec::as_slice) {
+            for part in [a, b] {
+                if kept.insert(part) {
+                    todo.push(part);
+                }
+            }
+        }
+    }
+    *old_ids = kept.into_iter().collect();
+    old_ids.sort_unstable();
+    Ok(())
 }
 
 /// The tokenizer restricted to `old_ids` (ascending), renumbered.
@@ -212,9 +304,50 @@ fn subset(tk: &TargetTokenizer, old_ids: &[u32]) -> Result<TargetTokenizer, Voca
                 .max_input_chars_per_word(wp.max_input_chars_per_word)
                 .build()
                 .map_err(|e| err(&e))?;
-            let mut reference = tk.reference.clone();
-            reference.with_model(ModelWrapper::WordPiece(new));
-            (reference, None)
+            (
+                rebuilt(&tk.reference, ModelWrapper::WordPiece(new), &err)?,
+                None,
+            )
+        }
+        (TokenizerKind::ByteLevelBpe, _, _) => {
+            let ModelWrapper::BPE(bpe) = tk.reference.get_model() else {
+                return Err(err(&"expected a BPE model"));
+            };
+            let texts: Vec<String> = vocab
+                .tokens
+                .iter()
+                .map(|t| String::from_utf8_lossy(&t.text).into_owned())
+                .collect();
+            let kept: HashSet<&str> = texts.iter().map(String::as_str).collect();
+            let merges: Vec<(String, String)> = bpe_merges(tk)?
+                .into_iter()
+                .filter(|(l, r)| {
+                    kept.contains(l.as_str())
+                        && kept.contains(r.as_str())
+                        && kept.contains(format!("{l}{r}").as_str())
+                })
+                .collect();
+            let map: ahash::AHashMap<String, u32> = texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.clone(), i as u32))
+                .collect();
+            let mut b = tokenizers::models::bpe::BPE::builder()
+                .vocab_and_merges(map, merges)
+                .fuse_unk(bpe.fuse_unk)
+                .byte_fallback(bpe.byte_fallback)
+                .ignore_merges(bpe.ignore_merges);
+            if let Some(u) = bpe.unk_token.clone().filter(|u| kept.contains(u.as_str())) {
+                b = b.unk_token(u);
+            }
+            if let Some(p) = bpe.continuing_subword_prefix.clone() {
+                b = b.continuing_subword_prefix(p);
+            }
+            if let Some(p) = bpe.end_of_word_suffix.clone() {
+                b = b.end_of_word_suffix(p);
+            }
+            let new = b.build().map_err(|e| err(&e))?;
+            (rebuilt(&tk.reference, ModelWrapper::BPE(new), &err)?, None)
         }
         (kind, _, _) => {
             return Err(err(&format!(
@@ -228,7 +361,40 @@ fn subset(tk: &TargetTokenizer, old_ids: &[u32]) -> Result<TargetTokenizer, Voca
         reference,
         spm: tk.spm.clone(),
         spm_model,
+        gguf_pre: tk.gguf_pre.clone(),
     })
+}
+
+/// `old` with its model replaced by the trimmed `model`, and its added tokens registered
+/// again (their ids come from the model, so they follow the renumbering).
+///
+/// The post-processor is dropped: its templates hold special-token ids of the full
+/// vocabulary. Nothing here encodes with special tokens, and a stale template in the
+/// written tokenizer.json would mislead whoever loads it.
+fn rebuilt(
+    old: &tokenizers::Tokenizer,
+    model: ModelWrapper,
+    err: &dyn Fn(&dyn std::fmt::Display) -> VocabError,
+) -> Result<tokenizers::Tokenizer, VocabError> {
+    let mut t = tokenizers::Tokenizer::new(model);
+    t.with_normalizer(old.get_normalizer().cloned())
+        .map_err(|e| err(&e))?;
+    t.with_pre_tokenizer(old.get_pre_tokenizer().cloned());
+    t.with_decoder(old.get_decoder().cloned());
+    let mut added: Vec<(u32, tokenizers::AddedToken)> =
+        old.get_added_tokens_decoder().into_iter().collect();
+    added.sort_by_key(|(id, _)| *id);
+    for (_, a) in added {
+        if t.token_to_id(&a.content).is_none() {
+            continue;
+        }
+        if a.special {
+            t.add_special_tokens([a]).map_err(|e| err(&e))?;
+        } else {
+            t.add_tokens([a]).map_err(|e| err(&e))?;
+        }
+    }
+    Ok(t)
 }
 
 /// Compares the segmentation of `lines` by the full and the trimmed tokenizer.
