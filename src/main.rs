@@ -510,20 +510,22 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let f = salt::gguf::GgufFile::open(&source)?;
             let src = salt::vocab::vocab_from_gguf(&f)?;
-            let mut tk = salt::vocab::load_target(&plm)?;
-            let (mut trim, mut segmentation) = (None, None);
-            if let Some(t) = &trim_to {
-                let text = salt::pipeline::read_text(t)?;
-                let (trimmed, _, report) =
-                    salt::vocab::trim_to_text(&tk, &text, trim_min_count, keep_single_chars)?;
-                if let Some(h) = &heldout {
-                    let held = salt::pipeline::read_text(h)?;
-                    let lines: Vec<&str> = held.lines().collect();
-                    segmentation = Some(salt::vocab::segmentation_change(&tk, &trimmed, &lines)?);
-                }
-                tk = trimmed;
-                trim = Some(report);
-            }
+            let spec = trim_to.as_deref().map(|text| salt::pipeline::TrimSpec {
+                text,
+                min_count: trim_min_count,
+                keep_chars: keep_single_chars,
+                heldout: heldout.as_deref(),
+            });
+            let salt::pipeline::TargetSelection {
+                tokenizer: tk,
+                trim,
+                segmentation,
+                ..
+            } = salt::pipeline::select_target(
+                salt::vocab::load_target(&plm)?,
+                spec.as_ref(),
+                &mut |_| {},
+            )?;
             let al = salt::vocab::align(&src, &tk.vocab, &[]);
             if json {
                 emit(&format!(

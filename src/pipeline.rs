@@ -92,6 +92,17 @@ pub struct TransferConfig {
 }
 
 impl TransferConfig {
+    /// The trim settings, when `trim_to` is set.
+    #[must_use]
+    pub fn trim_spec(&self) -> Option<TrimSpec<'_>> {
+        self.trim_to.as_deref().map(|text| TrimSpec {
+            text,
+            min_count: self.trim_min_count,
+            keep_chars: self.trim_keep_chars,
+            heldout: self.trim_heldout.as_deref(),
+        })
+    }
+
     /// Defaults for the given files.
     #[must_use]
     pub fn new(source: PathBuf, plm: PathBuf, aux: AuxSource, out: PathBuf) -> Self {
@@ -210,6 +221,72 @@ pub fn tokenizer_paths(out: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// How to trim the target vocabulary (SALT.md section 6b).
+#[derive(Clone, Debug)]
+pub struct TrimSpec<'a> {
+    /// The target-language text whose pieces are kept.
+    pub text: &'a Path,
+    /// Keep pieces used at least this often.
+    pub min_count: usize,
+    /// Also keep every single-character piece of the text's characters.
+    pub keep_chars: bool,
+    /// Held-out text for the segmentation-change report.
+    pub heldout: Option<&'a Path>,
+}
+
+/// The target tokenizer after the optional trim, as `transfer` and `overlap` use it.
+#[derive(Debug)]
+pub struct TargetSelection {
+    /// The (trimmed) target tokenizer.
+    pub tokenizer: vocab::TargetTokenizer,
+    /// For each of its ids, the id in the untrimmed tokenizer (PLM embedding row).
+    pub old_ids: Vec<u32>,
+    /// What trimming kept, when it ran.
+    pub trim: Option<vocab::TrimReport>,
+    /// Held-out segmentation changes, when a held-out text was given.
+    pub segmentation: Option<vocab::SegmentationChange>,
+}
+
+/// Stage 2a: trims `full` to `spec`'s text when given (else keeps it whole).
+///
+/// # Errors
+/// [`VocabError`] for unreadable texts or a failing reference tokenizer.
+pub fn select_target(
+    full: vocab::TargetTokenizer,
+    spec: Option<&TrimSpec<'_>>,
+    log: &mut dyn FnMut(&str),
+) -> Result<TargetSelection, VocabError> {
+    let Some(spec) = spec else {
+        return Ok(TargetSelection {
+            old_ids: (0..full.vocab.len() as u32).collect(),
+            tokenizer: full,
+            trim: None,
+            segmentation: None,
+        });
+    };
+    let text = read_text(spec.text)?;
+    log(&format!(
+        "trimming {} target pieces to {}",
+        full.vocab.len(),
+        spec.text.display()
+    ));
+    let (t, old_ids, r) = vocab::trim_to_text(&full, &text, spec.min_count, spec.keep_chars)?;
+    let segmentation = match spec.heldout {
+        Some(h) => {
+            let held = read_text(h)?;
+            let lines: Vec<&str> = held.lines().collect();
+            Some(vocab::segmentation_change(&full, &t, &lines)?)
+        }
+        None => None,
+    };
+    Ok(TargetSelection {
+        tokenizer: t,
+        old_ids,
+        trim: Some(r),
+        segmentation,
+    })
+}
+
 /// Runs the transfer and writes the output GGUF (and its reference tokenizer).
 ///
 /// # Errors
@@ -295,29 +372,12 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
         &TokenizerMetaOptions::default(),
     )?;
     let full_size = full.vocab.len();
-    let mut segmentation = None;
-    let (tk, old_ids, trim) = match &cfg.trim_to {
-        Some(text_path) => {
-            let text = read_text(text_path)?;
-            log(&format!(
-                "trimming {} target pieces to {}",
-                full.vocab.len(),
-                text_path.display()
-            ));
-            let (t, ids, r) =
-                vocab::trim_to_text(&full, &text, cfg.trim_min_count, cfg.trim_keep_chars)?;
-            if let Some(h) = &cfg.trim_heldout {
-                let held = read_text(h)?;
-                let lines: Vec<&str> = held.lines().collect();
-                segmentation = Some(vocab::segmentation_change(&full, &t, &lines)?);
-            }
-            (t, ids, Some(r))
-        }
-        None => {
-            let ids = (0..full.vocab.len() as u32).collect();
-            (full, ids, None)
-        }
-    };
+    let TargetSelection {
+        tokenizer: tk,
+        old_ids,
+        trim,
+        segmentation,
+    } = select_target(full, cfg.trim_spec().as_ref(), log)?;
     let n_target = tk.vocab.len();
     let template = src_file
         .opt_str(keys::TOKENIZER_CHAT_TEMPLATE)?

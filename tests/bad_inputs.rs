@@ -352,7 +352,11 @@ fn bad_input_table() {
     row(
         "unsupported tokenizer kind",
         args,
-        &["wordlevel.tokenizer.json", "WordLevel", "Unigram, WordPiece, BPE"],
+        &[
+            "wordlevel.tokenizer.json",
+            "WordLevel",
+            "Unigram, WordPiece, BPE",
+        ],
         vec![word_level.clone()],
     );
 
