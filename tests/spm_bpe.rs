@@ -10,49 +10,32 @@ use salt::auxvec::AuxSource;
 use salt::gguf::GgufFile;
 use salt::pipeline::{transfer, Method, TransferConfig};
 use salt::vocab::TokenizerKind;
-use sentencepiece_model::{ModelProto, ModelType, NormalizerSpec, SentencePiece, TrainerSpec};
+use sentencepiece_model::ModelType;
 
 use crate::fixtures::heldout_with_edges;
 use crate::util::{asset, tmpdir};
 
 const GEMMA: &str = "models/gemma-3-270m-q4_k_m.gguf";
 
-/// Gemma's vocabulary as a SentencePiece BPE `.model` (byte fallback, no normalisation,
-/// no dummy prefix: Gemma-3's settings).
+/// Gemma's vocabulary as a SentencePiece BPE `.model` file (byte fallback, no
+/// normalisation, no dummy prefix: Gemma-3's settings, as its GGUF states them).
 fn gemma_bpe_model(dir: &Path) -> PathBuf {
     let f = GgufFile::open(asset(GEMMA)).unwrap();
-    let v = salt::vocab::vocab_from_gguf(&f).unwrap();
-    let pieces = v
-        .tokens
-        .iter()
-        .map(|t| SentencePiece {
-            piece: Some(String::from_utf8(t.text.clone()).unwrap()),
-            score: Some(t.score),
-            r#type: Some(t.kind.to_gguf()),
-        })
-        .collect();
-    let id = |r| v.roles.get(&r).map(|&i| i as i32);
-    let proto = ModelProto {
-        pieces,
-        trainer_spec: Some(TrainerSpec {
-            model_type: Some(ModelType::Bpe as i32),
-            vocab_size: Some(v.tokens.len() as i32),
-            byte_fallback: Some(true),
-            unk_id: id(salt::vocab::Role::Unk),
-            bos_id: id(salt::vocab::Role::Bos),
-            eos_id: id(salt::vocab::Role::Eos),
-            pad_id: id(salt::vocab::Role::Pad),
-            ..Default::default()
-        }),
-        normalizer_spec: Some(NormalizerSpec {
-            name: Some("identity".into()),
-            add_dummy_prefix: Some(false),
-            remove_extra_whitespaces: Some(false),
-            escape_whitespaces: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let proto = salt::vocab::sentencepiece_proto(&f).unwrap();
+    let (t, n) = (
+        proto.trainer_spec.as_ref().unwrap(),
+        proto.normalizer_spec.as_ref().unwrap(),
+    );
+    assert_eq!(t.model_type, Some(ModelType::Bpe as i32));
+    assert_eq!(t.byte_fallback, Some(true));
+    assert_eq!(
+        (
+            n.add_dummy_prefix,
+            n.remove_extra_whitespaces,
+            n.precompiled_charsmap.as_ref()
+        ),
+        (Some(false), Some(false), None)
+    );
     let p = dir.join("gemma-bpe.model");
     std::fs::write(&p, prost::Message::encode_to_vec(&proto)).unwrap();
     p

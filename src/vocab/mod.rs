@@ -17,7 +17,7 @@ pub use align::{align, append_chat_tokens, Alignment, AlignmentStats, TargetClas
 pub use gguf_meta::{write_tokenizer_meta, TokenizerMetaOptions};
 pub use keys::{byte_piece, canonical_key, gpt2_byte_decoder};
 pub use source::vocab_from_gguf;
-pub use target::{load_target, parse_target, SpmNormalizer, TargetTokenizer};
+pub use target::{load_target, parse_target, sentencepiece_proto, SpmNormalizer, TargetTokenizer};
 pub use trim::{segmentation_change, trim_to_text, SegmentationChange, TrimReport};
 
 use std::collections::BTreeMap;

@@ -160,7 +160,6 @@ pub fn parse_target(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabE
 /// becomes its WordPiece `vocab.txt`; `gpt2` becomes a byte-level BPE with the GGUF's
 /// merges and the pre-tokenizer its `tokenizer.ggml.pre` names (see [`super::pretok`]).
 fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
-    use sentencepiece_model::{ModelProto, ModelType, NormalizerSpec, TrainerSpec};
     let f = crate::gguf::GgufFile::open(path)?;
     let v = super::vocab_from_gguf(&f)?;
     let texts = || {
@@ -170,65 +169,7 @@ fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
     };
     match v.kind {
         TokenizerKind::SentencePieceBpe | TokenizerKind::Unigram => {
-            let bpe = v.kind == TokenizerKind::SentencePieceBpe;
-            let id = |r| v.roles.get(&r).map(|&i| i as i32);
-            let charsmap: Vec<u8> = f
-                .get("tokenizer.ggml.precompiled_charsmap")
-                .and_then(crate::gguf::Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_int())
-                        .map(|x| x as u8)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let proto = ModelProto {
-                pieces: texts()
-                    .zip(&v.tokens)
-                    .map(|(piece, t)| sentencepiece_model::SentencePiece {
-                        piece: Some(piece),
-                        score: Some(t.score),
-                        r#type: Some(t.kind.to_gguf()),
-                    })
-                    .collect(),
-                trainer_spec: Some(TrainerSpec {
-                    model_type: Some(if bpe {
-                        ModelType::Bpe
-                    } else {
-                        ModelType::Unigram
-                    } as i32),
-                    vocab_size: Some(v.tokens.len() as i32),
-                    byte_fallback: Some(v.tokens.iter().any(|t| t.kind == TokKind::Byte)),
-                    unk_id: id(Role::Unk).or(Some(-1)),
-                    bos_id: id(Role::Bos).or(Some(-1)),
-                    eos_id: id(Role::Eos).or(Some(-1)),
-                    pad_id: id(Role::Pad).or(Some(-1)),
-                    ..Default::default()
-                }),
-                normalizer_spec: Some(NormalizerSpec {
-                    name: Some(
-                        if charsmap.is_empty() {
-                            "identity"
-                        } else {
-                            "custom"
-                        }
-                        .into(),
-                    ),
-                    // llama.cpp's defaults when the keys are absent.
-                    add_dummy_prefix: Some(
-                        f.opt_bool("tokenizer.ggml.add_space_prefix")?
-                            .unwrap_or(true),
-                    ),
-                    remove_extra_whitespaces: Some(
-                        f.opt_bool("tokenizer.ggml.remove_extra_whitespaces")?
-                            .unwrap_or(false),
-                    ),
-                    escape_whitespaces: Some(true),
-                    precompiled_charsmap: (!charsmap.is_empty()).then_some(charsmap),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            };
+            let proto = spm_proto(&f, &v)?;
             load_spm(path, &prost::Message::encode_to_vec(&proto))
         }
         TokenizerKind::WordPiece => {
@@ -249,6 +190,101 @@ fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
         }
         TokenizerKind::ByteLevelBpe => load_gguf_bpe(path, &f, v),
     }
+}
+
+/// The SentencePiece model a `llama` or `t5` GGUF vocabulary was converted from: pieces,
+/// scores, types, special ids, and the normaliser keys with llama.cpp's defaults for
+/// absent ones. Its `.model` bytes load as a target like any other.
+///
+/// # Errors
+/// [`VocabError`] for a malformed key, or a vocabulary of another kind.
+pub fn sentencepiece_proto(
+    f: &crate::gguf::GgufFile,
+) -> Result<sentencepiece_model::ModelProto, VocabError> {
+    let v = super::vocab_from_gguf(f)?;
+    if !matches!(
+        v.kind,
+        TokenizerKind::SentencePieceBpe | TokenizerKind::Unigram
+    ) {
+        return Err(VocabError::UnsupportedKind {
+            path: f.path().to_path_buf(),
+            kind: v.kind.gguf_model().into(),
+            supported: "llama and t5 vocabularies",
+        });
+    }
+    spm_proto(f, &v)
+}
+
+fn spm_proto(
+    f: &crate::gguf::GgufFile,
+    v: &Vocab,
+) -> Result<sentencepiece_model::ModelProto, VocabError> {
+    use sentencepiece_model::{ModelProto, ModelType, NormalizerSpec, TrainerSpec};
+    let texts = || {
+        v.tokens
+            .iter()
+            .map(|t| String::from_utf8_lossy(&t.text).into_owned())
+    };
+    let bpe = v.kind == TokenizerKind::SentencePieceBpe;
+    let id = |r| v.roles.get(&r).map(|&i| i as i32);
+    let charsmap: Vec<u8> = f
+        .get("tokenizer.ggml.precompiled_charsmap")
+        .and_then(crate::gguf::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_int())
+                .map(|x| x as u8)
+                .collect()
+        })
+        .unwrap_or_default();
+    let proto = ModelProto {
+        pieces: texts()
+            .zip(&v.tokens)
+            .map(|(piece, t)| sentencepiece_model::SentencePiece {
+                piece: Some(piece),
+                score: Some(t.score),
+                r#type: Some(t.kind.to_gguf()),
+            })
+            .collect(),
+        trainer_spec: Some(TrainerSpec {
+            model_type: Some(if bpe {
+                ModelType::Bpe
+            } else {
+                ModelType::Unigram
+            } as i32),
+            vocab_size: Some(v.tokens.len() as i32),
+            byte_fallback: Some(v.tokens.iter().any(|t| t.kind == TokKind::Byte)),
+            unk_id: id(Role::Unk).or(Some(-1)),
+            bos_id: id(Role::Bos).or(Some(-1)),
+            eos_id: id(Role::Eos).or(Some(-1)),
+            pad_id: id(Role::Pad).or(Some(-1)),
+            ..Default::default()
+        }),
+        normalizer_spec: Some(NormalizerSpec {
+            name: Some(
+                if charsmap.is_empty() {
+                    "identity"
+                } else {
+                    "custom"
+                }
+                .into(),
+            ),
+            // llama.cpp's defaults when the keys are absent.
+            add_dummy_prefix: Some(
+                f.opt_bool("tokenizer.ggml.add_space_prefix")?
+                    .unwrap_or(true),
+            ),
+            remove_extra_whitespaces: Some(
+                f.opt_bool("tokenizer.ggml.remove_extra_whitespaces")?
+                    .unwrap_or(false),
+            ),
+            escape_whitespaces: Some(true),
+            precompiled_charsmap: (!charsmap.is_empty()).then_some(charsmap),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Ok(proto)
 }
 
 /// A `gpt2` GGUF vocabulary as a byte-level BPE reference tokenizer.
