@@ -73,7 +73,6 @@ fn combine(w: &[f64], idx: &[u32], rows: &[f32], width: usize, out: &mut [f32]) 
 /// # Errors
 /// [`RegressionError::NonFinite`] naming the query whose row is not finite.
 pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, RegressionError> {
-    faer::set_global_parallelism(faer::Par::Seq);
     let n_q = nb.len();
     let h_s = inp.h_s;
     // Outputs are allocated once and written in place, token by token: collecting one

@@ -1,7 +1,8 @@
 //! One token's weights w = (A e)ᵀ G⁺, and the paper's literal formula as a slow reference.
 
 use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::{Accum, Mat, MatRef, Par, Spec};
 
 /// Which solver produced a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,9 +57,9 @@ pub fn solve_weights(
         .map(|r| r.iter().zip(e).map(|(x, y)| x * f64::from(*y)).sum())
         .collect();
     let trace: f64 = (0..k).map(|i| g[(i, i)]).sum();
-    if let Ok(llt) = g.llt(Side::Lower) {
+    if let Some(l) = cholesky_lower(&g) {
         let mut linv = Mat::<f64>::zeros(k, k);
-        faer::linalg::triangular_inverse::invert_lower_triangular(linv.as_mut(), llt.L(), Par::Seq);
+        faer::linalg::triangular_inverse::invert_lower_triangular(linv.as_mut(), l.as_ref(), Par::Seq);
         let frob2: f64 = (0..k)
             .map(|j| (j..k).map(|i| linv[(i, j)].powi(2)).sum::<f64>())
             .sum();
@@ -80,14 +81,63 @@ pub fn solve_weights(
     (eigen_weights(&g, &ae, rcond), SolvePath::Eigen)
 }
 
+/// The lower Cholesky factor of `g` (lower triangle read), or `None` when `g` is not
+/// numerically positive definite.
+///
+/// faer's low-level routine with an explicit `Par::Seq`: the convenience methods take
+/// faer's *global* parallelism, which a library must not set (an app embedding it may
+/// use faer too); each token's solve runs on one rayon worker.
+fn cholesky_lower(g: &Mat<f64>) -> Option<Mat<f64>> {
+    use faer::linalg::cholesky::llt::factor;
+    let k = g.nrows();
+    let mut l = Mat::<f64>::zeros(k, k);
+    for j in 0..k {
+        for i in j..k {
+            l[(i, j)] = g[(i, j)];
+        }
+    }
+    let mut buf = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
+        k,
+        Par::Seq,
+        Spec::default(),
+    ));
+    factor::cholesky_in_place(
+        l.as_mut(),
+        factor::LltRegularization::default(),
+        Par::Seq,
+        MemStack::new(&mut buf),
+        Spec::default(),
+    )
+    .ok()?;
+    Some(l)
+}
+
 /// w = G⁺ (A e) through the eigendecomposition of G, dropping λ < rcond² λ_max.
 fn eigen_weights(g: &Mat<f64>, ae: &[f64], rcond: f64) -> Vec<f64> {
+    use faer::linalg::evd;
     let k = ae.len();
-    let Ok(evd) = g.self_adjoint_eigen(Side::Lower) else {
+    let mut u = Mat::<f64>::zeros(k, k);
+    let mut s = faer::diag::Diag::<f64>::zeros(k);
+    let mut buf = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+        k,
+        evd::ComputeEigenvectors::Yes,
+        Par::Seq,
+        Spec::default(),
+    ));
+    // Reads the lower triangle, as formed above.
+    if evd::self_adjoint_evd(
+        g.as_ref(),
+        s.as_mut(),
+        Some(u.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut buf),
+        Spec::default(),
+    )
+    .is_err()
+    {
         return vec![0.0; k];
-    };
-    let u = evd.U();
-    let s = evd.S().column_vector();
+    }
+    let s = s.column_vector();
     let lmax = (0..k).map(|i| s[i]).fold(0f64, f64::max);
     let cut = rcond * rcond * lmax;
     let mut w = vec![0f64; k];
