@@ -1,7 +1,7 @@
 //! One token's weights w = (A e)ᵀ G⁺, and the paper's literal formula as a slow reference.
 
-use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par, Spec};
 
 /// Which solver produced a row.
@@ -59,7 +59,11 @@ pub fn solve_weights(
     let trace: f64 = (0..k).map(|i| g[(i, i)]).sum();
     if let Some(l) = cholesky_lower(&g) {
         let mut linv = Mat::<f64>::zeros(k, k);
-        faer::linalg::triangular_inverse::invert_lower_triangular(linv.as_mut(), l.as_ref(), Par::Seq);
+        faer::linalg::triangular_inverse::invert_lower_triangular(
+            linv.as_mut(),
+            l.as_ref(),
+            Par::Seq,
+        );
         let frob2: f64 = (0..k)
             .map(|j| (j..k).map(|i| linv[(i, j)].powi(2)).sum::<f64>())
             .sum();

@@ -59,28 +59,15 @@ fn bpe_merges(tk: &TargetTokenizer) -> Result<Vec<Vec<u8>>, VocabError> {
     let bad = |why: String| VocabError::NoGgufEquivalent {
         what: format!("{}: {why}", tk.path.display()),
     };
-    let tokenizers::ModelWrapper::BPE(bpe) = tk.reference.get_model() else {
-        return Err(bad("a byte-level vocabulary without a BPE model".into()));
-    };
-    let json = serde_json::to_value(bpe).map_err(|e| bad(e.to_string()))?;
-    let list = json["merges"].as_array().cloned().unwrap_or_default();
-    let mut out = Vec::with_capacity(list.len());
-    for (i, m) in list.iter().enumerate() {
-        let pair: Vec<&str> = match m {
-            serde_json::Value::Array(a) => a.iter().filter_map(serde_json::Value::as_str).collect(),
-            serde_json::Value::String(s) => s.splitn(2, ' ').collect(),
-            _ => Vec::new(),
-        };
-        match pair.as_slice() {
-            [a, b] if !a.is_empty() && !a.contains(' ') && !b.contains(' ') => {
-                out.push(format!("{a} {b}").into_bytes());
-            }
-            _ => {
-                return Err(bad(format!(
-                    "merge {i} ({m}) cannot be written as GGUF's \"left right\" (a piece holds a space)"
-                )))
-            }
+    let pairs = pretok::merges(&tk.reference).map_err(bad)?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        if a.is_empty() || a.contains(' ') || b.contains(' ') {
+            return Err(bad(format!(
+                "merge {i} ({a:?}, {b:?}) cannot be written as GGUF's \"left right\" (a piece holds a space)"
+            )));
         }
+        out.push(format!("{a} {b}").into_bytes());
     }
     Ok(out)
 }

@@ -186,6 +186,33 @@ pub fn ignore_merges(tk: &Tokenizer) -> bool {
     matches!(tk.get_model(), tokenizers::ModelWrapper::BPE(b) if b.ignore_merges)
 }
 
+/// The merges of a BPE tokenizer by rank, as piece pairs (read through its serialised
+/// form: `tokenizers` keeps the merge table private).
+///
+/// # Errors
+/// A sentence naming the malformed merge, or a tokenizer that is not BPE.
+pub fn merges(tk: &Tokenizer) -> Result<Vec<(String, String)>, String> {
+    let tokenizers::ModelWrapper::BPE(bpe) = tk.get_model() else {
+        return Err("not a BPE model".into());
+    };
+    let json = serde_json::to_value(bpe).map_err(|e| e.to_string())?;
+    let list = json["merges"].as_array().cloned().unwrap_or_default();
+    list.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let pair = match m {
+                Json::Array(a) => match (a.first(), a.get(1)) {
+                    (Some(Json::String(l)), Some(Json::String(r))) => Some((l.clone(), r.clone())),
+                    _ => None,
+                },
+                Json::String(s) => s.split_once(' ').map(|(l, r)| (l.to_owned(), r.to_owned())),
+                _ => None,
+            };
+            pair.ok_or_else(|| format!("merge {i} ({m}) is not a pair of pieces"))
+        })
+        .collect()
+}
+
 /// The known pre-tokenizer that splits like `tk`, or an error naming the closest ones.
 ///
 /// # Errors

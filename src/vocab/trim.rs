@@ -154,30 +154,10 @@ fn close_over_characters(tk: &TargetTokenizer, old_ids: &mut Vec<u32>) {
 
 /// The merges of a BPE reference by rank, as piece pairs.
 fn bpe_merges(tk: &TargetTokenizer) -> Result<Vec<(String, String)>, VocabError> {
-    let err = |why: String| VocabError::Load {
+    super::pretok::merges(&tk.reference).map_err(|why| VocabError::Load {
         path: tk.path.clone(),
         reason: format!("reading the BPE merges: {why}"),
-    };
-    let ModelWrapper::BPE(bpe) = tk.reference.get_model() else {
-        return Err(err("not a BPE model".into()));
-    };
-    let json = serde_json::to_value(bpe).map_err(|e| err(e.to_string()))?;
-    let list = json["merges"].as_array().cloned().unwrap_or_default();
-    list.iter()
-        .map(|m| match m {
-            serde_json::Value::Array(a) => match (a.first(), a.get(1)) {
-                (Some(serde_json::Value::String(l)), Some(serde_json::Value::String(r))) => {
-                    Ok((l.clone(), r.clone()))
-                }
-                _ => Err(err(format!("merge {m}"))),
-            },
-            serde_json::Value::String(s) => s
-                .split_once(' ')
-                .map(|(l, r)| (l.to_owned(), r.to_owned()))
-                .ok_or_else(|| err(format!("merge {m}"))),
-            _ => Err(err(format!("merge {m}"))),
-        })
-        .collect()
+    })
 }
 
 /// Keeps everything a byte-level BPE needs to reach the kept pieces: the 256 pieces of
