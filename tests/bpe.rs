@@ -199,6 +199,28 @@ fn gemma_adapted_to_qwen_vocabulary_trimmed_to_korean() {
     let same = salt::vocab::segmentation_change(&full, &trimmed, &lines).unwrap();
     assert_eq!(same.changed, 0, "{same:?}");
 
+    // The written tokenizer.json, loaded back, writes the same tokenizer keys (its
+    // splitting is matched against the table: `qwen2` again, same merges).
+    let mut h = GgufHeader::from_file(&f);
+    salt::vocab::write_tokenizer_meta(
+        &mut h,
+        "gemma3",
+        &trimmed.vocab,
+        &trimmed,
+        &TokenizerMetaOptions::default(),
+    )
+    .unwrap();
+    let get = |h: &GgufHeader, k: &str| {
+        h.kvs
+            .iter()
+            .find(|kv| kv.key == k.as_bytes())
+            .map(|kv| format!("{:?}", kv.value))
+    };
+    let written = GgufHeader::from_file(&f);
+    for key in ["tokenizer.ggml.pre", "tokenizer.ggml.merges"] {
+        assert_eq!(get(&h, key), get(&written, key), "{key}");
+    }
+
     // llama.cpp tokenizes the adapted model exactly like the trimmed reference.
     let held = heldout_with_edges("ko");
     let held_lines: Vec<&str> = held.lines().collect();
