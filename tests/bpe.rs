@@ -154,6 +154,28 @@ fn unknown_pre_tokenizers_are_refused() {
         "{e}"
     );
 
+    // A normaliser llama.cpp does not apply (lowercasing) is refused too; NFC passes.
+    let meta = |json: &serde_json::Value| {
+        let p = dir.path().join("norm.tokenizer.json");
+        std::fs::write(&p, json.to_string()).unwrap();
+        let tk = salt::vocab::load_target(&p).unwrap();
+        salt::vocab::write_tokenizer_meta(
+            &mut GgufHeader::from_file(&f),
+            "qwen2",
+            &tk.vocab,
+            &tk,
+            &TokenizerMetaOptions::default(),
+        )
+        .map_err(|e| e.to_string())
+    };
+    let mut qjson: serde_json::Value =
+        serde_json::from_str(&qwen.reference.to_string(false).unwrap()).unwrap();
+    qjson["normalizer"] = serde_json::json!({"type": "NFC"});
+    meta(&qjson).unwrap();
+    qjson["normalizer"] = serde_json::json!({"type": "Lowercase"});
+    let e = meta(&qjson).unwrap_err();
+    assert!(e.contains("normalizer (Lowercase)"), "{e}");
+
     // The same file through `salt transfer`: refused before any compute, nothing written.
     let out = dir.path().join("out.gguf");
     let cfg = TransferConfig::new(asset(QWEN), p.clone(), AuxSource::Plm, out.clone());

@@ -213,11 +213,36 @@ pub fn merges(tk: &Tokenizer) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// llama.cpp's `gpt2` tokenizer does not normalise text. NFC is let through (Qwen's and
+/// others' tokenizer.json carry it; text already in NFC, which is nearly all text,
+/// tokenizes identically); any other normaliser is refused.
+fn check_normalizer(tk: &Tokenizer) -> Result<(), String> {
+    let Some(n) = tk.get_normalizer() else {
+        return Ok(());
+    };
+    let json = serde_json::to_value(n).map_err(|e| e.to_string())?;
+    let mut steps = Vec::new();
+    match json.get("normalizers").and_then(Json::as_array) {
+        Some(list) => steps.extend(list.iter().cloned()),
+        None => steps.push(json),
+    }
+    for step in &steps {
+        let t = step.get("type").and_then(Json::as_str).unwrap_or("?");
+        if t != "NFC" {
+            return Err(format!(
+                "its normalizer ({t}) changes the text before splitting, which llama.cpp's gpt2 tokenizer does not do; tokenization would differ"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The known pre-tokenizer that splits like `tk`, or an error naming the closest ones.
 ///
 /// # Errors
 /// A sentence with the tokenizer's patterns and the three closest known names.
 pub fn match_known(tk: &Tokenizer) -> Result<&'static KnownPre, String> {
+    check_normalizer(tk)?;
     let patterns = split_patterns(tk)
         .map_err(|why| format!("its pre-tokenizer has no llama.cpp equivalent: {why}"))?;
     let im = ignore_merges(tk);
