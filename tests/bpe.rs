@@ -38,6 +38,39 @@ fn llama_ids(m: &llama_cpp_2::model::LlamaModel, line: &str) -> Vec<u32> {
         .collect()
 }
 
+/// `tk`'s tokenizer keys written into a copy of `f`'s header equal `f`'s own for `keys`.
+fn assert_rewrites_keys(
+    f: &GgufFile,
+    arch: &str,
+    tk: &salt::vocab::TargetTokenizer,
+    keys: &[&str],
+) {
+    let mut h = GgufHeader::from_file(f);
+    salt::vocab::write_tokenizer_meta(
+        &mut h,
+        arch,
+        &tk.vocab,
+        tk,
+        &TokenizerMetaOptions::default(),
+    )
+    .unwrap();
+    let get = |h: &GgufHeader, k: &str| {
+        h.kvs
+            .iter()
+            .find(|kv| kv.key == k.as_bytes())
+            .map(|kv| format!("{:?}", kv.value))
+    };
+    let orig = GgufHeader::from_file(f);
+    for key in keys {
+        assert_eq!(
+            get(&h, key),
+            get(&orig, key),
+            "{}: {key}",
+            tk.path.display()
+        );
+    }
+}
+
 #[test]
 fn byte_level_gguf_vocabularies_match_llama_cpp() {
     let en = heldout_with_edges("en");
@@ -91,30 +124,17 @@ fn byte_level_gguf_vocabularies_match_llama_cpp() {
 
         // 3. Written back, the tokenizer keys say the same: same pre, same merges.
         let f = GgufFile::open(&g).unwrap();
-        let mut h = GgufHeader::from_file(&f);
         let arch = f.get_str("general.architecture").unwrap().to_owned();
-        salt::vocab::write_tokenizer_meta(
-            &mut h,
+        assert_rewrites_keys(
+            &f,
             &arch,
-            &tk.vocab,
             &tk,
-            &TokenizerMetaOptions::default(),
-        )
-        .unwrap();
-        let get = |h: &GgufHeader, k: &str| {
-            h.kvs
-                .iter()
-                .find(|kv| kv.key == k.as_bytes())
-                .map(|kv| format!("{:?}", kv.value))
-        };
-        let orig = GgufHeader::from_file(&f);
-        for key in [
-            "tokenizer.ggml.pre",
-            "tokenizer.ggml.merges",
-            "tokenizer.ggml.tokens",
-        ] {
-            assert_eq!(get(&h, key), get(&orig, key), "{name}: {key}");
-        }
+            &[
+                "tokenizer.ggml.pre",
+                "tokenizer.ggml.merges",
+                "tokenizer.ggml.tokens",
+            ],
+        );
     }
 }
 
@@ -223,25 +243,12 @@ fn gemma_adapted_to_qwen_vocabulary_trimmed_to_korean() {
 
     // The written tokenizer.json, loaded back, writes the same tokenizer keys (its
     // splitting is matched against the table: `qwen2` again, same merges).
-    let mut h = GgufHeader::from_file(&f);
-    salt::vocab::write_tokenizer_meta(
-        &mut h,
+    assert_rewrites_keys(
+        &f,
         "gemma3",
-        &trimmed.vocab,
         &trimmed,
-        &TokenizerMetaOptions::default(),
-    )
-    .unwrap();
-    let get = |h: &GgufHeader, k: &str| {
-        h.kvs
-            .iter()
-            .find(|kv| kv.key == k.as_bytes())
-            .map(|kv| format!("{:?}", kv.value))
-    };
-    let written = GgufHeader::from_file(&f);
-    for key in ["tokenizer.ggml.pre", "tokenizer.ggml.merges"] {
-        assert_eq!(get(&h, key), get(&written, key), "{key}");
-    }
+        &["tokenizer.ggml.pre", "tokenizer.ggml.merges"],
+    );
 
     // llama.cpp tokenizes the adapted model exactly like the trimmed reference.
     let held = heldout_with_edges("ko");
