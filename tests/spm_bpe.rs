@@ -78,7 +78,7 @@ fn spm_bpe_reference_matches_llama_cpp_and_adapts() {
 }
 
 /// Reference ids of every line equal llama.cpp's with the vocabulary-only `gguf`.
-fn reference_equals_llama_cpp(tk: &salt::vocab::TargetTokenizer, gguf: &Path, lines: &[&str]) {
+pub fn reference_equals_llama_cpp(tk: &salt::vocab::TargetTokenizer, gguf: &Path, lines: &[&str]) {
     let m = salt::eval::load_vocab_only(gguf).unwrap();
     let mut diffs = Vec::new();
     for l in lines {
