@@ -10,6 +10,17 @@ mod regression;
 /// `estimates.json`, so a group filtered out of this run shows its last run's figures),
 /// so each bench states its target as a ratio.
 pub fn report_ratio(group: &str, baseline: &str, candidate: &str, target: &str) {
+    report_ratio_per(group, (baseline, 1), (candidate, 1), target);
+}
+
+/// [`report_ratio`] for benches whose two sides do different amounts of the same work
+/// (`(id, items)`): the ratio of the times per item.
+pub fn report_ratio_per(
+    group: &str,
+    (baseline, b_items): (&str, usize),
+    (candidate, c_items): (&str, usize),
+    target: &str,
+) {
     let home = std::env::var_os("CRITERION_HOME").map_or_else(
         || std::path::PathBuf::from("target/criterion"),
         std::path::PathBuf::from,
@@ -23,12 +34,21 @@ pub fn report_ratio(group: &str, baseline: &str, candidate: &str, target: &str) 
             .or_else(|| v["mean"]["point_estimate"].as_f64())
     };
     match (mean(baseline), mean(candidate)) {
-        (Some(b), Some(c)) => println!(
+        (Some(b), Some(c)) if b_items == 1 && c_items == 1 => println!(
             "RATIO {group}: {candidate} / {baseline} = {:.2}x ({:.1} ms / {:.1} ms); target {target}",
             c / b,
             c / 1e6,
             b / 1e6
         ),
+        (Some(b), Some(c)) => {
+            let (b, c) = (b / b_items as f64, c / c_items as f64);
+            println!(
+                "RATIO {group}: {candidate} / {baseline} per item = {:.2}x ({:.1} us / {:.1} us); target {target}",
+                c / b,
+                c / 1e3,
+                b / 1e3
+            );
+        }
         _ => println!("RATIO {group}: no estimates found under {}", home.display()),
     }
 }

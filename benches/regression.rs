@@ -1,6 +1,9 @@
 //! Stage 6: the Gram-form regression vs the paper's literal per-token formula
 //! e · pinv(A) · B (an SVD of each A in f64), on the stress shape (h_t 512, h_s 576,
-//! k around the measured median 102). Target: at least 50x faster per token.
+//! k 60..140 around SALT.md's median 103, about five tokens per anchor as SmolLM2 <- USE
+//! has: 106,107 tokens, 21,889 anchors). The stage's shared work (the anchors' Gram
+//! matrix) is amortised over that many tokens, so ours runs all of them and the literal
+//! formula a sample of 64; the ratio is per token. Target: at least 50x.
 
 use criterion::{Criterion, Throughput};
 use rand::{Rng, SeedableRng};
@@ -11,7 +14,10 @@ use salt::regression::{literal_pinv_row, regress, RegressionInput};
 const H_T: usize = 512;
 const H_S: usize = 576;
 const N_ANCHORS: usize = 2048;
-const TOKENS: usize = 64;
+/// Tokens regressed by ours: the stress case's tokens per anchor.
+const TOKENS: usize = 5 * N_ANCHORS;
+/// Tokens the literal formula runs (about 8 ms each).
+const LITERAL_TOKENS: usize = 64;
 
 fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
     (0..n)
@@ -52,12 +58,14 @@ pub fn gram_vs_literal(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("regression");
     g.throughput(Throughput::Elements(TOKENS as u64));
-    g.bench_function("gram_cholesky", |b| {
+    g.bench_function("gram_refined", |b| {
         b.iter(|| regress(&inp, &nb).expect("finite"))
     });
+    g.throughput(Throughput::Elements(LITERAL_TOKENS as u64));
     g.bench_function("literal_pinv_f64", |b| {
         b.iter(|| {
-            for q in 0..TOKENS {
+            // Spread over all tokens, so the sample has the same k as the whole.
+            for q in (0..LITERAL_TOKENS).map(|i| i * TOKENS / LITERAL_TOKENS) {
                 let (idx, _) = nb.row(q);
                 let k = idx.len();
                 let a: Vec<f64> = idx
@@ -85,10 +93,10 @@ pub fn gram_vs_literal(c: &mut Criterion) {
         });
     });
     g.finish();
-    crate::report_ratio(
+    crate::report_ratio_per(
         "regression",
-        "gram_cholesky",
-        "literal_pinv_f64",
+        ("gram_refined", TOKENS),
+        ("literal_pinv_f64", LITERAL_TOKENS),
         ">= 50x (literal / ours)",
     );
 }

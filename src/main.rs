@@ -489,6 +489,15 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                         ks[ks.len() - 1]
                     ));
                 }
+                if r.method == Method::Salt && r.regressed > 0 {
+                    let s = r.solves;
+                    emit(&format!(
+                        "regression: {} refined from a float32 G, exact path: {} by Cholesky, {} by eigendecomposition",
+                        s.refined,
+                        s.cholesky,
+                        s.eigen
+                    ));
+                }
                 let t: Vec<String> = r
                     .seconds
                     .iter()

@@ -157,8 +157,8 @@ pub struct TransferReport {
     pub with_aux: usize,
     /// Histogram of sparsemax support sizes: k -> count.
     pub k_histogram: BTreeMap<usize, usize>,
-    /// Regressions by Cholesky / eigendecomposition.
-    pub solves: (usize, usize),
+    /// Regressions per solver path.
+    pub solves: crate::regression::PathCounts,
     /// Trimming report.
     pub trim: Option<vocab::TrimReport>,
     /// With `trim_heldout`: what the trim changed on the held-out text.
@@ -412,7 +412,7 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
         .collect();
     let mut method_rows: BTreeMap<u32, (Vec<f32>, Option<Vec<f32>>)> = BTreeMap::new();
     let mut k_histogram = BTreeMap::new();
-    let mut solves = (0, 0);
+    let mut solves = crate::regression::PathCounts::default();
     let mut anchors_n = 0;
     let mut with_aux = 0;
     let mut plan_rows: BTreeMap<u32, (Vec<u32>, Vec<f32>)> = BTreeMap::new();
@@ -501,7 +501,7 @@ pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<Trans
                 rcond: cfg.rcond,
             };
             let r = regress(&inp, &nb)?;
-            solves = (r.cholesky, r.eigen);
+            solves = r.paths;
             for (q, &id) in queries.iter().enumerate() {
                 let row = r.embd[q * h_s..(q + 1) * h_s].to_vec();
                 let out = r

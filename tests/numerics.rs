@@ -4,7 +4,11 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use salt::neighbours::{neighbours, sparsemax, sparsemax_full_sort, SparsemaxScratch};
-use salt::regression::{literal_pinv_row, regress, solve_weights, RegressionInput, SolvePath};
+use salt::regression::{
+    literal_pinv_row, regress, solve_token, solve_weights, RegressionInput, Scratch, SolvePath,
+};
+
+use crate::util::asset;
 
 fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
     (0..n)
@@ -158,6 +162,12 @@ fn regress_rows_match_literal_and_thread_counts() {
         rcond: 1e-6,
     };
     let r = regress(&inp, &nb).unwrap();
+    let p = r.paths;
+    assert_eq!(p.refined + p.cholesky + p.eigen, n_q, "{p:?}");
+    assert!(
+        p.refined > n_q / 2,
+        "well-posed supports take the refined path: {p:?}"
+    );
     let r1 = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -186,4 +196,157 @@ fn regress_rows_match_literal_and_thread_counts() {
             assert!(rel_err(&ours, &lit) < 1e-4, "query {q} (k {k})");
         }
     }
+}
+
+/// `solve_token`'s row w B against the literal formula on the same rows.
+fn token_vs_literal(
+    anchors_t: &[f32],
+    anchors_s: &[f32],
+    idx: &[u32],
+    e: &[f32],
+    (h_t, h_s): (usize, usize),
+) -> (f64, SolvePath) {
+    let (w, path) = solve_token(anchors_t, idx, e, h_t, 1e-6, &mut Scratch::default());
+    let ours: Vec<f64> = (0..h_s)
+        .map(|c| {
+            w.iter()
+                .zip(idx)
+                .map(|(wi, &a)| wi * f64::from(anchors_s[a as usize * h_s + c]))
+                .sum()
+        })
+        .collect();
+    let e64: Vec<f64> = e.iter().map(|x| f64::from(*x)).collect();
+    let lit = literal_pinv_row(
+        &rows_f64(anchors_t, idx, h_t),
+        &rows_f64(anchors_s, idx, h_s),
+        &e64,
+        idx.len(),
+        h_t,
+        h_s,
+        1e-6,
+    );
+    (rel_err(&ours, &lit), path)
+}
+
+#[test]
+fn refined_path_equals_literal_pinv() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for &(k, h_t, h_s) in &[
+        (3usize, 16usize, 8usize),
+        (40, 64, 32),
+        (60, 64, 24),
+        (120, 48, 16),
+        (250, 512, 64),
+        (350, 512, 576),
+    ] {
+        let n_a = k + 5;
+        let anchors_t = normal(&mut rng, n_a * h_t);
+        let anchors_s = normal(&mut rng, n_a * h_s);
+        let e = normal(&mut rng, h_t);
+        let idx: Vec<u32> = (0..k as u32).map(|i| i + 2).collect();
+        let (err, path) = token_vs_literal(&anchors_t, &anchors_s, &idx, &e, (h_t, h_s));
+        assert!(
+            err < 1e-4,
+            "k {k} h_t {h_t}: relative error {err:.2e} ({path:?})"
+        );
+        // Gaussian rows: cond(G) stays small while k is well below h_t.
+        if 2 * k <= h_t {
+            assert_eq!(path, SolvePath::Refined, "k {k} h_t {h_t}");
+        }
+        if k > h_t {
+            assert_eq!(path, SolvePath::Eigen, "k {k} > h_t {h_t}");
+        }
+    }
+}
+
+#[test]
+fn near_singular_supports_leave_the_refined_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let (k, h_t, h_s) = (40usize, 64usize, 32usize);
+    let base = normal(&mut rng, k * h_t);
+    let anchors_s = normal(&mut rng, k * h_s);
+    let e = normal(&mut rng, h_t);
+    let idx: Vec<u32> = (0..k as u32).collect();
+    // Two equal rows (PLM tables hold duplicates, e.g. untrained tokens): G is singular
+    // and the pseudo-inverse splits the weight between them. A float32 Ĝ hides that.
+    let mut dup = base.clone();
+    dup.copy_within(3 * h_t..4 * h_t, 17 * h_t);
+    // A row within 1e-5 of another: cond(G) about 1e10, above what float32 resolves.
+    let mut near = base.clone();
+    for c in 0..h_t {
+        near[17 * h_t + c] =
+            near[3 * h_t + c] + 1e-5 * rng.sample::<f32, _>(rand_distr::StandardNormal);
+    }
+    for (name, rows) in [("equal rows", &dup), ("nearly equal rows", &near)] {
+        let (err, path) = token_vs_literal(rows, &anchors_s, &idx, &e, (h_t, h_s));
+        assert_ne!(path, SolvePath::Refined, "{name}");
+        assert!(err < 1e-4, "{name}: relative error {err:.2e} ({path:?})");
+    }
+    // Graded rows (singular values of A spread over 1..300): whichever path, the answer.
+    let mut graded = base;
+    for (i, row) in graded.chunks_exact_mut(h_t).enumerate() {
+        let s = 300f32.powf(i as f32 / (k - 1) as f32);
+        row.iter_mut().for_each(|x| *x /= s);
+    }
+    let (err, path) = token_vs_literal(&graded, &anchors_s, &idx, &e, (h_t, h_s));
+    assert!(
+        err < 1e-4,
+        "graded rows: relative error {err:.2e} ({path:?})"
+    );
+}
+
+/// Real rows: USE's embedding table and SmolLM2's `token_embd`. Supports are each query's
+/// k most cosine-similar anchors in USE space, k up to the stress case's maximum (353):
+/// similar rows are the badly conditioned case (sparsemax in USE space alone gives k of
+/// 4..60). Every row against the literal formula in f64.
+#[test]
+fn real_rows_match_literal_pinv() {
+    let table = salt::plm::load_embeddings(&asset("plm/use"), None, 128_000).unwrap();
+    let h_t = table.dim;
+    let gguf = salt::gguf::GgufFile::open(asset("models/smollm2-135m-instruct-q4_1.gguf")).unwrap();
+    let embd = gguf.require_tensor("token_embd.weight").unwrap().clone();
+    let h_s = embd.row_width() as usize;
+    // 4,000 anchors and 24 queries spread over the table; source rows by anchor index.
+    let anchor_ids: Vec<u32> = (0..4000u32).map(|i| 1000 + 29 * i).collect();
+    let query_ids: Vec<u32> = (0..24u32).map(|i| 1013 + 4_801 * i).collect();
+    let rows = |ids: &[u32]| -> Vec<f32> {
+        ids.iter()
+            .flat_map(|&i| table.row(i as usize).iter().copied())
+            .collect()
+    };
+    let anchors_t = rows(&anchor_ids);
+    let src: Vec<u32> = (0..anchor_ids.len() as u32).map(|i| 100 + 11 * i).collect();
+    let anchors_s = salt::assemble::gather_rows(&gguf, &embd, &src).unwrap();
+    let unit = salt::neighbours::normalize_rows(&anchors_t, h_t);
+    let mut refined = 0;
+    for (n, &id) in query_ids.iter().enumerate() {
+        let e = table.row(id as usize);
+        let k = [50usize, 165, 353][n % 3];
+        let mut by_sim: Vec<(f64, u32)> = unit
+            .chunks_exact(h_t)
+            .enumerate()
+            .map(|(a, r)| {
+                let s: f64 = r
+                    .iter()
+                    .zip(e)
+                    .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                    .sum();
+                (-s, a as u32)
+            })
+            .collect();
+        by_sim.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let mut idx: Vec<u32> = by_sim[..k].iter().map(|&(_, a)| a).collect();
+        idx.sort_unstable();
+        let (err, path) = token_vs_literal(&anchors_t, &anchors_s, &idx, e, (h_t, h_s));
+        assert!(
+            err < 1e-4,
+            "token {id} (k {k}): relative error {err:.2e} ({path:?})"
+        );
+        refined += usize::from(path == SolvePath::Refined);
+    }
+    assert!(
+        refined * 2 > query_ids.len(),
+        "{refined} of {} refined",
+        query_ids.len()
+    );
 }

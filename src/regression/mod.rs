@@ -5,16 +5,28 @@
 //! least-squares map X = argmin ||A X - B||. The h_t x h_s matrix X is never formed:
 //! with G = A Aᵀ (k x k), w = (A e)ᵀ G⁺ has k entries and the row is w B.
 //!
-//! G is formed and solved in f64 (see `solve.rs` for why not f32). The pseudo-inverse drops eigenvalues of G below
-//! rcond² λ_max. A Cholesky factor G = L Lᵀ gives the rigorous bounds λ_min ≥ 1/‖L⁻¹‖_F²
-//! and λ_max ≤ tr G; when they prove that no eigenvalue is dropped, G⁺ = G⁻¹ = L⁻ᵀ L⁻¹
-//! exactly and the Cholesky path is taken, otherwise a symmetric eigendecomposition.
-//! Tokens are independent rayon tasks with sequential faer kernels inside, and each
-//! result lands at its token's index: output bytes never depend on the thread count.
+//! Two paths per token (see `solve.rs`):
+//! - **refined** (almost every token): Ĝ = A Aᵀ formed in float32 (SALT.md section 4
+//!   allows it), factored by Cholesky in f64. When inverse iteration puts its smallest
+//!   eigenvalue well above both Ĝ's rounding level and the cut rcond² λ_max, G⁺ = G⁻¹, and
+//!   w is refined against A in f64 until the error left is below 1e-9 of w: the answer
+//!   of the exact G, not of Ĝ.
+//! - **exact** (k > h_t, Ĝ near-singular, or no convergence): G formed in f64. The
+//!   pseudo-inverse drops eigenvalues of G below rcond² λ_max. A Cholesky factor
+//!   G = L Lᵀ gives the rigorous bounds λ_min ≥ 1/‖L⁻¹‖_F² and λ_max ≤ tr G; when they
+//!   prove that no eigenvalue is dropped, G⁺ = G⁻¹ = L⁻ᵀ L⁻¹ and the Cholesky path is
+//!   taken, otherwise a symmetric eigendecomposition.
+//!
+//! Not taken, measured (README): gathering Ĝ from one float32 Gram matrix of all anchors.
+//! Its k² / 2 reads per token are scattered over 0.96 GB in the stress case and cost more
+//! than the k² h_t / 2 multiply-adds they replace.
+//!
+//! Tokens are independent rayon tasks with sequential kernels inside, and each result
+//! lands at its token's index: output bytes never depend on the thread count.
 
 mod solve;
 
-pub use solve::{literal_pinv_row, solve_weights, SolvePath};
+pub use solve::{literal_pinv_row, solve_token, solve_weights, Scratch, SolvePath, REFINE_TOL};
 
 use rayon::prelude::*;
 
@@ -48,9 +60,18 @@ pub struct Regressed {
     pub output: Option<Vec<f32>>,
     /// `[total k]` the weights w of every query, in the layout of the neighbours.
     pub w: Vec<f32>,
-    /// Queries solved by Cholesky / by eigendecomposition.
+    /// How many queries each path solved.
+    pub paths: PathCounts,
+}
+
+/// Queries per solver path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PathCounts {
+    /// [`SolvePath::Refined`].
+    pub refined: usize,
+    /// [`SolvePath::Cholesky`] (exact path, G⁻¹ proved equal to G⁺).
     pub cholesky: usize,
-    /// Queries solved by eigendecomposition (rank-deficient or ill-conditioned G).
+    /// [`SolvePath::Eigen`] (exact path, rank-deficient or ill-conditioned G).
     pub eigen: usize,
 }
 
@@ -68,6 +89,39 @@ fn combine(w: &[f64], idx: &[u32], rows: &[f32], width: usize, out: &mut [f32]) 
     }
 }
 
+/// One token's work: its index and where its results go.
+struct Task<'a> {
+    q: usize,
+    embd: &'a mut [f32],
+    output: Option<&'a mut [f32]>,
+    w: &'a mut [f32],
+}
+
+/// Tokens grouped by their highest-weight anchor (ties: lower anchor), then by index.
+///
+/// Tokens with the same nearest anchor share most of their supports, so consecutive
+/// tokens (one worker takes a run of them) read the same A and B rows from cache instead
+/// of memory: the tables are 45-100 MB in the stress case and each token reads k rows of
+/// each, scattered. Results land at each token's own index, so the order changes no byte.
+fn processing_order(nb: &Neighbours) -> Vec<usize> {
+    let mut keyed: Vec<(u32, usize)> = (0..nb.len())
+        .map(|q| {
+            let (idx, p) = nb.row(q);
+            let top = idx
+                .iter()
+                .zip(p)
+                .fold(None::<(u32, f32)>, |best, (&a, &w)| match best {
+                    Some((_, bw)) if bw >= w => best,
+                    _ => Some((a, w)),
+                })
+                .map_or(u32::MAX, |(a, _)| a);
+            (top, q)
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, q)| q).collect()
+}
+
 /// Regresses every query of `nb`.
 ///
 /// # Errors
@@ -80,37 +134,48 @@ pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, 
     let mut embd = vec![0f32; n_q * h_s];
     let mut output = inp.anchors_out.map(|_| vec![0f32; n_q * h_s]);
     let mut w_all = vec![0f32; nb.anchor.len()];
-    let mut w_slices: Vec<&mut [f32]> = Vec::with_capacity(n_q);
+    // Each task gets its token's output rows and weights; tokens run in `order`.
+    let mut w_rows: Vec<Option<&mut [f32]>> = Vec::with_capacity(n_q);
     let mut rest = w_all.as_mut_slice();
     for q in 0..n_q {
         let (head, tail) = rest.split_at_mut(nb.offsets[q + 1] - nb.offsets[q]);
-        w_slices.push(head);
+        w_rows.push(Some(head));
         rest = tail;
     }
+    let mut embd_rows: Vec<Option<&mut [f32]>> = embd.chunks_mut(h_s.max(1)).map(Some).collect();
     let mut out_rows: Vec<Option<&mut [f32]>> = match output.as_mut() {
         Some(o) => o.chunks_mut(h_s.max(1)).map(Some).collect(),
-        None => (0..n_q).map(|_| None).collect(),
+        None => Vec::new(),
     };
-    let paths: Vec<SolvePath> = embd
-        .par_chunks_mut(h_s.max(1))
-        .zip(out_rows.par_iter_mut())
-        .zip(w_slices.par_iter_mut())
-        .enumerate()
-        .map(|(q, ((row, out), w_out))| {
-            let (idx, _) = nb.row(q);
-            let e = &inp.e[q * inp.h_t..(q + 1) * inp.h_t];
-            let (w, path) = solve_weights(inp.anchors_t, idx, e, inp.h_t, inp.rcond);
-            combine(&w, idx, inp.anchors_s, h_s, row);
-            if let (Some(b), Some(o)) = (inp.anchors_out, out.as_deref_mut()) {
+    let tasks: Vec<Task<'_>> = processing_order(nb)
+        .into_iter()
+        .map(|q| Task {
+            q,
+            embd: embd_rows
+                .get_mut(q)
+                .and_then(Option::take)
+                .unwrap_or_default(),
+            output: out_rows.get_mut(q).and_then(Option::take),
+            w: w_rows[q].take().unwrap_or_default(),
+        })
+        .collect();
+    let paths: Vec<SolvePath> = tasks
+        .into_par_iter()
+        .map_init(Scratch::default, |scratch, t| {
+            let (idx, _) = nb.row(t.q);
+            let e = &inp.e[t.q * inp.h_t..(t.q + 1) * inp.h_t];
+            let (w, path) = solve_token(inp.anchors_t, idx, e, inp.h_t, inp.rcond, scratch);
+            combine(&w, idx, inp.anchors_s, h_s, t.embd);
+            if let (Some(b), Some(o)) = (inp.anchors_out, t.output) {
                 combine(&w, idx, b, h_s, o);
             }
-            for (d, s) in w_out.iter_mut().zip(&w) {
+            for (d, s) in t.w.iter_mut().zip(&w) {
                 *d = *s as f32;
             }
             path
         })
         .collect();
-    drop(out_rows);
+    drop((embd_rows, out_rows));
     for (q, row) in embd
         .chunks(h_s.max(1))
         .chain(output.iter().flat_map(|o| o.chunks(h_s.max(1))))
@@ -123,13 +188,16 @@ pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, 
             });
         }
     }
-    let cholesky = paths.iter().filter(|p| **p == SolvePath::Cholesky).count();
+    let count = |path| paths.iter().filter(|p| **p == path).count();
     let r = Regressed {
         embd,
         output,
         w: w_all,
-        cholesky,
-        eigen: n_q - cholesky,
+        paths: PathCounts {
+            refined: count(SolvePath::Refined),
+            cholesky: count(SolvePath::Cholesky),
+            eigen: count(SolvePath::Eigen),
+        },
     };
     Ok(r)
 }

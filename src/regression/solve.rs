@@ -1,45 +1,110 @@
 //! One token's weights w = (A e)ᵀ G⁺, and the paper's literal formula as a slow reference.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, Mat, MatRef, Par, Spec};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Spec};
 
 /// Which solver produced a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SolvePath {
-    /// G = L Lᵀ and the bounds proved G⁺ = G⁻¹.
+    /// Ĝ (G to float32 accuracy, or G itself) factored by Cholesky in f64, its smallest
+    /// eigenvalue estimated well clear of the cut, w refined against A in f64 until the
+    /// estimated error is below [`REFINE_TOL`] of w.
+    Refined,
+    /// G formed in f64, G = L Lᵀ and the bounds proved G⁺ = G⁻¹.
     Cholesky,
-    /// Symmetric eigendecomposition with eigenvalues below rcond² λ_max dropped.
+    /// G formed in f64, symmetric eigendecomposition with eigenvalues below rcond² λ_max
+    /// dropped.
     Eigen,
 }
 
 /// Largest bound on cond(G) for which the Cholesky path is trusted numerically.
 const MAX_COND_BOUND: f64 = 1e10;
 
-/// w for one token: `anchors_t` is `[n_a x h_t]`, `idx` the token's k anchors, `e` its
-/// PLM row. Returns w (k entries) and the path taken.
-#[must_use]
-pub fn solve_weights(
-    anchors_t: &[f32],
-    idx: &[u32],
-    e: &[f32],
-    h_t: usize,
-    rcond: f64,
-) -> (Vec<f64>, SolvePath) {
-    let k = idx.len();
-    // G in f64: formed in f32, a rank-deficient A (k > h_t) leaves eigenvalues at f32
-    // rounding level (1e-7 λ_max), far above the rcond² = 1e-12 cut, which then blow up.
-    let mut a = Vec::with_capacity(k * h_t);
+/// Refinement stops when the error left in w, estimated from the shrinking corrections,
+/// is below this fraction of w: 60x below float32 rounding of the row written (the
+/// contract asks for 1e-4). One step is typical: Ĝ's float32 error times cond(G) is
+/// 1e-5 or less on the real supports.
+pub const REFINE_TOL: f64 = 1e-9;
+
+/// Refinement steps before the token is handed to the exact path. Each step multiplies
+/// the error by about cond(G) × Ĝ's relative error, which the eigenvalue check keeps
+/// under 1e-3.
+const MAX_REFINE_STEPS: usize = 8;
+
+/// Inverse-iteration steps estimating Ĝ's smallest eigenvalue.
+const INVERSE_ITERATIONS: usize = 2;
+
+/// Gathers rows `idx` of the `[n x h]` row-major `table` into `out` (`[k x h]`).
+fn gather_rows(table: &[f32], idx: &[u32], h: usize, out: &mut Vec<f32>) {
+    out.clear();
     for &i in idx {
-        a.extend(
-            anchors_t[i as usize * h_t..(i as usize + 1) * h_t]
-                .iter()
-                .map(|x| f64::from(*x)),
-        );
+        out.extend_from_slice(&table[i as usize * h..(i as usize + 1) * h]);
     }
-    let a_m = MatRef::from_row_major_slice(&a, k, h_t);
-    // Only the lower triangle: both solvers below read `Side::Lower`, and the product is
-    // the stage's dominant cost (k² h_t).
+}
+
+/// A e in f64 for the `[k x h_t]` row-major `a`.
+#[must_use]
+fn times_e(a: &[f64], e: &[f32], h_t: usize) -> Vec<f64> {
+    let e: Vec<f64> = e.iter().map(|x| f64::from(*x)).collect();
+    let mut ae = vec![0f64; a.len() / h_t.max(1)];
+    a_times(a, h_t, &e, &mut ae);
+    ae
+}
+
+/// y = A x for the `[k x h]` row-major `a` (faer's kernels: SIMD chosen at run time).
+fn a_times(a: &[f64], h: usize, x: &[f64], y: &mut [f64]) {
+    let k = y.len();
+    matmul(
+        MatMut::from_column_major_slice_mut(y, k, 1),
+        Accum::Replace,
+        MatRef::from_row_major_slice(a, k, h),
+        MatRef::from_column_major_slice(x, h, 1),
+        1.0f64,
+        Par::Seq,
+    );
+}
+
+/// y = Aᵀ x for the `[k x h]` row-major `a`.
+fn at_times(a: &[f64], h: usize, x: &[f64], y: &mut [f64]) {
+    let k = x.len();
+    matmul(
+        MatMut::from_column_major_slice_mut(y, h, 1),
+        Accum::Replace,
+        MatRef::from_row_major_slice(a, k, h).transpose(),
+        MatRef::from_column_major_slice(x, k, 1),
+        1.0f64,
+        Par::Seq,
+    );
+}
+
+/// The lower triangle of Ĝ = A Aᵀ for the `[k x h_t]` row-major `a`, formed in float32
+/// (SALT.md section 4 allows it; [`solve_refined`] then solves with the exact G) and
+/// widened to f64; the upper triangle is zero.
+#[must_use]
+fn gram_f32(a: &[f32], k: usize, h_t: usize) -> Mat<f64> {
+    let a_m = MatRef::from_row_major_slice(a, k, h_t);
+    // Only the lower triangle: the solvers read `Side::Lower`, and the product is a
+    // token's dominant cost (k² h_t / 2).
+    let mut g = Mat::<f32>::zeros(k, k);
+    triangular::matmul(
+        g.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a_m,
+        BlockStructure::Rectangular,
+        a_m.transpose(),
+        BlockStructure::Rectangular,
+        1.0f32,
+        Par::Seq,
+    );
+    Mat::from_fn(k, k, |i, j| if i >= j { f64::from(g[(i, j)]) } else { 0.0 })
+}
+
+/// The lower triangle of G = A Aᵀ in f64 for the `[k x h_t]` row-major `a`.
+fn gram_f64(a: &[f64], k: usize, h_t: usize) -> Mat<f64> {
+    let a_m = MatRef::from_row_major_slice(a, k, h_t);
     let mut g = Mat::<f64>::zeros(k, k);
     triangular::matmul(
         g.as_mut(),
@@ -52,10 +117,73 @@ pub fn solve_weights(
         1.0f64,
         Par::Seq,
     );
-    let ae: Vec<f64> = a
-        .chunks_exact(h_t)
-        .map(|r| r.iter().zip(e).map(|(x, y)| x * f64::from(*y)).sum())
-        .collect();
+    g
+}
+
+/// Relative rounding of a float32 Gram entry (an h_t-term dot product, h_t in the
+/// hundreds): the level below which Ĝ's eigenvalues mean nothing.
+const F32_GRAM_NOISE: f64 = 1e-6;
+
+/// Per-worker buffers for [`solve_token`] (a token's rows, kept between tokens).
+#[derive(Default)]
+pub struct Scratch {
+    a: Vec<f32>,
+    a64: Vec<f64>,
+}
+
+/// w for one token: `anchors_t` is `[n_a x h_t]`, `idx` the token's k anchors, `e` its PLM
+/// row. The refined path where it applies (k <= h_t and Ĝ clear of singularity), the
+/// exact path otherwise.
+pub fn solve_token(
+    anchors_t: &[f32],
+    idx: &[u32],
+    e: &[f32],
+    h_t: usize,
+    rcond: f64,
+    scratch: &mut Scratch,
+) -> (Vec<f64>, SolvePath) {
+    let k = idx.len();
+    let Scratch { a, a64 } = scratch;
+    gather_rows(anchors_t, idx, h_t, a);
+    a64.clear();
+    a64.extend(a.iter().map(|x| f64::from(*x)));
+    let ae = times_e(a64, e, h_t);
+    // k > h_t: G is singular and the pseudo-inverse drops eigenvalues; exact path only.
+    if k <= h_t {
+        let g_hat = gram_f32(a, k, h_t);
+        if let Some(w) = solve_refined(g_hat, a64, &ae, h_t, F32_GRAM_NOISE, rcond) {
+            return (w, SolvePath::Refined);
+        }
+    }
+    solve_exact(a64, &ae, h_t, rcond)
+}
+
+/// w for one token by the exact path (G formed in f64): `anchors_t` is `[n_a x h_t]`,
+/// `idx` the token's k anchors, `e` its PLM row. Returns w (k entries) and the path taken
+/// ([`SolvePath::Cholesky`] or [`SolvePath::Eigen`]).
+#[must_use]
+pub fn solve_weights(
+    anchors_t: &[f32],
+    idx: &[u32],
+    e: &[f32],
+    h_t: usize,
+    rcond: f64,
+) -> (Vec<f64>, SolvePath) {
+    let mut a = Vec::new();
+    gather_rows(anchors_t, idx, h_t, &mut a);
+    let a64: Vec<f64> = a.iter().map(|x| f64::from(*x)).collect();
+    let ae = times_e(&a64, e, h_t);
+    solve_exact(&a64, &ae, h_t, rcond)
+}
+
+/// The exact path for the gathered `[k x h_t]` A and A e.
+///
+/// G in f64: formed in f32, a rank-deficient A (k > h_t) leaves eigenvalues at f32
+/// rounding level (1e-7 λ_max), far above the rcond² = 1e-12 cut, which then blow up.
+#[must_use]
+fn solve_exact(a: &[f64], ae: &[f64], h_t: usize, rcond: f64) -> (Vec<f64>, SolvePath) {
+    let k = ae.len();
+    let g = gram_f64(a, k, h_t);
     let trace: f64 = (0..k).map(|i| g[(i, i)]).sum();
     if let Some(l) = cholesky_lower(&g) {
         let mut linv = Mat::<f64>::zeros(k, k);
@@ -82,7 +210,103 @@ pub fn solve_weights(
             return (w, SolvePath::Cholesky);
         }
     }
-    (eigen_weights(&g, &ae, rcond), SolvePath::Eigen)
+    (eigen_weights(&g, ae, rcond), SolvePath::Eigen)
+}
+
+/// w = G⁻¹ (A e) from `g_hat`, an approximation of G = A Aᵀ (lower triangle filled) whose
+/// entries have relative error around `noise` (f32 rounding for a gathered Ĝ, f64 for one
+/// formed from A): Cholesky of Ĝ in f64, then iterative refinement with the residual
+/// A e - A (Aᵀ w) computed in f64 from A itself, so the result solves the exact G.
+///
+/// `a` is the `[k x h_t]` row-major A in f64.
+/// `None` (the caller takes the exact path) when Ĝ is not positive definite, when its
+/// smallest eigenvalue (estimated by inverse iteration) is within 1000x of the rounding
+/// level `noise` × tr(Ĝ)/k or of the pseudo-inverse's cut rcond² λ_max (with λ_max <= tr):
+/// there G⁺ may differ from G⁻¹ or refinement may settle on a wrong w. Also `None` when
+/// refinement has not converged after [`MAX_REFINE_STEPS`].
+#[must_use]
+fn solve_refined(
+    g_hat: Mat<f64>,
+    a: &[f64],
+    ae: &[f64],
+    h_t: usize,
+    noise: f64,
+    rcond: f64,
+) -> Option<Vec<f64>> {
+    let k = ae.len();
+    let trace: f64 = (0..k).map(|i| g_hat[(i, i)]).sum();
+    let l = cholesky_in_place(g_hat)?;
+    let lambda_min = smallest_eigenvalue_estimate(&l);
+    let floor = (1e3 * noise * trace / k as f64).max(1e3 * rcond * rcond * trace);
+    if !(lambda_min.is_finite() && lambda_min > floor) {
+        return None;
+    }
+    let mut w = ae.to_vec();
+    llt_solve(&l, &mut w);
+    let mut u = vec![0f64; h_t];
+    let mut r = vec![0f64; k];
+    // Size of the previous correction (w itself before the first step).
+    let mut prev = dot(&w, &w).sqrt();
+    for _ in 0..MAX_REFINE_STEPS {
+        // r = A e - A (Aᵀ w), then the correction Ĝ⁻¹ r.
+        at_times(a, h_t, &w, &mut u);
+        a_times(a, h_t, &u, &mut r);
+        r.iter_mut().zip(ae).for_each(|(ri, aei)| *ri = aei - *ri);
+        llt_solve(&l, &mut r);
+        w.iter_mut().zip(&r).for_each(|(wi, di)| *wi += di);
+        let (dn, wn) = (dot(&r, &r).sqrt(), dot(&w, &w).sqrt());
+        if !(dn.is_finite() && wn.is_finite()) {
+            return None;
+        }
+        // Corrections shrink geometrically by rho; what is left after this one is at
+        // most dn rho / (1 - rho).
+        let rho = dn / prev;
+        if rho < 0.5 && dn * rho / (1.0 - rho) <= REFINE_TOL * wn {
+            return Some(w);
+        }
+        prev = dn;
+    }
+    None
+}
+
+/// An upper estimate of the smallest eigenvalue of L Lᵀ: `INVERSE_ITERATIONS` steps of
+/// inverse iteration from a fixed pseudo-random start (a fixed sign pattern could be
+/// orthogonal to the eigenvector of two equal rows).
+fn smallest_eigenvalue_estimate(l: &Mat<f64>) -> f64 {
+    let k = l.nrows();
+    let mut x: Vec<f64> = (0..k as u64)
+        .map(|i| {
+            let h = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (h >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect();
+    let mut lambda = f64::INFINITY;
+    for _ in 0..INVERSE_ITERATIONS {
+        let n = dot(&x, &x).sqrt();
+        if n.is_nan() || n <= 0.0 {
+            return 0.0;
+        }
+        x.iter_mut().for_each(|v| *v /= n);
+        llt_solve(l, &mut x);
+        lambda = 1.0 / dot(&x, &x).sqrt();
+    }
+    lambda
+}
+
+/// Solves L Lᵀ x = b in place (`l` lower triangular).
+fn llt_solve(l: &Mat<f64>, b: &mut [f64]) {
+    use faer::linalg::triangular_solve::{
+        solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+    };
+    let k = b.len();
+    let mut x = MatMut::from_column_major_slice_mut(b, k, 1);
+    solve_lower_triangular_in_place(l.as_ref(), x.as_mut(), Par::Seq);
+    solve_upper_triangular_in_place(l.transpose(), x, Par::Seq);
+}
+
+/// Σ x_i y_i (short vectors: inverse iteration's norms).
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 
 /// The lower Cholesky factor of `g` (lower triangle read), or `None` when `g` is not
@@ -92,7 +316,6 @@ pub fn solve_weights(
 /// faer's *global* parallelism, which a library must not set (an app embedding it may
 /// use faer too); each token's solve runs on one rayon worker.
 fn cholesky_lower(g: &Mat<f64>) -> Option<Mat<f64>> {
-    use faer::linalg::cholesky::llt::factor;
     let k = g.nrows();
     let mut l = Mat::<f64>::zeros(k, k);
     for j in 0..k {
@@ -100,6 +323,14 @@ fn cholesky_lower(g: &Mat<f64>) -> Option<Mat<f64>> {
             l[(i, j)] = g[(i, j)];
         }
     }
+    cholesky_in_place(l)
+}
+
+/// [`cholesky_lower`] reusing `g`'s storage; its upper triangle must be zero (a lower
+/// factor is returned whole).
+fn cholesky_in_place(mut l: Mat<f64>) -> Option<Mat<f64>> {
+    use faer::linalg::cholesky::llt::factor;
+    let k = l.nrows();
     let mut buf = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
         k,
         Par::Seq,
