@@ -20,7 +20,8 @@ fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
 fn sparsemax_matches_full_sort_and_is_a_distribution() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut scratch = SparsemaxScratch::default();
-    // Sizes below and above the partial-selection prefix; scales giving tiny and huge supports.
+    // Sizes below and above the partial-selection prefix (21,889 = the stress case's
+    // anchors); scales giving tiny and huge supports.
     for &(n, scale) in &[
         (5usize, 1.0f32),
         (100, 0.3),
@@ -28,6 +29,7 @@ fn sparsemax_matches_full_sort_and_is_a_distribution() {
         (3000, 0.002),
         (20_000, 0.001),
         (20_000, 2.0),
+        (21_889, 0.02),
     ] {
         for _ in 0..5 {
             let z: Vec<f32> = normal(&mut rng, n).iter().map(|v| v * scale).collect();
@@ -52,6 +54,11 @@ fn sparsemax_matches_full_sort_and_is_a_distribution() {
     // Ties and a constant vector: uniform over all.
     let p = sparsemax(&[0.5; 700], &mut scratch);
     assert_eq!(p.len(), 700);
+    // Values exactly at the threshold stay out: τ = 0 for (0, 1, 0).
+    let p = sparsemax(&[0.0, 1.0, 0.0], &mut scratch);
+    assert_eq!(p, vec![(1, 1.0)]);
+    assert_eq!(sparsemax_full_sort(&[0.0, 1.0, 0.0]), p);
+    assert_eq!(sparsemax(&[], &mut scratch), vec![]);
 }
 
 #[test]

@@ -80,16 +80,14 @@ fn at_times(a: &[f64], h: usize, x: &[f64], y: &mut [f64]) {
 }
 
 /// The lower triangle of Ĝ = A Aᵀ for the `[k x h_t]` row-major `a`, formed in float32
-/// (SALT.md section 4 allows it; [`solve_refined`] then solves with the exact G) and
-/// widened to f64; the upper triangle is zero.
-#[must_use]
-fn gram_f32(a: &[f32], k: usize, h_t: usize) -> Mat<f64> {
+/// (SALT.md section 4 allows it; [`solve_refined`] then solves with the exact G) into `g`
+/// (k x k column-major; the strict upper triangle is left as it was and never read).
+fn gram_f32(a: &[f32], k: usize, h_t: usize, g: MatMut<'_, f32>) {
     let a_m = MatRef::from_row_major_slice(a, k, h_t);
     // Only the lower triangle: the solvers read `Side::Lower`, and the product is a
     // token's dominant cost (k² h_t / 2).
-    let mut g = Mat::<f32>::zeros(k, k);
     triangular::matmul(
-        g.as_mut(),
+        g,
         BlockStructure::TriangularLower,
         Accum::Replace,
         a_m,
@@ -99,7 +97,6 @@ fn gram_f32(a: &[f32], k: usize, h_t: usize) -> Mat<f64> {
         1.0f32,
         Par::Seq,
     );
-    Mat::from_fn(k, k, |i, j| if i >= j { f64::from(g[(i, j)]) } else { 0.0 })
 }
 
 /// The lower triangle of G = A Aᵀ in f64 for the `[k x h_t]` row-major `a`.
@@ -124,11 +121,33 @@ fn gram_f64(a: &[f64], k: usize, h_t: usize) -> Mat<f64> {
 /// hundreds): the level below which Ĝ's eigenvalues mean nothing.
 const F32_GRAM_NOISE: f64 = 1e-6;
 
-/// Per-worker buffers for [`solve_token`] (a token's rows, kept between tokens).
+/// Per-worker buffers for [`solve_token`], kept between tokens: allocating Ĝ (up to
+/// 0.5 MB) per token costs page faults and zeroing on every token.
 #[derive(Default)]
 pub struct Scratch {
     a: Vec<f32>,
     a64: Vec<f64>,
+    g: Vec<f32>,
+    stack: Option<(usize, MemBuffer)>,
+}
+
+impl Scratch {
+    /// A k x k column-major view for Ĝ and faer's Cholesky workspace for k.
+    fn gram_and_stack(&mut self, k: usize) -> (MatMut<'_, f32>, &mut MemStack) {
+        use faer::linalg::cholesky::llt::factor;
+        if self.g.len() < k * k {
+            self.g.resize(k * k, 0.0);
+        }
+        if self.stack.as_ref().is_none_or(|(n, _)| *n < k) {
+            let req = factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, Spec::default());
+            self.stack = Some((k, MemBuffer::new(req)));
+        }
+        let (_, buf) = self.stack.as_mut().expect("just set");
+        (
+            MatMut::from_column_major_slice_mut(&mut self.g[..k * k], k, k),
+            MemStack::new(buf),
+        )
+    }
 }
 
 /// w for one token: `anchors_t` is `[n_a x h_t]`, `idx` the token's k anchors, `e` its PLM
@@ -143,19 +162,23 @@ pub fn solve_token(
     scratch: &mut Scratch,
 ) -> (Vec<f64>, SolvePath) {
     let k = idx.len();
-    let Scratch { a, a64 } = scratch;
-    gather_rows(anchors_t, idx, h_t, a);
+    let mut a = std::mem::take(&mut scratch.a);
+    let mut a64 = std::mem::take(&mut scratch.a64);
+    gather_rows(anchors_t, idx, h_t, &mut a);
     a64.clear();
     a64.extend(a.iter().map(|x| f64::from(*x)));
-    let ae = times_e(a64, e, h_t);
+    let ae = times_e(&a64, e, h_t);
+    let mut out = None;
     // k > h_t: G is singular and the pseudo-inverse drops eigenvalues; exact path only.
     if k <= h_t {
-        let g_hat = gram_f32(a, k, h_t);
-        if let Some(w) = solve_refined(g_hat, a64, &ae, h_t, F32_GRAM_NOISE, rcond) {
-            return (w, SolvePath::Refined);
-        }
+        let (mut g, stack) = scratch.gram_and_stack(k);
+        gram_f32(&a, k, h_t, g.as_mut());
+        out = solve_refined(g, stack, &a64, &ae, h_t, rcond).map(|w| (w, SolvePath::Refined));
     }
-    solve_exact(a64, &ae, h_t, rcond)
+    let out = out.unwrap_or_else(|| solve_exact(&a64, &ae, h_t, rcond));
+    scratch.a = a;
+    scratch.a64 = a64;
+    out
 }
 
 /// w for one token by the exact path (G formed in f64): `anchors_t` is `[n_a x h_t]`,
@@ -213,36 +236,47 @@ fn solve_exact(a: &[f64], ae: &[f64], h_t: usize, rcond: f64) -> (Vec<f64>, Solv
     (eigen_weights(&g, ae, rcond), SolvePath::Eigen)
 }
 
-/// w = G⁻¹ (A e) from `g_hat`, an approximation of G = A Aᵀ (lower triangle filled) whose
-/// entries have relative error around `noise` (f32 rounding for a gathered Ĝ, f64 for one
-/// formed from A): Cholesky of Ĝ in f64, then iterative refinement with the residual
-/// A e - A (Aᵀ w) computed in f64 from A itself, so the result solves the exact G.
+/// w = G⁻¹ (A e) from `g`, Ĝ (G = A Aᵀ formed in float32, lower triangle): Cholesky of
+/// Ĝ in float32, then iterative refinement with the residual A e - A (Aᵀ w) computed in
+/// f64 from A itself (`a`, `[k x h_t]` row-major), so the result solves the exact G; the
+/// float32 factor only has to be good enough for the corrections to shrink (mixed
+/// precision iterative refinement).
 ///
-/// `a` is the `[k x h_t]` row-major A in f64.
-/// `None` (the caller takes the exact path) when Ĝ is not positive definite, when its
-/// smallest eigenvalue (estimated by inverse iteration) is within 1000x of the rounding
-/// level `noise` × tr(Ĝ)/k or of the pseudo-inverse's cut rcond² λ_max (with λ_max <= tr):
-/// there G⁺ may differ from G⁻¹ or refinement may settle on a wrong w. Also `None` when
-/// refinement has not converged after [`MAX_REFINE_STEPS`].
+/// `None` (the caller takes the exact path) when Ĝ is not numerically positive definite,
+/// when its smallest eigenvalue (estimated by inverse iteration) is within 1000x of
+/// float32 rounding ([`F32_GRAM_NOISE`] × tr(Ĝ)/k) or of the pseudo-inverse's cut
+/// rcond² λ_max (with λ_max <= tr): there G⁺ may differ from G⁻¹ or refinement may
+/// settle on a wrong w. Also `None` when refinement has not converged after
+/// [`MAX_REFINE_STEPS`].
 #[must_use]
 fn solve_refined(
-    g_hat: Mat<f64>,
+    mut g: MatMut<'_, f32>,
+    stack: &mut MemStack,
     a: &[f64],
     ae: &[f64],
     h_t: usize,
-    noise: f64,
     rcond: f64,
 ) -> Option<Vec<f64>> {
+    use faer::linalg::cholesky::llt::factor;
     let k = ae.len();
-    let trace: f64 = (0..k).map(|i| g_hat[(i, i)]).sum();
-    let l = cholesky_in_place(g_hat)?;
-    let lambda_min = smallest_eigenvalue_estimate(&l);
-    let floor = (1e3 * noise * trace / k as f64).max(1e3 * rcond * rcond * trace);
+    let trace: f64 = (0..k).map(|i| f64::from(g[(i, i)])).sum();
+    factor::cholesky_in_place(
+        g.as_mut(),
+        factor::LltRegularization::default(),
+        Par::Seq,
+        stack,
+        Spec::default(),
+    )
+    .ok()?;
+    let l = g.as_ref();
+    let mut tmp = vec![0f32; k];
+    let lambda_min = smallest_eigenvalue_estimate(l, &mut tmp);
+    let floor = (1e3 * F32_GRAM_NOISE * trace / k as f64).max(1e3 * rcond * rcond * trace);
     if !(lambda_min.is_finite() && lambda_min > floor) {
         return None;
     }
     let mut w = ae.to_vec();
-    llt_solve(&l, &mut w);
+    llt_solve(l, &mut w, &mut tmp);
     let mut u = vec![0f64; h_t];
     let mut r = vec![0f64; k];
     // Size of the previous correction (w itself before the first step).
@@ -252,7 +286,7 @@ fn solve_refined(
         at_times(a, h_t, &w, &mut u);
         a_times(a, h_t, &u, &mut r);
         r.iter_mut().zip(ae).for_each(|(ri, aei)| *ri = aei - *ri);
-        llt_solve(&l, &mut r);
+        llt_solve(l, &mut r, &mut tmp);
         w.iter_mut().zip(&r).for_each(|(wi, di)| *wi += di);
         let (dn, wn) = (dot(&r, &r).sqrt(), dot(&w, &w).sqrt());
         if !(dn.is_finite() && wn.is_finite()) {
@@ -272,7 +306,7 @@ fn solve_refined(
 /// An upper estimate of the smallest eigenvalue of L Lᵀ: `INVERSE_ITERATIONS` steps of
 /// inverse iteration from a fixed pseudo-random start (a fixed sign pattern could be
 /// orthogonal to the eigenvector of two equal rows).
-fn smallest_eigenvalue_estimate(l: &Mat<f64>) -> f64 {
+fn smallest_eigenvalue_estimate(l: MatRef<'_, f32>, tmp: &mut [f32]) -> f64 {
     let k = l.nrows();
     let mut x: Vec<f64> = (0..k as u64)
         .map(|i| {
@@ -287,24 +321,31 @@ fn smallest_eigenvalue_estimate(l: &Mat<f64>) -> f64 {
             return 0.0;
         }
         x.iter_mut().for_each(|v| *v /= n);
-        llt_solve(l, &mut x);
+        llt_solve(l, &mut x, tmp);
         lambda = 1.0 / dot(&x, &x).sqrt();
     }
     lambda
 }
 
-/// Solves L Lᵀ x = b in place (`l` lower triangular).
-fn llt_solve(l: &Mat<f64>, b: &mut [f64]) {
+/// Solves L Lᵀ x = b in place with the float32 factor `l` (lower triangular), through
+/// the float32 buffer `tmp` (k entries).
+fn llt_solve(l: MatRef<'_, f32>, b: &mut [f64], tmp: &mut [f32]) {
     use faer::linalg::triangular_solve::{
         solve_lower_triangular_in_place, solve_upper_triangular_in_place,
     };
     let k = b.len();
-    let mut x = MatMut::from_column_major_slice_mut(b, k, 1);
-    solve_lower_triangular_in_place(l.as_ref(), x.as_mut(), Par::Seq);
+    tmp.iter_mut()
+        .zip(b.iter())
+        .for_each(|(t, v)| *t = *v as f32);
+    let mut x = MatMut::from_column_major_slice_mut(&mut tmp[..k], k, 1);
+    solve_lower_triangular_in_place(l, x.as_mut(), Par::Seq);
     solve_upper_triangular_in_place(l.transpose(), x, Par::Seq);
+    b.iter_mut()
+        .zip(tmp.iter())
+        .for_each(|(v, t)| *v = f64::from(*t));
 }
 
-/// Σ x_i y_i (short vectors: inverse iteration's norms).
+/// Σ x_i y_i (short vectors: norms of w and of the corrections).
 fn dot(x: &[f64], y: &[f64]) -> f64 {
     x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
