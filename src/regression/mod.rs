@@ -7,10 +7,10 @@
 //!
 //! Two paths per token (see `solve.rs`):
 //! - **refined** (almost every token): Ĝ = A Aᵀ formed in float32 (SALT.md section 4
-//!   allows it), factored by Cholesky in f64. When inverse iteration puts its smallest
+//!   allows it) and factored by Cholesky in float32. When inverse iteration puts its smallest
 //!   eigenvalue well above both Ĝ's rounding level and the cut rcond² λ_max, G⁺ = G⁻¹, and
 //!   w is refined against A in f64 until the error left is below 1e-9 of w: the answer
-//!   of the exact G, not of Ĝ.
+//!   of the exact G, not of Ĝ (mixed-precision iterative refinement).
 //! - **exact** (k > h_t, Ĝ near-singular, or no convergence): G formed in f64. The
 //!   pseudo-inverse drops eigenvalues of G below rcond² λ_max. A Cholesky factor
 //!   G = L Lᵀ gives the rigorous bounds λ_min ≥ 1/‖L⁻¹‖_F² and λ_max ≤ tr G; when they

@@ -8,9 +8,9 @@ use faer::{Accum, Mat, MatMut, MatRef, Par, Spec};
 /// Which solver produced a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SolvePath {
-    /// Ĝ (G to float32 accuracy, or G itself) factored by Cholesky in f64, its smallest
-    /// eigenvalue estimated well clear of the cut, w refined against A in f64 until the
-    /// estimated error is below [`REFINE_TOL`] of w.
+    /// Ĝ (G formed in float32) factored by Cholesky in float32, its smallest eigenvalue
+    /// estimated well clear of the cut, w refined against A in f64 until the estimated
+    /// error is below [`REFINE_TOL`] of w.
     Refined,
     /// G formed in f64, G = L Lᵀ and the bounds proved G⁺ = G⁻¹.
     Cholesky,
