@@ -5,6 +5,7 @@ use criterion::{criterion_group, criterion_main};
 
 mod gguf_io;
 mod regression;
+mod transfer;
 
 /// Prints `candidate / baseline` of the times criterion measured (read back from its
 /// `estimates.json`, so a group filtered out of this run shows its last run's figures),
@@ -21,18 +22,7 @@ pub fn report_ratio_per(
     (candidate, c_items): (&str, usize),
     target: &str,
 ) {
-    let home = std::env::var_os("CRITERION_HOME").map_or_else(
-        || std::path::PathBuf::from("target/criterion"),
-        std::path::PathBuf::from,
-    );
-    let mean = |id: &str| -> Option<f64> {
-        let p = home.join(group).join(id).join("new/estimates.json");
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-        // The statistic criterion prints as `time:`: the slope when it sampled linearly.
-        v["slope"]["point_estimate"]
-            .as_f64()
-            .or_else(|| v["mean"]["point_estimate"].as_f64())
-    };
+    let mean = |id: &str| estimate_ns(group, id);
     match (mean(baseline), mean(candidate)) {
         (Some(b), Some(c)) if b_items == 1 && c_items == 1 => println!(
             "RATIO {group}: {candidate} / {baseline} = {:.2}x ({:.1} ms / {:.1} ms); target {target}",
@@ -49,13 +39,49 @@ pub fn report_ratio_per(
                 b / 1e3
             );
         }
-        _ => println!("RATIO {group}: no estimates found under {}", home.display()),
+        _ => println!("RATIO {group}: no estimates found under {}", criterion_home().display()),
+    }
+}
+
+/// Where criterion keeps its results.
+fn criterion_home() -> std::path::PathBuf {
+    std::env::var_os("CRITERION_HOME").map_or_else(
+        || std::path::PathBuf::from("target/criterion"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// The time criterion prints as `time:` for `group/id`, in ns: the slope when it sampled
+/// linearly, else the mean.
+fn estimate_ns(group: &str, id: &str) -> Option<f64> {
+    let p = criterion_home()
+        .join(group)
+        .join(id)
+        .join("new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+    v["slope"]["point_estimate"]
+        .as_f64()
+        .or_else(|| v["mean"]["point_estimate"].as_f64())
+}
+
+/// Prints the time criterion measured for `group/id` against an absolute target.
+pub fn report_against(group: &str, id: &str, target_s: f64) {
+    match estimate_ns(group, id) {
+        Some(ns) => println!(
+            "TARGET {group}/{id}: {:.1} s = {:.2}x the target of {target_s} s",
+            ns / 1e9,
+            ns / 1e9 / target_s
+        ),
+        None => println!(
+            "TARGET {group}/{id}: no estimate under {}",
+            criterion_home().display()
+        ),
     }
 }
 
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal
+    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, transfer::stress_transfer
 }
 criterion_main!(benches);

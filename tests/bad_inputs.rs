@@ -575,10 +575,20 @@ fn killing_a_transfer_leaves_no_output() {
         .status()
         .unwrap()
         .success());
+    let started = std::time::Instant::now();
+    assert!(salt_bin()
+        .args(fast_transfer(&smol, &reference))
+        .arg("--force")
+        .status()
+        .unwrap()
+        .success());
+    let whole = started.elapsed().as_millis() as u64;
     let want = sha256_file(&reference);
-    // Kill at points across the run (about 3 s: reading, trimming, writing).
+    // Kill at points across the run (reading, trimming, writing), as fractions of a
+    // whole run timed just now (the second, with the files cached): fixed times in ms
+    // killed too few runs when the machine ran faster than when they were chosen.
     let mut killed = 0;
-    for ms in [50u64, 400, 900, 1600, 2300, 2800, 3200] {
+    for ms in [2u64, 12, 25, 40, 55, 75, 95].map(|pct| whole * pct / 100) {
         let mut child = salt_bin()
             .args(fast_transfer(&smol, &out))
             .stdout(Stdio::null())

@@ -134,7 +134,7 @@ pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, 
     let mut embd = vec![0f32; n_q * h_s];
     let mut output = inp.anchors_out.map(|_| vec![0f32; n_q * h_s]);
     let mut w_all = vec![0f32; nb.anchor.len()];
-    // Each task gets its token's output rows and weights; tokens run in `order`.
+    // Each task gets its token's output rows and weights; tokens run in `processing_order`.
     let mut w_rows: Vec<Option<&mut [f32]>> = Vec::with_capacity(n_q);
     let mut rest = w_all.as_mut_slice();
     for q in 0..n_q {
