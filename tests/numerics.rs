@@ -130,19 +130,7 @@ fn gram_form_equals_literal_pinv() {
                 "k {k} > h_t {h_t} must take the eigen path"
             );
         }
-        let ours: Vec<f64> = (0..h_s)
-            .map(|c| {
-                w.iter()
-                    .zip(&idx)
-                    .map(|(wi, &a)| wi * f64::from(anchors_s[a as usize * h_s + c]))
-                    .sum()
-            })
-            .collect();
-        let a64: Vec<f64> = rows_f64(&anchors_t, &idx, h_t);
-        let b64: Vec<f64> = rows_f64(&anchors_s, &idx, h_s);
-        let e64: Vec<f64> = e.iter().map(|x| f64::from(*x)).collect();
-        let lit = literal_pinv_row(&a64, &b64, &e64, k, h_t, h_s, 1e-6);
-        let err = rel_err(&ours, &lit);
+        let err = row_error(&w, &anchors_t, &anchors_s, &idx, &e, (h_t, h_s));
         assert!(
             err < 1e-4,
             "k {k} h_t {h_t}: relative error {err:.2e} ({path:?})"
@@ -205,7 +193,7 @@ fn regress_rows_match_literal_and_thread_counts() {
     }
 }
 
-/// `solve_token`'s row w B against the literal formula on the same rows.
+/// `solve_token`'s w and path, with the error of its row w B against the literal formula.
 fn token_vs_literal(
     anchors_t: &[f32],
     anchors_s: &[f32],
@@ -214,6 +202,22 @@ fn token_vs_literal(
     (h_t, h_s): (usize, usize),
 ) -> (f64, SolvePath) {
     let (w, path) = solve_token(anchors_t, idx, e, h_t, 1e-6, &mut Scratch::default());
+    (
+        row_error(&w, anchors_t, anchors_s, idx, e, (h_t, h_s)),
+        path,
+    )
+}
+
+/// Relative error of the row w B against the literal e · pinv(A) · B in f64, for weights
+/// `w` over anchors `idx`.
+fn row_error(
+    w: &[f64],
+    anchors_t: &[f32],
+    anchors_s: &[f32],
+    idx: &[u32],
+    e: &[f32],
+    (h_t, h_s): (usize, usize),
+) -> f64 {
     let ours: Vec<f64> = (0..h_s)
         .map(|c| {
             w.iter()
@@ -232,7 +236,7 @@ fn token_vs_literal(
         h_s,
         1e-6,
     );
-    (rel_err(&ours, &lit), path)
+    rel_err(&ours, &lit)
 }
 
 #[test]

@@ -83,38 +83,30 @@ fn at_times(a: &[f64], h: usize, x: &[f64], y: &mut [f64]) {
 /// (SALT.md section 4 allows it; [`solve_refined`] then solves with the exact G) into `g`
 /// (k x k column-major; the strict upper triangle is left as it was and never read).
 fn gram_f32(a: &[f32], k: usize, h_t: usize, g: MatMut<'_, f32>) {
-    let a_m = MatRef::from_row_major_slice(a, k, h_t);
-    // Only the lower triangle: the solvers read `Side::Lower`, and the product is a
-    // token's dominant cost (k² h_t / 2).
-    triangular::matmul(
-        g,
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        a_m,
-        BlockStructure::Rectangular,
-        a_m.transpose(),
-        BlockStructure::Rectangular,
-        1.0f32,
-        Par::Seq,
-    );
+    lower_gram(MatRef::from_row_major_slice(a, k, h_t), g, 1.0);
 }
 
 /// The lower triangle of G = A Aᵀ in f64 for the `[k x h_t]` row-major `a`.
 fn gram_f64(a: &[f64], k: usize, h_t: usize) -> Mat<f64> {
-    let a_m = MatRef::from_row_major_slice(a, k, h_t);
     let mut g = Mat::<f64>::zeros(k, k);
+    lower_gram(MatRef::from_row_major_slice(a, k, h_t), g.as_mut(), 1.0);
+    g
+}
+
+/// g's lower triangle = A Aᵀ. Only the lower triangle: every solver here reads
+/// `Side::Lower`, and the product is a token's dominant cost (k² h_t / 2).
+fn lower_gram<T: faer::traits::ComplexField>(a: MatRef<'_, T>, g: MatMut<'_, T>, one: T) {
     triangular::matmul(
-        g.as_mut(),
+        g,
         BlockStructure::TriangularLower,
         Accum::Replace,
-        a_m,
+        a,
         BlockStructure::Rectangular,
-        a_m.transpose(),
+        a.transpose(),
         BlockStructure::Rectangular,
-        1.0f64,
+        one,
         Par::Seq,
     );
-    g
 }
 
 /// Relative rounding of a float32 Gram entry (an h_t-term dot product, h_t in the
