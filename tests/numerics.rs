@@ -107,38 +107,6 @@ fn rel_err(a: &[f64], b: &[f64]) -> f64 {
 }
 
 #[test]
-fn gram_form_equals_literal_pinv() {
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    // (k, h_t, h_s): well-posed, k near h_t, and k > h_t (rank-deficient G, eigen path).
-    for &(k, h_t, h_s) in &[
-        (3usize, 16usize, 8usize),
-        (40, 64, 32),
-        (60, 64, 24),
-        (120, 48, 16),
-        (250, 512, 64),
-    ] {
-        let n_a = k + 5;
-        let anchors_t = normal(&mut rng, n_a * h_t);
-        let anchors_s = normal(&mut rng, n_a * h_s);
-        let e = normal(&mut rng, h_t);
-        let idx: Vec<u32> = (0..k as u32).map(|i| i + 2).collect();
-        let (w, path) = solve_weights(&anchors_t, &idx, &e, h_t, 1e-6);
-        if k > h_t {
-            assert_eq!(
-                path,
-                SolvePath::Eigen,
-                "k {k} > h_t {h_t} must take the eigen path"
-            );
-        }
-        let err = row_error(&w, &anchors_t, &anchors_s, &idx, &e, (h_t, h_s));
-        assert!(
-            err < 1e-4,
-            "k {k} h_t {h_t}: relative error {err:.2e} ({path:?})"
-        );
-    }
-}
-
-#[test]
 fn regress_rows_match_literal_and_thread_counts() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let (h_t, h_s, n_a, n_q) = (32usize, 24usize, 200usize, 50usize);
@@ -239,9 +207,12 @@ fn row_error(
     rel_err(&ours, &lit)
 }
 
+/// Both solvers on the same supports: the exact path (`solve_weights`, G in f64) and the
+/// path regression takes (`solve_token`), each row against the literal formula.
 #[test]
-fn refined_path_equals_literal_pinv() {
+fn both_paths_equal_literal_pinv() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
+    // (k, h_t, h_s): well-posed, k near h_t, and k > h_t (rank-deficient G, eigen path).
     for &(k, h_t, h_s) in &[
         (3usize, 16usize, 8usize),
         (40, 64, 32),
@@ -255,6 +226,12 @@ fn refined_path_equals_literal_pinv() {
         let anchors_s = normal(&mut rng, n_a * h_s);
         let e = normal(&mut rng, h_t);
         let idx: Vec<u32> = (0..k as u32).map(|i| i + 2).collect();
+        let (w, exact) = solve_weights(&anchors_t, &idx, &e, h_t, 1e-6);
+        let err = row_error(&w, &anchors_t, &anchors_s, &idx, &e, (h_t, h_s));
+        assert!(
+            err < 1e-4,
+            "exact path, k {k} h_t {h_t}: relative error {err:.2e} ({exact:?})"
+        );
         let (err, path) = token_vs_literal(&anchors_t, &anchors_s, &idx, &e, (h_t, h_s));
         assert!(
             err < 1e-4,
@@ -265,6 +242,11 @@ fn refined_path_equals_literal_pinv() {
             assert_eq!(path, SolvePath::Refined, "k {k} h_t {h_t}");
         }
         if k > h_t {
+            assert_eq!(
+                exact,
+                SolvePath::Eigen,
+                "k {k} > h_t {h_t} must take the eigen path"
+            );
             assert_eq!(path, SolvePath::Eigen, "k {k} > h_t {h_t}");
         }
     }
