@@ -24,6 +24,7 @@
 //! Tokens are independent rayon tasks with sequential kernels inside, and each result
 //! lands at its token's index: output bytes never depend on the thread count.
 
+mod simd;
 mod solve;
 
 pub use solve::{literal_pinv_row, solve_token, solve_weights, Scratch, SolvePath, REFINE_TOL};
@@ -75,18 +76,19 @@ pub struct PathCounts {
     pub eigen: usize,
 }
 
-/// Applies weights `w` to rows `idx` of `[n x width]` `rows`, in f64.
-fn combine(w: &[f64], idx: &[u32], rows: &[f32], width: usize, out: &mut [f32]) {
-    let mut acc = vec![0f64; width];
-    for (&wi, &a) in w.iter().zip(idx) {
-        let r = &rows[a as usize * width..(a as usize + 1) * width];
-        for (o, &x) in acc.iter_mut().zip(r) {
-            *o += wi * f64::from(x);
-        }
-    }
-    for (o, a) in out.iter_mut().zip(acc) {
-        *o = a as f32;
-    }
+/// Applies weights `w` to rows `idx` of `[n x width]` `rows`, summed in f64 in the
+/// worker's `scratch`.
+fn combine(
+    w: &[f64],
+    idx: &[u32],
+    rows: &[f32],
+    width: usize,
+    scratch: &mut Scratch,
+    out: &mut [f32],
+) {
+    let acc = &mut scratch.acc;
+    acc.resize(width, 0.0);
+    simd::combine(w, idx, rows, width, acc, out);
 }
 
 /// One token's work: its index and where its results go.
@@ -165,9 +167,9 @@ pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, 
             let (idx, _) = nb.row(t.q);
             let e = &inp.e[t.q * inp.h_t..(t.q + 1) * inp.h_t];
             let (w, path) = solve_token(inp.anchors_t, idx, e, inp.h_t, inp.rcond, scratch);
-            combine(&w, idx, inp.anchors_s, h_s, t.embd);
+            combine(&w, idx, inp.anchors_s, h_s, scratch, t.embd);
             if let (Some(b), Some(o)) = (inp.anchors_out, t.output) {
-                combine(&w, idx, b, h_s, o);
+                combine(&w, idx, b, h_s, scratch, o);
             }
             for (d, s) in t.w.iter_mut().zip(&w) {
                 *d = *s as f32;
