@@ -58,7 +58,8 @@ fn gather_and_times_e(
 
 /// The lower triangle of Ĝ = A Aᵀ for the `[k x h_t]` row-major `a`, formed in float32
 /// (SALT.md section 4 allows it; [`solve_refined`] then solves with the exact G) into `g`
-/// (k x k column-major; the strict upper triangle is left as it was and never read).
+/// (k x k column-major; the strict upper triangle is not written: faer's Cholesky uses it as
+/// workspace and [`simd::mirror_lower`] then fills it with Lᵀ).
 fn gram_f32(a: &[f32], k: usize, h_t: usize, g: MatMut<'_, f32>) {
     lower_gram(MatRef::from_row_major_slice(a, k, h_t), g, 1.0);
 }
@@ -90,6 +91,16 @@ fn lower_gram<T: faer::traits::ComplexField>(a: MatRef<'_, T>, g: MatMut<'_, T>,
 /// hundreds): the level below which Ĝ's eigenvalues mean nothing.
 const F32_GRAM_NOISE: f64 = 1e-6;
 
+/// faer's float32 Cholesky with smaller blocks than its defaults (64, 128): about 18%
+/// faster on the k ~ 100 supports here (README, speed). The workspace is sized with the
+/// same parameters.
+fn f32_llt_params() -> Spec<faer::linalg::cholesky::llt::factor::LltParams, f32> {
+    let mut params: faer::linalg::cholesky::llt::factor::LltParams = faer::Auto::<f32>::auto();
+    params.recursion_threshold = 32;
+    params.block_size = 32;
+    Spec::new(params)
+}
+
 /// Per-worker buffers for [`solve_token`], kept between tokens: allocating Ĝ (up to
 /// 0.5 MB) per token costs page faults and zeroing on every token.
 #[derive(Default)]
@@ -109,7 +120,7 @@ impl Scratch {
             self.g.resize(k * k, 0.0);
         }
         if self.stack.as_ref().is_none_or(|(n, _)| *n < k) {
-            let req = factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, Spec::default());
+            let req = factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, f32_llt_params());
             self.stack = Some((k, MemBuffer::new(req)));
         }
         let (_, buf) = self.stack.as_mut().expect("just set");
@@ -221,17 +232,12 @@ fn solve_refined(
     use faer::linalg::cholesky::llt::factor;
     let k = ae.len();
     let trace: f64 = (0..k).map(|i| f64::from(g[i * k + i])).sum();
-    // Smaller blocks than faer's defaults (64, 128): measured 15-20% faster on the
-    // k ~ 100 supports here (README, speed).
-    let mut params: factor::LltParams = faer::Auto::<f32>::auto();
-    params.recursion_threshold = 32;
-    params.block_size = 32;
     factor::cholesky_in_place(
         MatMut::from_column_major_slice_mut(g, k, k),
         factor::LltRegularization::default(),
         Par::Seq,
         stack,
-        Spec::new(params),
+        f32_llt_params(),
     )
     .ok()?;
     simd::mirror_lower(g, k);
