@@ -217,17 +217,13 @@ pub fn llt_solve(l: &[f32], b: &mut [f64]) {
                     }
                 }
                 let rest = j + n;
-                if n == BLOCK {
-                    let col = |c: usize| &l[(j + c) * k + rest..(j + c + 1) * k];
-                    let y = [-b[j], -b[j + 1], -b[j + 2], -b[j + 3]];
-                    axpy4(&mut b[rest..], y, [col(0), col(1), col(2), col(3)]);
-                } else {
-                    for c in 0..n {
-                        let col = &l[(j + c) * k + rest..(j + c + 1) * k];
-                        let y = -b[j + c];
-                        axpy(&mut b[rest..], y, col);
-                    }
+                let mut y = [0f64; BLOCK];
+                for c in 0..n {
+                    y[c] = -b[j + c];
                 }
+                weighted_sum(&mut b[rest..], &y[..n], |c| {
+                    &l[(j + c) * k + rest..(j + c + 1) * k]
+                });
                 j = rest;
             }
             // Lᵀ x = y, by blocks from the bottom, through Lᵀ's columns (upper triangle).
@@ -242,17 +238,11 @@ pub fn llt_solve(l: &[f32], b: &mut [f64]) {
                         b[s + r] -= b[jj] * at(s + r, jj);
                     }
                 }
-                if n == BLOCK {
-                    let col = |c: usize| &l[(s + c) * k..(s + c) * k + s];
-                    let x = [-b[s], -b[s + 1], -b[s + 2], -b[s + 3]];
-                    axpy4(&mut b[..s], x, [col(0), col(1), col(2), col(3)]);
-                } else {
-                    for c in 0..n {
-                        let col = &l[(s + c) * k..(s + c) * k + s];
-                        let x = -b[s + c];
-                        axpy(&mut b[..s], x, col);
-                    }
+                let mut x = [0f64; BLOCK];
+                for c in 0..n {
+                    x[c] = -b[s + c];
                 }
+                weighted_sum(&mut b[..s], &x[..n], |c| &l[(s + c) * k..(s + c) * k + s]);
                 end = s;
             }
         },
