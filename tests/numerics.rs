@@ -16,12 +16,33 @@ fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// sparsemax equals the full-sort reference exactly (same support, same weight bits: both
+/// add the sorted values in the same order) and is a distribution.
+fn check_sparsemax(z: &[f32], scratch: &mut SparsemaxScratch, label: &str) {
+    let fast = sparsemax(z, scratch);
+    let slow = sparsemax_full_sort(z);
+    assert_eq!(
+        fast.iter().map(|x| x.0).collect::<Vec<_>>(),
+        slow.iter().map(|x| x.0).collect::<Vec<_>>(),
+        "support differs ({label})"
+    );
+    let sum: f64 = fast.iter().map(|x| f64::from(x.1)).sum();
+    assert!(
+        (sum - 1.0).abs() < 1e-4 * (fast.len() as f64).sqrt().max(1.0),
+        "sum {sum} ({label})"
+    );
+    assert!(fast.iter().all(|x| x.1 > 0.0), "{label}");
+    for (a, b) in fast.iter().zip(&slow) {
+        assert_eq!(a.1.to_bits(), b.1.to_bits(), "{a:?} vs {b:?} ({label})");
+    }
+}
+
 #[test]
 fn sparsemax_matches_full_sort_and_is_a_distribution() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut scratch = SparsemaxScratch::default();
-    // Sizes below and above the partial-selection prefix (21,889 = the stress case's
-    // anchors); scales giving tiny and huge supports.
+    // Sizes below and above the 32-value blocks whose maxima bound τ (21,889 = the stress
+    // case's anchors); scales giving tiny and huge supports.
     for &(n, scale) in &[
         (5usize, 1.0f32),
         (100, 0.3),
@@ -33,22 +54,16 @@ fn sparsemax_matches_full_sort_and_is_a_distribution() {
     ] {
         for _ in 0..5 {
             let z: Vec<f32> = normal(&mut rng, n).iter().map(|v| v * scale).collect();
-            let fast = sparsemax(&z, &mut scratch);
-            let slow = sparsemax_full_sort(&z);
-            assert_eq!(
-                fast.iter().map(|x| x.0).collect::<Vec<_>>(),
-                slow.iter().map(|x| x.0).collect::<Vec<_>>(),
-                "support differs (n {n}, scale {scale})"
-            );
-            let sum: f64 = fast.iter().map(|x| f64::from(x.1)).sum();
-            assert!(
-                (sum - 1.0).abs() < 1e-4 * (fast.len() as f64).sqrt().max(1.0),
-                "sum {sum}"
-            );
-            assert!(fast.iter().all(|x| x.1 > 0.0));
-            for (a, b) in fast.iter().zip(&slow) {
-                assert!((a.1 - b.1).abs() < 1e-6, "{a:?} vs {b:?}");
-            }
+            check_sparsemax(&z, &mut scratch, &format!("n {n}, scale {scale}"));
+            // The support packed into the last blocks (their maxima bound τ poorly), and
+            // a plateau of equal top values inside one region.
+            let mut sorted = z.clone();
+            sorted.sort_by(f32::total_cmp);
+            check_sparsemax(&sorted, &mut scratch, &format!("ascending, n {n}"));
+            let mut plateau = z.clone();
+            let top = sorted[n - 1];
+            plateau.iter_mut().skip(n / 2).take(300).for_each(|v| *v = top);
+            check_sparsemax(&plateau, &mut scratch, &format!("plateau, n {n}"));
         }
     }
     // Ties and a constant vector: uniform over all.

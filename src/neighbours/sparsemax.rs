@@ -2,21 +2,33 @@
 //!
 //! sparsemax(z) = argmin_{p in simplex} ||p - z||², solved by p_i = max(z_i - τ, 0) with
 //! τ = (Σ_{j ≤ k} z_(j) - 1) / k, z_(1) ≥ z_(2) ≥ ... sorted, and k the largest index with
-//! 1 + k z_(k) > Σ_{j ≤ k} z_(j). That condition holds exactly for k = 1..k*, so once it
-//! fails inside a sorted prefix of the K largest values, k* < K and τ is final: the
-//! partial selection provably contains the whole support. Otherwise K doubles.
+//! 1 + k z_(k) > Σ_{j ≤ k} z_(j). That condition holds exactly for k = 1..k*.
+//!
+//! Only the values above τ matter, and any subset of z gives a lower bound on τ: τ is
+//! where f(t) = Σ_i max(z_i - t, 0) falls to 1, and dropping values only lowers f. So
+//! the maxima of blocks of [`BLOCK`] values bound τ from below (Michelot's iteration on
+//! them, whose every step is itself a lower bound), only blocks whose maximum is above the
+//! bound are scanned, and the values above it, sorted, hold the whole support: τ from them
+//! is the τ of z, computed with the same additions in the same order as from a sort of
+//! all of z. On the stress case's rows of 21,889 similarities this scans a few thousand
+//! values and sorts a few hundred (README, speed).
 
 /// Reused buffers.
 #[derive(Default)]
 pub struct SparsemaxScratch {
+    maxima: Vec<f32>,
     top: Vec<f32>,
 }
 
-/// Initial prefix size of the partial selection.
-const FIRST_K: usize = 512;
+/// Values per block for the lower bound.
+const BLOCK: usize = 32;
 
-/// τ from values sorted descending, if the support ends inside them (`None` otherwise).
-fn threshold(sorted: &[f32], complete: bool) -> Option<f64> {
+/// Steps of Michelot's iteration on the block maxima (each one is a valid bound; it
+/// usually settles in under ten).
+const BOUND_STEPS: usize = 30;
+
+/// τ from values sorted descending that hold the whole support.
+fn threshold(sorted: &[f32]) -> f64 {
     let mut sum = 0f64;
     let mut tau = 0f64;
     for (i, &z) in sorted.iter().enumerate() {
@@ -26,38 +38,82 @@ fn threshold(sorted: &[f32], complete: bool) -> Option<f64> {
             sum += z;
             tau = (sum - 1.0) / k;
         } else {
-            return Some(tau);
+            break;
         }
     }
-    complete.then_some(tau)
+    tau
+}
+
+/// A lower bound on the sparsemax threshold of any superset of `v`: Michelot's
+/// iteration t <- (Σ_{v_i > t} v_i - 1) / #{v_i > t}, which rises towards the threshold
+/// of `v` from below. -inf when `v` is empty or holds no number.
+fn lower_bound(v: &[f32]) -> f64 {
+    let mut t = f64::NEG_INFINITY;
+    for _ in 0..BOUND_STEPS {
+        let (mut sum, mut n) = (0f64, 0usize);
+        for &x in v {
+            let x = f64::from(x);
+            if x > t {
+                sum += x;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        let next = (sum - 1.0) / n as f64;
+        if next.is_nan() || next <= t {
+            break;
+        }
+        t = next;
+    }
+    t
+}
+
+/// `v` above `bound`, or NaN (kept where a sort of all of z would keep it).
+fn above(v: f32, bound: f64) -> bool {
+    let v = f64::from(v);
+    v > bound || v.is_nan()
 }
 
 /// The support and weights of sparsemax(`z`), indices ascending.
 #[must_use]
 pub fn sparsemax(z: &[f32], scratch: &mut SparsemaxScratch) -> Vec<(u32, f32)> {
-    let mut k = FIRST_K.min(z.len());
-    let tau = loop {
-        let top = &mut scratch.top;
-        top.clear();
-        top.extend_from_slice(z);
-        let complete = k >= z.len();
-        if !complete {
-            top.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
-            top.truncate(k);
+    let SparsemaxScratch { maxima, top } = scratch;
+    maxima.clear();
+    // Block maxima; a NaN makes its block's "maximum" NaN, so that the block is scanned.
+    maxima.extend(z.chunks(BLOCK).map(|c| {
+        c.iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m || v.is_nan() { v } else { m })
+    }));
+    // Less a margin for the rounding of the bound's own sums (still a lower bound).
+    // (NaN only from infinite values: then every block is scanned.)
+    let t = lower_bound(maxima);
+    let bound = t - 1e-6 * (1.0 + t.abs());
+    let bound = if bound.is_nan() { f64::NEG_INFINITY } else { bound };
+    // Every value not at or below the bound (NaN included, as a sort of all of z keeps
+    // it), from the blocks whose maximum is not at or below it.
+    top.clear();
+    for (c, &m) in z.chunks(BLOCK).zip(maxima.iter()) {
+        if above(m, bound) {
+            top.extend(c.iter().copied().filter(|&v| above(v, bound)));
         }
-        top.sort_unstable_by(|a, b| b.total_cmp(a));
-        if let Some(t) = threshold(top, complete) {
-            break t;
+    }
+    top.sort_unstable_by(|a, b| b.total_cmp(a));
+    let tau = threshold(top);
+    // The support, from the blocks whose maximum is above τ.
+    let mut support = Vec::with_capacity(top.len());
+    for (b, (c, &m)) in z.chunks(BLOCK).zip(maxima.iter()).enumerate() {
+        if f64::from(m) > tau {
+            for (j, &v) in c.iter().enumerate() {
+                let p = f64::from(v) - tau;
+                if p > 0.0 {
+                    support.push(((b * BLOCK + j) as u32, p as f32));
+                }
+            }
         }
-        k = (k * 2).min(z.len());
-    };
-    z.iter()
-        .enumerate()
-        .filter_map(|(i, &v)| {
-            let p = f64::from(v) - tau;
-            (p > 0.0).then_some((i as u32, p as f32))
-        })
-        .collect()
+    }
+    support
 }
 
 /// The slow reference: sparsemax by sorting all of `z` (for tests).
