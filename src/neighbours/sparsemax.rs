@@ -70,6 +70,32 @@ fn lower_bound(v: &[f32]) -> f64 {
     t
 }
 
+/// Lanes of [`block_max`]: independent maxima the compiler keeps in vector registers.
+const LANES: usize = 8;
+
+/// The largest value of `c`, or NaN if `c` holds a NaN (so that its block is scanned).
+fn block_max(c: &[f32]) -> f32 {
+    let mut m = [f32::NEG_INFINITY; LANES];
+    let mut nan = [false; LANES];
+    let chunks = c.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for ch in chunks {
+        for l in 0..LANES {
+            m[l] = if ch[l] > m[l] { ch[l] } else { m[l] };
+            nan[l] |= ch[l].is_nan();
+        }
+    }
+    let mut best = m.into_iter().fold(f32::NEG_INFINITY, f32::max);
+    for &v in tail {
+        best = if v > best { v } else { best };
+    }
+    if nan.contains(&true) || tail.iter().any(|v| v.is_nan()) {
+        f32::NAN
+    } else {
+        best
+    }
+}
+
 /// `v` above `bound`, or NaN (kept where a sort of all of z would keep it).
 fn above(v: f32, bound: f64) -> bool {
     let v = f64::from(v);
@@ -81,11 +107,7 @@ fn above(v: f32, bound: f64) -> bool {
 pub fn sparsemax(z: &[f32], scratch: &mut SparsemaxScratch) -> Vec<(u32, f32)> {
     let SparsemaxScratch { maxima, top } = scratch;
     maxima.clear();
-    // Block maxima; a NaN makes its block's "maximum" NaN, so that the block is scanned.
-    maxima.extend(z.chunks(BLOCK).map(|c| {
-        c.iter()
-            .fold(f32::NEG_INFINITY, |m, &v| if v > m || v.is_nan() { v } else { m })
-    }));
+    maxima.extend(z.chunks(BLOCK).map(block_max));
     // Less a margin for the rounding of the bound's own sums (still a lower bound).
     // (NaN only from infinite values: then every block is scanned.)
     let t = lower_bound(maxima);
