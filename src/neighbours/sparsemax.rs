@@ -112,7 +112,11 @@ pub fn sparsemax(z: &[f32], scratch: &mut SparsemaxScratch) -> Vec<(u32, f32)> {
     // (NaN only from infinite values: then every block is scanned.)
     let t = lower_bound(maxima);
     let bound = t - 1e-6 * (1.0 + t.abs());
-    let bound = if bound.is_nan() { f64::NEG_INFINITY } else { bound };
+    let bound = if bound.is_nan() {
+        f64::NEG_INFINITY
+    } else {
+        bound
+    };
     // Every value not at or below the bound (NaN included, as a sort of all of z keeps
     // it), from the blocks whose maximum is not at or below it.
     top.clear();
