@@ -33,6 +33,22 @@ fn word_vectors_equal_the_reference_implementation() {
     }
 }
 
+/// A NaN in the input matrix of a `.bin` (whose rows make the word vectors) is refused
+/// at load, naming the file and the row.
+#[test]
+fn a_non_finite_input_matrix_is_refused() {
+    let bin = crate::fixtures::fasttext_tiny_with_nan(3);
+    let dir = crate::util::tmpdir();
+    let path = dir.path().join("nan.bin");
+    std::fs::write(&path, &bin).unwrap();
+    let msg = load_fasttext(&path).unwrap_err().to_string();
+    assert!(
+        msg.contains("nan.bin") && msg.contains("input matrix row 3"),
+        "{msg}"
+    );
+    assert!(msg.contains("non-finite"), "{msg}");
+}
+
 #[test]
 fn lookup_text_is_the_trimmed_key() {
     let keys: Vec<Option<Vec<u8>>> = vec![
@@ -71,8 +87,19 @@ fn vec_files_and_training_are_deterministic() {
     );
     assert_eq!(v.row(0), &[1.0, 2.0, 3.0]);
     std::fs::write(&vec_path, "2 3\n가 1 2\n").unwrap();
-    let e = aux_vectors(&AuxSource::VecText(vec_path), &keys, None).unwrap_err();
+    let e = aux_vectors(&AuxSource::VecText(vec_path.clone()), &keys, None).unwrap_err();
     assert!(e.to_string().contains("line 2"), "{e}");
+    // A NaN or an infinity is refused, naming the line and the word.
+    for bad in ["nan", "inf"] {
+        std::fs::write(&vec_path, format!("2 3\nb 0 1 0\n가 1 {bad} 3\n")).unwrap();
+        let e = aux_vectors(&AuxSource::VecText(vec_path.clone()), &keys, None).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("w.vec") && msg.contains("line 3"), "{msg}");
+        assert!(
+            msg.contains("\"가\"") && msg.contains("non-finite"),
+            "{msg}"
+        );
+    }
     // Training twice on the same text gives the same model bytes.
     let text = crate::fixtures::head("text/constitution-ko.txt", 300);
     let mut hashes = Vec::new();

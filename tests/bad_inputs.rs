@@ -497,6 +497,42 @@ fn bad_input_table() {
         );
     }
 
+    // NaN in a fastText model: the tiny reference .bin with one input-matrix value
+    // replaced, and a .vec with a "nan".
+    let nan_bin = d.join("nan.bin");
+    let bin = crate::fixtures::fasttext_tiny_with_nan(3);
+    std::fs::write(&nan_bin, &bin).unwrap();
+    let nan_vec = d.join("nan.vec");
+    std::fs::write(&nan_vec, "2 3\nb 0 1 0\n가 1 nan 3\n").unwrap();
+    for (name, file, expect) in [
+        (
+            "NaN in a fastText .bin",
+            &nan_bin,
+            &[
+                "nan.bin",
+                "input matrix row 3",
+                "non-finite",
+                "train or download it again",
+            ][..],
+        ),
+        (
+            "NaN in a fastText .vec",
+            &nan_vec,
+            &[
+                "nan.vec",
+                "line 3",
+                "\"가\"",
+                "non-finite",
+                "export it again",
+            ][..],
+        ),
+    ] {
+        let mut a = fast_transfer(&smol, &out);
+        set_method(&mut a, "salt");
+        a.extend(["--aux".into(), file.display().to_string()]);
+        row(name, a, expect, vec![file.clone()]);
+    }
+
     let mut a = fast_transfer(&smol, &smol);
     a.push("--force".into());
     row(

@@ -15,6 +15,30 @@ pub fn dir() -> &'static Path {
     DIR.get_or_init(|| tempfile::tempdir().expect("tmp")).path()
 }
 
+/// The bytes of `tests/data/fasttext-tiny.bin` (the reference implementation's tiny model)
+/// with the second value of input-matrix row `row` replaced by NaN.
+pub fn fasttext_tiny_with_nan(row: usize) -> Vec<u8> {
+    let mut bin =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fasttext-tiny.bin"))
+            .unwrap();
+    let i32_at = |o: usize| i32::from_le_bytes(bin[o..o + 4].try_into().unwrap());
+    // dim is the first training argument, bucket the ninth; nwords follows the
+    // dictionary size. The input matrix header is [nwords + bucket, dim] as two i64.
+    let (dim, bucket, nwords) = (i32_at(8), i32_at(40), i32_at(68));
+    let mut header = (i64::from(nwords) + i64::from(bucket))
+        .to_le_bytes()
+        .to_vec();
+    header.extend_from_slice(&i64::from(dim).to_le_bytes());
+    let start = bin
+        .windows(16)
+        .position(|w| w == header.as_slice())
+        .expect("the input matrix header")
+        + 16;
+    let at = start + 4 * (row * dim as usize + 1);
+    bin[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    bin
+}
+
 /// The first `n` lines of an asset text, written to the fixture folder.
 pub fn head(rel: &str, n: usize) -> PathBuf {
     let name = format!("{}.head{n}", rel.replace('/', "_"));

@@ -52,8 +52,10 @@ impl<'a> Walk<'a> {
         self.b.len() - self.pos
     }
 
-    /// A dense matrix header and body; returns its shape.
-    fn matrix(&mut self, what: &str) -> Result<(i64, i64), String> {
+    /// A dense matrix header and body; returns its shape. With `finite`, every value must
+    /// be a number (the input matrix: its rows become the auxiliary vectors, and one NaN
+    /// would turn a token's similarities to every anchor into NaN).
+    fn matrix(&mut self, what: &str, finite: bool) -> Result<(i64, i64), String> {
         let m = self.i64(&format!("{what} rows"))?;
         let n = self.i64(&format!("{what} columns"))?;
         let bytes = u64::try_from(m)
@@ -67,7 +69,19 @@ impl<'a> Walk<'a> {
                 self.left()
             ));
         }
-        self.take(bytes as usize, what)?;
+        let body = self.take(bytes as usize, what)?;
+        if finite {
+            let bad = body.chunks_exact(4).enumerate().find_map(|(i, c)| {
+                let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                (!v.is_finite()).then_some((i, v))
+            });
+            if let Some((i, v)) = bad {
+                return Err(format!(
+                    "{what} row {} holds a non-finite value ({v}); the model file is damaged: train or download it again",
+                    i / n.max(1) as usize
+                ));
+            }
+        }
         Ok((m, n))
     }
 }
@@ -152,7 +166,7 @@ pub(crate) fn check_fasttext_bin(b: &[u8]) -> Result<(), String> {
     if w.take(1, "the quantization flag")?[0] != 0 {
         return Err("quantized models (.ftz) are not supported; use the .bin model".into());
     }
-    let (m, n) = w.matrix("the input matrix")?;
+    let (m, n) = w.matrix("the input matrix", true)?;
     if m != i64::from(nwords) + i64::from(bucket) || n != i64::from(dim) {
         return Err(format!(
             "the input matrix is [{m}, {n}], expected [{} words + {bucket} buckets, {dim}]",
@@ -162,7 +176,7 @@ pub(crate) fn check_fasttext_bin(b: &[u8]) -> Result<(), String> {
     if w.take(1, "the output quantization flag")?[0] != 0 {
         return Err("a quantized output matrix is not supported".into());
     }
-    let (_, n_out) = w.matrix("the output matrix")?;
+    let (_, n_out) = w.matrix("the output matrix", false)?;
     if n_out != i64::from(dim) {
         return Err(format!(
             "the output matrix has {n_out} columns, expected {dim}"

@@ -44,11 +44,17 @@ pub fn read_vec(path: &Path) -> Result<VecTable, AuxError> {
         let Some(word) = parts.next() else { continue };
         let start = data.len();
         for p in parts {
-            data.push(
-                p.trim()
-                    .parse::<f32>()
-                    .map_err(|_| err(i + 2, "a value is not a number"))?,
-            );
+            let v = p
+                .trim()
+                .parse::<f32>()
+                .map_err(|_| err(i + 2, "a value is not a number"))?;
+            if !v.is_finite() {
+                return Err(err(
+                    i + 2,
+                    &format!("the vector of {word:?} holds a non-finite value ({v}); the file is damaged: export it again"),
+                ));
+            }
+            data.push(v);
         }
         if data.len() - start != dim {
             return Err(err(
