@@ -62,7 +62,11 @@ fn sparsemax_matches_full_sort_and_is_a_distribution() {
             check_sparsemax(&sorted, &mut scratch, &format!("ascending, n {n}"));
             let mut plateau = z.clone();
             let top = sorted[n - 1];
-            plateau.iter_mut().skip(n / 2).take(300).for_each(|v| *v = top);
+            plateau
+                .iter_mut()
+                .skip(n / 2)
+                .take(300)
+                .for_each(|v| *v = top);
             check_sparsemax(&plateau, &mut scratch, &format!("plateau, n {n}"));
         }
     }
