@@ -78,6 +78,14 @@ fn sparsemax_matches_full_sort_and_is_a_distribution() {
     assert_eq!(p, vec![(1, 1.0)]);
     assert_eq!(sparsemax_full_sort(&[0.0, 1.0, 0.0]), p);
     assert_eq!(sparsemax(&[], &mut scratch), vec![]);
+    // A NaN (refused upstream; the function must still not panic) leaves only finite,
+    // positive weights, and the values of its own block are still considered.
+    let mut z = vec![0.01f32; 100];
+    z[40] = f32::NAN;
+    z[33] = 0.9;
+    let p = sparsemax(&z, &mut scratch);
+    assert!(p.iter().all(|x| x.1.is_finite() && x.1 > 0.0), "{p:?}");
+    assert!(p.iter().any(|x| x.0 == 33), "{p:?}");
 }
 
 #[test]

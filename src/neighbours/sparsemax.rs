@@ -127,10 +127,11 @@ pub fn sparsemax(z: &[f32], scratch: &mut SparsemaxScratch) -> Vec<(u32, f32)> {
     }
     top.sort_unstable_by(|a, b| b.total_cmp(a));
     let tau = threshold(top);
-    // The support, from the blocks whose maximum is above τ.
+    // The support, from the blocks whose maximum is above τ (or NaN: its other values may
+    // be).
     let mut support = Vec::with_capacity(top.len());
     for (b, (c, &m)) in z.chunks(BLOCK).zip(maxima.iter()).enumerate() {
-        if f64::from(m) > tau {
+        if above(m, tau) {
             for (j, &v) in c.iter().enumerate() {
                 let p = f64::from(v) - tau;
                 if p > 0.0 {
