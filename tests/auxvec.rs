@@ -2,11 +2,7 @@
 
 use salt::auxvec::{aux_vectors, load_fasttext, AuxSource, TrainOptions};
 
-fn data(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
+use crate::util::data_file as data;
 
 /// `tests/data/fasttext-tiny.{bin,json}` come from the Python reference implementation
 /// (`scripts/make_fasttext_golden.py`); Hangul words exercise the signed-byte n-gram hash.

@@ -18,9 +18,7 @@ pub fn dir() -> &'static Path {
 /// The bytes of `tests/data/fasttext-tiny.bin` (the reference implementation's tiny model)
 /// with the second value of input-matrix row `row` replaced by NaN.
 pub fn fasttext_tiny_with_nan(row: usize) -> Vec<u8> {
-    let mut bin =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fasttext-tiny.bin"))
-            .unwrap();
+    let mut bin = std::fs::read(crate::util::data_file("fasttext-tiny.bin")).unwrap();
     let i32_at = |o: usize| i32::from_le_bytes(bin[o..o + 4].try_into().unwrap());
     // dim is the first training argument, bucket the ninth; nwords follows the
     // dictionary size. The input matrix header is [nwords + bucket, dim] as two i64.

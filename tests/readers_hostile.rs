@@ -167,9 +167,7 @@ fn gguf_reader_on_a_real_header() {
 
 #[test]
 fn fasttext_reader() {
-    let base =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fasttext-tiny.bin"))
-            .unwrap();
+    let base = std::fs::read(crate::util::data_file("fasttext-tiny.bin")).unwrap();
     campaign("fastText .bin", &base, 0x52, |b| {
         let ft = salt::auxvec::parse_fasttext(Path::new("mut.bin"), b).map_err(|_| ())?;
         ft.get_word_vector("대한민국");

@@ -19,6 +19,13 @@ pub fn asset(rel: &str) -> PathBuf {
     p
 }
 
+/// A committed test file by its name in `tests/data`.
+pub fn data_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
 /// The three source LLMs of shared/ASSETS.md.
 pub const MODELS: [&str; 3] = [
     "models/smollm2-135m-instruct-q4_1.gguf",
