@@ -51,7 +51,7 @@ pub fn stress_transfer(c: &mut Criterion) {
     let mut g = c.benchmark_group("transfer");
     g.sample_size(10).measurement_time(Duration::from_secs(60));
     g.bench_function("stress_smollm2_full_use", |b| {
-        b.iter(|| transfer(&cfg, &mut |_| {}).expect("transfer"))
+        b.iter(|| transfer(&cfg, &mut salt::progress::Silent).expect("transfer"))
     });
     g.finish();
     crate::report_against("transfer", "stress_smollm2_full_use", 10.0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the real demo assets: adapt Gemma-3-270M to Korean with the USE
 # vocabulary trimmed to the Korean training split (fastText vectors trained on that split),
-# once per method, then evaluate the source and the four outputs through llama.cpp on the
+# with every method in one run (the shared stages run once), then evaluate the source and the four outputs through llama.cpp on the
 # held-out Korean split and print the comparison table.
 #
 # DEMO_TOKENS (default 4000) caps the scored tokens per model so that the demo takes a few
@@ -20,13 +20,11 @@ train=$CACHE/text/bible-ko-train.txt
 heldout=$CACHE/text/bible-ko-heldout.txt
 
 echo "== adapting $(basename "$src") to Korean (USE trimmed to $(basename "$train"))"
+# One run, four outputs (gemma-ko-METHOD.gguf): trimming, fastText, neighbours once.
 $salt transfer --source "$src" --plm "$CACHE/plm/use" --trim-to "$train" \
   --heldout "$heldout" --aux-train "$train" --aux-save "$OUT/ko-fasttext.bin" \
-  --method salt --plan "$OUT/gemma-ko-salt.plan.jsonl" --out "$OUT/gemma-ko-salt.gguf" --force
-for m in focus mean random; do
-  $salt transfer --source "$src" --plm "$CACHE/plm/use" --trim-to "$train" \
-    --aux "$OUT/ko-fasttext.bin" --method $m --out "$OUT/gemma-ko-$m.gguf" --force --quiet
-done
+  --method salt,focus,mean,random --plan "$OUT/gemma-ko.plan.jsonl" \
+  --out "$OUT/gemma-ko.gguf" --force
 
 echo "== evaluating on $(basename "$heldout") (at most $TOKENS scored tokens per model)"
 $salt eval --model "$src" --model "$OUT/gemma-ko-salt.gguf" --model "$OUT/gemma-ko-focus.gguf" \

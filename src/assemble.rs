@@ -13,7 +13,10 @@ use rayon::prelude::*;
 use crate::codec;
 use crate::error::CodecError;
 use crate::ggml::GgmlType;
-use crate::gguf::{GgufFile, TensorInfo};
+use crate::gguf::{keys, GgufFile, TensorInfo};
+use crate::init::NewRows;
+use crate::source::{RowStats, SourceModel};
+use crate::vocab::TargetClass;
 
 /// Where one output row comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,4 +157,95 @@ pub fn assemble_tensor(
         }
     }
     codec::quantize(out_ty, &all, w, what)
+}
+
+/// Every output row's source: copied source rows, the method's rows, seeded random rows.
+#[derive(Clone, Debug, Default)]
+pub struct RowPlan {
+    /// One entry per target token.
+    pub plan: Vec<RowSource>,
+    /// `[n_new x h_s]` new `token_embd` rows, indexed by [`RowSource::New`].
+    pub embd: Vec<f32>,
+    /// `[n_new x h_s]` new `output` rows (untied sources; empty otherwise).
+    pub output: Vec<f32>,
+    /// New rows from the method.
+    pub from_method: usize,
+    /// New rows drawn at random (SALT.md section 5).
+    pub random: usize,
+}
+
+/// Plans every row of the output: classes with a source row copy it; new tokens take
+/// the method's row, or the seeded normal row of SALT.md section 5 (one ChaCha stream per
+/// target id, so the bytes do not depend on the order or the thread).
+#[must_use]
+pub fn plan_rows(
+    classes: &[TargetClass],
+    rows: &NewRows,
+    seed: u64,
+    stats: &RowStats,
+    h_s: usize,
+) -> RowPlan {
+    let mut p = RowPlan {
+        plan: Vec::with_capacity(classes.len()),
+        ..RowPlan::default()
+    };
+    let mut next = rows.ids.iter().enumerate().peekable();
+    for (i, class) in classes.iter().enumerate() {
+        if let Some(s) = class.source() {
+            p.plan.push(RowSource::Copy(s));
+            continue;
+        }
+        p.plan
+            .push(RowSource::New((p.embd.len() / h_s.max(1)) as u32));
+        match next.next_if(|(_, &id)| id as usize == i) {
+            Some((r, _)) => {
+                p.from_method += 1;
+                p.embd.extend_from_slice(&rows.embd[r * h_s..(r + 1) * h_s]);
+                if let Some(o) = &rows.output {
+                    p.output.extend_from_slice(&o[r * h_s..(r + 1) * h_s]);
+                }
+            }
+            None => {
+                p.random += 1;
+                let (m, s) = &stats.embd;
+                p.embd.extend(random_row(seed, i as u64, m, s));
+                if let Some((m, s)) = &stats.output {
+                    p.output
+                        .extend(random_row(seed, i as u64 | (1 << 40), m, s));
+                }
+            }
+        }
+    }
+    p
+}
+
+/// The bytes of the new `token_embd` (and `output`) tensors, in types `types`.
+///
+/// # Errors
+/// [`CodecError`] when rows cannot be converted or a new row is not finite.
+pub fn embedding_tensors(
+    source: &SourceModel,
+    rows: &RowPlan,
+    types: (GgmlType, Option<GgmlType>),
+) -> Result<(Vec<u8>, Option<Vec<u8>>), CodecError> {
+    let embd = assemble_tensor(
+        &source.file,
+        &source.embd,
+        &rows.plan,
+        &rows.embd,
+        types.0,
+        keys::TOKEN_EMBD,
+    )?;
+    let out = match (&source.output, types.1) {
+        (Some(t), Some(ty)) => Some(assemble_tensor(
+            &source.file,
+            t,
+            &rows.plan,
+            &rows.output,
+            ty,
+            keys::OUTPUT,
+        )?),
+        _ => None,
+    };
+    Ok((embd, out))
 }

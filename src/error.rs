@@ -35,12 +35,37 @@ pub enum Error {
     /// The regression.
     #[error(transparent)]
     Regression(#[from] RegressionError),
+    /// The compute device.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// A method needs an input the configuration does not give.
+    #[error("--method {method} needs {what}; {fix}")]
+    MissingInput {
+        /// The method's name.
+        method: &'static str,
+        /// What it needs.
+        what: &'static str,
+        /// How to give it.
+        fix: &'static str,
+    },
+    /// The caller cancelled the run (nothing was written at the output paths).
+    #[error("cancelled; nothing was written")]
+    Cancelled,
     /// A stage that this version does not implement yet.
     #[error("{stage} is not implemented yet")]
     NotImplemented {
         /// The stage's name.
         stage: &'static str,
     },
+}
+
+/// Errors choosing or using a compute device.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeviceError {
+    /// `--device cuda` in a build without the `cuda` feature.
+    #[error("this salt was built without CUDA support; rebuild with `cargo build --release --features cuda`, or use --device cpu")]
+    NotBuilt,
 }
 
 /// Errors of the GGUF container reader and writer.

@@ -15,18 +15,27 @@
 //! 3. [`plm`]: the target model's embedding table.
 //! 4. [`auxvec`]: auxiliary static vectors (fastText) for every target token.
 //! 5. [`neighbours`]: cosine similarity to the shared anchors and exact sparsemax.
-//! 6. [`regression`]: the per-token least-squares map, CPU (faer + rayon) or GPU.
+//! 6. [`init`]: one initialiser per method gives the new tokens their rows: [`init::salt`]
+//!    runs [`regression`], the per-token least-squares map, on a [`device`] (CPU: faer +
+//!    rayon; CUDA); [`init::focus`], [`init::mean`], [`init::random`] are the baselines.
 //! 7. [`assemble`]: the new `token_embd` (and untied `output`) rows, quantized by ggml.
-//! 8. [`gguf`] (out): the rewritten tokenizer metadata and tensors, every other byte kept,
-//!    written through [`output`] (temporary file, then rename).
+//! 8. [`output`]: the rewritten header (tokenizer metadata, tensors, provenance), every
+//!    other byte kept, written to temporary files and renamed when all are complete.
 //! 9. [`eval`]: validation through llama.cpp: tokenizer parity, perplexity, bits per byte.
 //!
-//! [`pipeline::transfer`] runs stages 1 to 8 with one call per stage; [`inspect`]
-//! summarises a GGUF file without touching tensor data.
+//! [`source`] opens and checks the source model (stage 1). [`pipeline::transfer`] runs
+//! stages 1 to 8 with one call per stage; [`pipeline::transfer_methods`] writes several
+//! methods' outputs from one pass over the shared stages. [`progress`] carries structured
+//! events and cancellation to an embedding application. [`inspect`] summarises a GGUF file
+//! without touching tensor data.
+//!
+//! Adding an initialiser takes one file in `src/init/`, one [`init::Method`] variant (its
+//! name and two match arms) and its tests; the pipeline computes what its `NEEDS` asks for.
 //!
 //! ```no_run
 //! use salt::auxvec::AuxSource;
 //! use salt::pipeline::{transfer, Method, TransferConfig};
+//! use salt::progress::Event;
 //!
 //! let mut cfg = TransferConfig::new(
 //!     "gemma-3-270m-q4_k_m.gguf".into(),
@@ -36,7 +45,7 @@
 //! );
 //! cfg.method = Method::Salt;
 //! cfg.trim_to = Some("korean-train.txt".into());
-//! let report = transfer(&cfg, &mut |line| eprintln!("{line}"))?;
+//! let report = transfer(&cfg, &mut |e: &Event<'_>| eprintln!("{}: {}", e.stage.name(), e.message))?;
 //! println!("{} tokens, {} regressed", report.n_vocab, report.regressed);
 //! # Ok::<(), salt::Error>(())
 //! ```
@@ -44,19 +53,24 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// Modules in pipeline order (see above), then the cross-cutting ones.
 pub mod assemble;
 pub mod auxvec;
 pub mod codec;
+pub mod device;
 pub mod error;
 pub mod eval;
 pub mod ggml;
 pub mod gguf;
+pub mod init;
 pub mod inspect;
 pub mod neighbours;
 pub mod output;
 pub mod pipeline;
 pub mod plm;
+pub mod progress;
 pub mod regression;
+pub mod source;
 pub mod text;
 pub mod vocab;
 

@@ -1,69 +1,50 @@
 //! The whole transfer, one call per stage (see the crate doc for the stages).
 //!
 //! [`transfer`] takes a [`TransferConfig`] of plain values (the CLI resolves flags into
-//! it) and returns a [`TransferReport`]; progress goes to a caller-supplied callback.
+//! it) and returns a [`TransferReport`]; [`transfer_methods`] writes one output per
+//! method from one pass over the shared stages (source, target vocabulary, PLM table,
+//! auxiliary vectors, neighbours). Progress and cancellation go through a [`Progress`].
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::assemble::{assemble_tensor, gather_rows, random_row, row_stats, RowSource};
-use crate::auxvec::{aux_vectors, AuxSource};
-use crate::codec;
-use crate::error::{Error, GgufError, VocabError};
+use crate::assemble::{embedding_tensors, plan_rows};
+use crate::auxvec::AuxSource;
+use crate::device::{self, Compute, DeviceChoice};
+use crate::error::Error;
 use crate::ggml::GgmlType;
-use crate::gguf::{keys, write_gguf, GgufFile, GgufHeader, TensorSource, Value};
-use crate::neighbours::{neighbours, Neighbours};
-use crate::output::AtomicOutput;
-use crate::regression::{regress, RegressionInput};
+use crate::gguf::GgufFile;
+use crate::init::{InitInput, Needs, NewRows};
+use crate::neighbours::{select_rows, NeighbourSet};
+use crate::output::header::{name_and_sha256, output_header, tensor_sources, Provenance};
+use crate::output::{method_path, OutputSet, PlanRows};
+use crate::plm::EmbeddingTable;
+use crate::progress::{Progress, Reporter, Stage};
+use crate::source::{RowStats, SourceModel, SourceRows};
+use crate::vocab::{self, TargetClass, TargetVocab};
+
+pub use crate::init::Method;
+pub use crate::output::tokenizer_paths;
 pub use crate::text::read_text;
-use crate::vocab::{self, canonical_key, gpt2_byte_decoder, TargetClass, TokenizerMetaOptions};
-
-/// How new rows are initialised (SALT.md section 6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// The per-token least-squares map.
-    Salt,
-    /// Sparsemax-weighted mean of the anchors' source rows (FOCUS).
-    Focus,
-    /// The mean source row.
-    Mean,
-    /// Seeded normal rows with the source rows' per-dimension mean and std.
-    Random,
-}
-
-impl Method {
-    /// The name used on the command line and in `salt.method`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Salt => "salt",
-            Self::Focus => "focus",
-            Self::Mean => "mean",
-            Self::Random => "random",
-        }
-    }
-}
+pub use crate::vocab::{select_target, TargetSelection, TrimSpec};
 
 /// Everything a transfer needs, resolved.
 #[derive(Clone, Debug)]
 pub struct TransferConfig {
     /// The source GGUF.
     pub source: PathBuf,
-    /// The PLM (folder, tokenizer file).
+    /// The PLM (folder, tokenizer file, or GGUF).
     pub plm: PathBuf,
     /// `--plm-embeddings FILE[:TENSOR]`.
     pub plm_embeddings: Option<String>,
-    /// Auxiliary vectors.
-    pub aux: AuxSource,
-    /// The output GGUF.
+    /// Auxiliary vectors (`None`: only methods without neighbours can run).
+    pub aux: Option<AuxSource>,
+    /// The output GGUF (with several methods: see [`method_path`]).
     pub out: PathBuf,
-    /// Initialisation method.
+    /// Initialisation method of [`transfer`].
     pub method: Method,
     /// Seed for random rows.
     pub seed: u64,
@@ -85,6 +66,8 @@ pub struct TransferConfig {
     pub trim_heldout: Option<PathBuf>,
     /// Append the source's chat-template control tokens (`None`: when it has a template).
     pub keep_chat_tokens: Option<bool>,
+    /// Where neighbours and regressions run.
+    pub device: DeviceChoice,
     /// Replace an existing output.
     pub force: bool,
     /// Write the per-token plan as JSON lines here.
@@ -92,25 +75,19 @@ pub struct TransferConfig {
 }
 
 impl TransferConfig {
-    /// The trim settings, when `trim_to` is set.
+    /// Defaults for the given files (`aux` may be `None` for `mean` and `random`).
     #[must_use]
-    pub fn trim_spec(&self) -> Option<TrimSpec<'_>> {
-        self.trim_to.as_deref().map(|text| TrimSpec {
-            text,
-            min_count: self.trim_min_count,
-            keep_chars: self.trim_keep_chars,
-            heldout: self.trim_heldout.as_deref(),
-        })
-    }
-
-    /// Defaults for the given files.
-    #[must_use]
-    pub fn new(source: PathBuf, plm: PathBuf, aux: AuxSource, out: PathBuf) -> Self {
+    pub fn new(
+        source: PathBuf,
+        plm: PathBuf,
+        aux: impl Into<Option<AuxSource>>,
+        out: PathBuf,
+    ) -> Self {
         Self {
             source,
             plm,
             plm_embeddings: None,
-            aux,
+            aux: aux.into(),
             out,
             method: Method::Salt,
             seed: 0,
@@ -122,9 +99,55 @@ impl TransferConfig {
             trim_keep_chars: false,
             trim_heldout: None,
             keep_chat_tokens: None,
+            device: DeviceChoice::Cpu,
             force: false,
             plan: None,
         }
+    }
+
+    /// The trim settings, when `trim_to` is set.
+    #[must_use]
+    pub fn trim_spec(&self) -> Option<TrimSpec<'_>> {
+        self.trim_to.as_deref().map(|text| TrimSpec {
+            text,
+            min_count: self.trim_min_count,
+            keep_chars: self.trim_keep_chars,
+            heldout: self.trim_heldout.as_deref(),
+        })
+    }
+
+    /// The output GGUF and plan of each method: `out` and `plan` themselves for one
+    /// method, [`method_path`] of them for several.
+    #[must_use]
+    pub fn output_paths(&self, methods: &[Method]) -> Vec<(PathBuf, Option<PathBuf>)> {
+        let one = methods.len() == 1;
+        let named = |p: &Path, m: Method| {
+            if one {
+                p.to_path_buf()
+            } else {
+                method_path(p, m.name())
+            }
+        };
+        methods
+            .iter()
+            .map(|&m| {
+                (
+                    named(&self.out, m),
+                    self.plan.as_deref().map(|p| named(p, m)),
+                )
+            })
+            .collect()
+    }
+
+    fn inputs(&self) -> Vec<&Path> {
+        [
+            Some(self.source.as_path()),
+            Some(self.plm.as_path()),
+            self.trim_to.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -165,633 +188,396 @@ pub struct TransferReport {
     pub segmentation: Option<vocab::SegmentationChange>,
     /// Output type of `token_embd`.
     pub embd_type: String,
+    /// The compute device.
+    pub device: String,
     /// Output file size in bytes.
     pub bytes: u64,
-    /// Seconds per stage.
+    /// Seconds per stage (shared stages appear in every method's report).
     pub seconds: BTreeMap<String, f64>,
 }
 
-fn sha256_file(p: &Path) -> Result<String, GgufError> {
-    let mut f = std::fs::File::open(p).map_err(|e| GgufError::Io {
-        path: p.to_path_buf(),
-        source: e,
-    })?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| GgufError::Io {
-        path: p.to_path_buf(),
-        source: e,
-    })?;
-    Ok(format!("{:x}", h.finalize()))
+/// Seconds per stage.
+struct Laps {
+    clock: Instant,
+    seconds: BTreeMap<String, f64>,
 }
 
-/// Chooses the output type of an embedding tensor: the request, else the source's type,
-/// else its fallback when the width does not fit the source type's blocks.
-fn output_type(
-    requested: Option<GgmlType>,
-    src: GgmlType,
-    width: usize,
-    log: &mut dyn FnMut(&str),
-) -> Result<GgmlType, Error> {
-    if let Some(t) = requested {
-        codec::check_quantizable(t, width)?;
-        return Ok(t);
-    }
-    if codec::check_quantizable(src, width).is_ok() {
-        return Ok(src);
-    }
-    let fb = codec::fallback_type(src);
-    codec::check_quantizable(fb, width)?;
-    log(&format!(
-        "{src} cannot be written here; new embedding rows use {fb}"
-    ));
-    Ok(fb)
-}
-
-/// The paths of the reference tokenizer files written next to `out`.
-#[must_use]
-pub fn tokenizer_paths(out: &Path) -> (PathBuf, PathBuf) {
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = out.parent().unwrap_or(Path::new("."));
-    (
-        dir.join(format!("{stem}.tokenizer.json")),
-        dir.join(format!("{stem}.model")),
-    )
-}
-
-/// How to trim the target vocabulary (SALT.md section 6b).
-#[derive(Clone, Debug)]
-pub struct TrimSpec<'a> {
-    /// The target-language text whose pieces are kept.
-    pub text: &'a Path,
-    /// Keep pieces used at least this often.
-    pub min_count: usize,
-    /// Also keep every single-character piece of the text's characters.
-    pub keep_chars: bool,
-    /// Held-out text for the segmentation-change report.
-    pub heldout: Option<&'a Path>,
-}
-
-/// The target tokenizer after the optional trim, as `transfer` and `overlap` use it.
-#[derive(Debug)]
-pub struct TargetSelection {
-    /// The (trimmed) target tokenizer.
-    pub tokenizer: vocab::TargetTokenizer,
-    /// For each of its ids, the id in the untrimmed tokenizer (PLM embedding row).
-    pub old_ids: Vec<u32>,
-    /// What trimming kept, when it ran.
-    pub trim: Option<vocab::TrimReport>,
-    /// Held-out segmentation changes, when a held-out text was given.
-    pub segmentation: Option<vocab::SegmentationChange>,
-}
-
-/// Stage 2a: trims `full` to `spec`'s text when given (else keeps it whole).
-///
-/// # Errors
-/// [`VocabError`] for unreadable texts or a failing reference tokenizer.
-pub fn select_target(
-    full: vocab::TargetTokenizer,
-    spec: Option<&TrimSpec<'_>>,
-    log: &mut dyn FnMut(&str),
-) -> Result<TargetSelection, VocabError> {
-    let Some(spec) = spec else {
-        return Ok(TargetSelection {
-            old_ids: (0..full.vocab.len() as u32).collect(),
-            tokenizer: full,
-            trim: None,
-            segmentation: None,
-        });
-    };
-    let text = read_text(spec.text)?;
-    log(&format!(
-        "trimming {} target pieces to {}",
-        full.vocab.len(),
-        spec.text.display()
-    ));
-    let (t, old_ids, r) = vocab::trim_to_text(&full, &text, spec.min_count, spec.keep_chars)?;
-    let segmentation = match spec.heldout {
-        Some(h) => {
-            let held = read_text(h)?;
-            let lines: Vec<&str> = held.lines().collect();
-            Some(vocab::segmentation_change(&full, &t, &lines)?)
+impl Laps {
+    fn new() -> Self {
+        Self {
+            clock: Instant::now(),
+            seconds: BTreeMap::new(),
         }
-        None => None,
-    };
-    Ok(TargetSelection {
-        tokenizer: t,
-        old_ids,
-        trim: Some(r),
-        segmentation,
-    })
+    }
+
+    fn lap(&mut self, name: &str) {
+        self.seconds
+            .insert(name.to_owned(), self.clock.elapsed().as_secs_f64());
+        self.clock = Instant::now();
+    }
 }
 
-/// Runs the transfer and writes the output GGUF (and its reference tokenizer).
+/// Runs the transfer with `cfg.method` and writes `cfg.out` (and its reference tokenizer).
 ///
 /// # Errors
-/// Any stage's typed error; nothing is written at `cfg.out` unless all succeeded.
-#[allow(clippy::too_many_lines)]
-pub fn transfer(cfg: &TransferConfig, log: &mut dyn FnMut(&str)) -> Result<TransferReport, Error> {
-    let mut seconds = BTreeMap::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &str, clock: &mut Instant| {
-        seconds.insert(name.to_owned(), clock.elapsed().as_secs_f64());
-        *clock = Instant::now();
-    };
+/// Any stage's typed error, or [`Error::Cancelled`]; nothing is written at `cfg.out`
+/// unless all succeeded.
+pub fn transfer(
+    cfg: &TransferConfig,
+    progress: &mut dyn Progress,
+) -> Result<TransferReport, Error> {
+    let mut reports = transfer_methods(cfg, &[cfg.method], progress)?;
+    Ok(reports.remove(0))
+}
 
+/// Runs the shared stages once and writes one output per method (paths from
+/// [`TransferConfig::output_paths`]); every output is renamed into place only when all
+/// are complete.
+///
+/// # Errors
+/// Any stage's typed error, or [`Error::Cancelled`]; then no output is written.
+pub fn transfer_methods(
+    cfg: &TransferConfig,
+    methods: &[Method],
+    progress: &mut dyn Progress,
+) -> Result<Vec<TransferReport>, Error> {
+    let mut rep = Reporter::new(progress);
+    let mut laps = Laps::new();
+    let needs = Needs::any(methods);
+    check_aux(cfg, methods, needs)?;
+    // 8 (early): every output path is checked, and its temporary file made, first.
+    let inputs = cfg.inputs();
+    let mut outputs = cfg
+        .output_paths(methods)
+        .iter()
+        .map(|(out, plan)| OutputSet::create(out, plan.as_deref(), cfg.force, &inputs))
+        .collect::<Result<Vec<_>, _>>()?;
     // 1. Source model; every requirement checked before any compute.
-    let inputs: Vec<&Path> = [
-        Some(cfg.source.as_path()),
-        Some(cfg.plm.as_path()),
-        cfg.trim_to.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let output = AtomicOutput::create(&cfg.out, cfg.force, &inputs)?;
-    let (tok_json, tok_model) = tokenizer_paths(&cfg.out);
-    let src_file = GgufFile::open(&cfg.source)?;
-    let arch = src_file.get_str(keys::GENERAL_ARCHITECTURE)?.to_owned();
-    let src_vocab = vocab::vocab_from_gguf(&src_file)?;
-    let embd = src_file.require_tensor(keys::TOKEN_EMBD)?.clone();
-    let out_t = src_file.tensor(keys::OUTPUT).cloned();
-    for t in std::iter::once(&embd).chain(out_t.as_ref()) {
-        if t.dims.len() != 2 || t.n_rows() as usize != src_vocab.len() {
-            return Err(GgufError::BadTensor {
-                path: cfg.source.clone(),
-                tensor: t.name_str().into_owned(),
-                reason: format!(
-                    "shape {:?} does not hold one row per token ({} tokens in tokenizer.ggml.tokens); the tokenizer and the embeddings disagree: convert the model again",
-                    t.dims,
-                    src_vocab.len()
-                ),
-            }
-            .into());
-        }
-    }
-    // A damaged source (NaN or infinity in an embedding) would be copied or mixed into
-    // the output silently; say which row instead (about 0.3 s for Gemma's table).
-    for t in std::iter::once(&embd).chain(out_t.as_ref()) {
-        if let Some((row, value)) = codec::first_non_finite_row(&src_file, t)? {
-            return Err(GgufError::BadTensor {
-                path: cfg.source.clone(),
-                tensor: t.name_str().into_owned(),
-                reason: format!(
-                    "row {row} (token {:?}) holds a non-finite value ({value}); the model file is damaged: download or convert it again",
-                    src_vocab.text(row as u32)
-                ),
-            }
-            .into());
-        }
-    }
-    lap("check source", &mut clock);
-    let h_s = embd.row_width() as usize;
-    let embd_ty = output_type(cfg.embd_type, embd.ty, h_s, log)?;
-    let out_ty = match &out_t {
-        Some(t) => Some(output_type(
-            cfg.embd_type,
-            t.ty,
-            t.row_width() as usize,
-            log,
-        )?),
-        None => None,
+    let source = SourceModel::open(&cfg.source)?;
+    laps.lap("check source");
+    let types = source.output_types(cfg.embd_type, &mut |m| rep.message(Stage::Source, m))?;
+    laps.lap("read source");
+    // 2. Target vocabulary: load (a GGUF once), trim, append chat tokens, align.
+    let plm_gguf = plm_gguf(&cfg.plm)?;
+    let full = match &plm_gguf {
+        Some(f) => vocab::target_from_gguf(f)?,
+        None => vocab::load_target(&cfg.plm)?,
     };
-    lap("read source", &mut clock);
-
-    // 2. Target vocabulary: load, trim, append chat tokens, align.
-    let full = vocab::load_target(&cfg.plm)?;
-    // A target llama.cpp cannot tokenize like the reference (an unknown byte-level
-    // pre-tokenizer, a normalising SentencePiece BPE) is refused before any compute;
-    // trimming changes neither.
-    vocab::write_tokenizer_meta(
-        &mut GgufHeader::from_file(&src_file),
-        &arch,
-        &full.vocab,
-        &full,
-        &TokenizerMetaOptions::default(),
+    let target = vocab::prepare_target(
+        &source.file,
+        &source.arch,
+        &source.vocab,
+        full,
+        cfg.trim_spec().as_ref(),
+        cfg.keep_chat_tokens,
+        &mut |m| rep.message(Stage::Target, m),
     )?;
-    let full_size = full.vocab.len();
-    let TargetSelection {
-        tokenizer: tk,
-        old_ids,
-        trim,
-        segmentation,
-    } = select_target(full, cfg.trim_spec().as_ref(), log)?;
-    let n_target = tk.vocab.len();
-    let template = src_file
-        .opt_str(keys::TOKENIZER_CHAT_TEMPLATE)?
-        .map(str::to_owned);
-    let keep_chat = cfg.keep_chat_tokens.unwrap_or(template.is_some());
-    let mut final_vocab = tk.vocab.clone();
-    let chat = match (&template, keep_chat) {
-        (Some(tpl), true) => vocab::append_chat_tokens(&src_vocab, &mut final_vocab, tpl),
-        _ => Vec::new(),
-    };
-    let al = vocab::align(&src_vocab, &final_vocab, &chat);
-    if al.stats.shared == 0 {
-        return Err(VocabError::NoSharedTokens {
-            source_gguf: cfg.source.clone(),
-            target: tk.path.clone(),
-        }
-        .into());
-    }
-    log(&format!(
-        "vocabulary: {} target tokens, {} shared, {} special, {} chat, {} new",
-        final_vocab.len(),
-        al.stats.shared,
-        al.stats.special,
-        al.stats.chat,
-        al.stats.new
-    ));
-    lap("align", &mut clock);
-
-    // 3-6. New rows.
-    let new_ids: Vec<u32> = (0..final_vocab.len() as u32)
-        .filter(|&i| al.classes[i as usize] == TargetClass::New)
-        .collect();
-    let mut method_rows: BTreeMap<u32, (Vec<f32>, Option<Vec<f32>>)> = BTreeMap::new();
-    let mut k_histogram = BTreeMap::new();
-    let mut solves = crate::regression::PathCounts::default();
-    let mut anchors_n = 0;
-    let mut with_aux = 0;
-    let mut plan_rows: BTreeMap<u32, (Vec<u32>, Vec<f32>)> = BTreeMap::new();
-    if matches!(cfg.method, Method::Salt | Method::Focus) {
-        let plm = if matches!(cfg.method, Method::Salt) || matches!(cfg.aux, AuxSource::Plm) {
-            let table =
-                crate::plm::load_embeddings(&cfg.plm, cfg.plm_embeddings.as_deref(), full_size)?;
-            Some(crate::plm::EmbeddingTable {
-                data: old_ids
-                    .iter()
-                    .flat_map(|&o| table.row(o as usize).iter().copied())
-                    .collect(),
-                rows: old_ids.len(),
-                ..table
-            })
-        } else {
-            None
-        };
-        lap("read plm", &mut clock);
-        let gpt2 = gpt2_byte_decoder();
-        let keys: Vec<Option<Vec<u8>>> = tk
-            .vocab
-            .tokens
-            .iter()
-            .map(|t| canonical_key(tk.vocab.kind, t, &gpt2))
-            .collect();
-        log("auxiliary vectors");
-        let aux = aux_vectors(&cfg.aux, &keys, plm.as_ref())?;
-        with_aux = aux.count();
-        lap("aux vectors", &mut clock);
-        let anchors: Vec<u32> = (0..n_target as u32)
-            .filter(|&i| {
-                matches!(al.classes[i as usize], TargetClass::Shared(_)) && aux.has[i as usize]
-            })
-            .collect();
-        let queries: Vec<u32> = new_ids
-            .iter()
-            .copied()
-            .filter(|&i| (i as usize) < n_target && aux.has[i as usize])
-            .collect();
-        anchors_n = anchors.len();
-        let gather = |ids: &[u32], d: usize, src: &[f32]| -> Vec<f32> {
-            ids.iter()
-                .flat_map(|&i| src[i as usize * d..(i as usize + 1) * d].iter().copied())
-                .collect()
-        };
-        log(&format!(
-            "neighbours of {} tokens among {} anchors",
-            queries.len(),
-            anchors.len()
-        ));
-        let nb: Neighbours = neighbours(
-            &gather(&queries, aux.dim, &aux.data),
-            &gather(&anchors, aux.dim, &aux.data),
-            aux.dim,
-            cfg.max_k,
-        );
-        for (k, c) in nb.k_histogram() {
-            k_histogram.insert(k, c);
-        }
-        if let Some((&k_max, _)) = k_histogram.last_key_value() {
-            if k_max > 4 * plm.as_ref().map_or(aux.dim, |p| p.dim) {
-                log(&format!("sparsemax supports reach k = {k_max}: the auxiliary vectors are nearly uniform (too little training text?); --max-k bounds the cost"));
-            }
-        }
-        lap("neighbours", &mut clock);
-        let anchor_src: Vec<u32> = anchors
-            .iter()
-            .map(|&a| al.classes[a as usize].source().unwrap_or(0))
-            .collect();
-        let b = gather_rows(&src_file, &embd, &anchor_src)?;
-        let b_out = match &out_t {
-            Some(t) => Some(gather_rows(&src_file, t, &anchor_src)?),
-            None => None,
-        };
-        let weights: Vec<Vec<f32>> = if cfg.method == Method::Salt {
-            let plm = plm.as_ref().expect("loaded for salt");
-            log(&format!("regression of {} tokens", queries.len()));
-            let inp = RegressionInput {
-                e: &gather(&queries, plm.dim, &plm.data),
-                anchors_t: &gather(&anchors, plm.dim, &plm.data),
-                h_t: plm.dim,
-                anchors_s: &b,
-                anchors_out: b_out.as_deref(),
-                h_s,
-                rcond: cfg.rcond,
-            };
-            let r = regress(&inp, &nb)?;
-            solves = r.paths;
-            for (q, &id) in queries.iter().enumerate() {
-                let row = r.embd[q * h_s..(q + 1) * h_s].to_vec();
-                let out = r
-                    .output
-                    .as_ref()
-                    .map(|o| o[q * h_s..(q + 1) * h_s].to_vec());
-                method_rows.insert(id, (row, out));
-            }
-            (0..queries.len())
-                .map(|q| r.w[nb.offsets[q]..nb.offsets[q + 1]].to_vec())
-                .collect()
-        } else {
-            for (q, &id) in queries.iter().enumerate() {
-                let (idx, p) = nb.row(q);
-                let mix = |m: &[f32]| -> Vec<f32> {
-                    let mut acc = vec![0f64; h_s];
-                    for (&a, &w) in idx.iter().zip(p) {
-                        for (o, x) in acc
-                            .iter_mut()
-                            .zip(&m[a as usize * h_s..(a as usize + 1) * h_s])
-                        {
-                            *o += f64::from(w) * f64::from(*x);
-                        }
-                    }
-                    acc.into_iter().map(|v| v as f32).collect()
-                };
-                method_rows.insert(id, (mix(&b), b_out.as_deref().map(mix)));
-            }
-            (0..queries.len()).map(|q| nb.row(q).1.to_vec()).collect()
-        };
-        if cfg.plan.is_some() {
-            for (q, &id) in queries.iter().enumerate() {
-                let targets: Vec<u32> = nb.row(q).0.iter().map(|&a| anchors[a as usize]).collect();
-                plan_rows.insert(id, (targets, weights[q].clone()));
-            }
-        }
-        lap("regression", &mut clock);
-    }
-    let stats_embd = row_stats(&src_file, &embd)?;
-    let stats_out = match &out_t {
-        Some(t) => Some(row_stats(&src_file, t)?),
-        None => None,
-    };
-    if cfg.method == Method::Mean {
-        let mean: Vec<f32> = stats_embd.0.iter().map(|v| *v as f32).collect();
-        let mean_out: Option<Vec<f32>> = stats_out
-            .as_ref()
-            .map(|s| s.0.iter().map(|v| *v as f32).collect());
-        for &id in &new_ids {
-            method_rows.insert(id, (mean.clone(), mean_out.clone()));
-        }
-    }
-    // Rows without a method row: seeded normal, one ChaCha stream per target id.
-    let mut new_rows = Vec::new();
-    let mut new_out = Vec::new();
-    let mut plan = Vec::with_capacity(final_vocab.len());
-    let (mut regressed, mut random) = (0, 0);
-    for (i, class) in al.classes.iter().enumerate() {
-        match class.source() {
-            Some(s) => plan.push(RowSource::Copy(s)),
-            None => {
-                let (row, out) = match method_rows.remove(&(i as u32)) {
-                    Some(r) => {
-                        regressed += 1;
-                        r
-                    }
-                    None => {
-                        random += 1;
-                        let row = random_row(cfg.seed, i as u64, &stats_embd.0, &stats_embd.1);
-                        let out = stats_out
-                            .as_ref()
-                            .map(|(m, s)| random_row(cfg.seed, i as u64 | (1 << 40), m, s));
-                        (row, out)
-                    }
-                };
-                plan.push(RowSource::New((new_rows.len() / h_s) as u32));
-                new_rows.extend_from_slice(&row);
-                if let Some(o) = out {
-                    new_out.extend_from_slice(&o);
-                }
-            }
-        }
-    }
-    lap("new rows", &mut clock);
-
-    // 7. Tensors.
-    log("quantizing the embedding tensors");
-    let embd_bytes = assemble_tensor(
-        &src_file,
-        &embd,
-        &plan,
-        &new_rows,
-        embd_ty,
-        keys::TOKEN_EMBD,
-    )?;
-    let out_bytes = match (&out_t, out_ty) {
-        (Some(t), Some(ty)) => Some(assemble_tensor(
-            &src_file,
-            t,
-            &plan,
-            &new_out,
-            ty,
-            keys::OUTPUT,
+    laps.lap("align");
+    rep.check()?;
+    // 3-5. PLM table, auxiliary vectors, neighbours: once, for every method that needs them.
+    let device = device::open(cfg.device, &mut |m| rep.message(Stage::Neighbours, m))?;
+    let plm = load_plm(cfg, &target, needs, plm_gguf.as_ref())?;
+    laps.lap("read plm");
+    let nbrs = match (&cfg.aux, needs.neighbours) {
+        (Some(aux), true) => Some(neighbour_set(
+            cfg,
+            aux,
+            &source,
+            &target,
+            plm.as_ref(),
+            device.as_ref(),
+            &mut rep,
+            &mut laps,
         )?),
         _ => None,
     };
-    lap("assemble", &mut clock);
+    let shared = Shared {
+        stats: source.row_stats()?,
+        hashes: InputHashes::of(cfg, &target)?,
+        new_ids: target.new_ids(),
+        source: &source,
+        target: &target,
+        types,
+        plm: plm.as_ref(),
+        nbrs: nbrs.as_ref(),
+        device: device.as_ref(),
+    };
+    let mut reports = Vec::with_capacity(methods.len());
+    for (&method, out) in methods.iter().zip(&mut outputs) {
+        reports.push(one_method(cfg, method, &shared, out, &mut rep, &mut laps)?);
+        rep.check()?;
+    }
+    for out in outputs {
+        out.commit()?;
+    }
+    Ok(reports)
+}
 
-    // 8. Header and file.
-    let mut header = GgufHeader::from_file(&src_file);
-    let eot = src_file
-        .opt_u64("tokenizer.ggml.eot_token_id")?
-        .and_then(|s| {
-            chat.iter()
-                .find(|(_, src)| u64::from(*src) == s)
-                .map(|(t, _)| *t)
-        });
-    let add_bos = src_file.opt_bool(keys::TOKENIZER_ADD_BOS)?.unwrap_or(false)
-        && final_vocab.roles.contains_key(&vocab::Role::Bos);
-    let meta = TokenizerMetaOptions {
-        add_bos,
-        add_eos: false,
-        keep_chat_template: !chat.is_empty(),
-        eot,
-    };
-    vocab::write_tokenizer_meta(&mut header, &arch, &final_vocab, &tk, &meta)?;
-    let n = final_vocab.len() as u64;
-    let mut sources = Vec::with_capacity(header.tensors.len());
-    let mut embd_bytes = Some(embd_bytes);
-    let mut out_bytes = out_bytes;
-    for (i, t) in header.tensors.iter_mut().enumerate() {
-        if t.name == keys::TOKEN_EMBD.as_bytes() {
-            t.dims[1] = n;
-            t.ty = embd_ty;
-            sources.push(TensorSource::Bytes(embd_bytes.take().unwrap_or_default()));
-        } else if t.name == keys::OUTPUT.as_bytes() {
-            t.dims[1] = n;
-            t.ty = out_ty.unwrap_or(t.ty);
-            sources.push(TensorSource::Bytes(out_bytes.take().unwrap_or_default()));
-        } else {
-            sources.push(TensorSource::Copy(&src_file, i));
-        }
-    }
-    let name_of = |p: &Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let s = |v: String| Value::str(v);
-    header.set("salt.version", s(env!("CARGO_PKG_VERSION").to_owned()));
-    header.set("salt.method", s(cfg.method.name().to_owned()));
-    header.set("salt.source", s(name_of(&cfg.source)));
-    header.set("salt.source_sha256", s(sha256_file(&cfg.source)?));
-    header.set("salt.target_tokenizer", s(name_of(&tk.path)));
-    header.set("salt.target_tokenizer_sha256", s(sha256_file(&tk.path)?));
-    if let Some(t) = &cfg.trim_to {
-        header.set("salt.trim_to", s(name_of(t)));
-        header.set("salt.trim_to_sha256", s(sha256_file(t)?));
-    }
-    header.set(
-        "salt.aux",
-        s(match &cfg.aux {
-            AuxSource::FastTextBin(p) | AuxSource::VecText(p) => name_of(p),
-            AuxSource::Train(o) => format!("train:{}", name_of(&o.text)),
-            AuxSource::Plm => "plm".into(),
+/// Methods that need neighbours need auxiliary vectors: refused before anything else.
+fn check_aux(cfg: &TransferConfig, methods: &[Method], needs: Needs) -> Result<(), Error> {
+    match methods.iter().find(|m| m.needs().neighbours) {
+        Some(m) if needs.neighbours && cfg.aux.is_none() => Err(Error::MissingInput {
+            method: m.name(),
+            what: "auxiliary vectors",
+            fix: "give --aux FILE.bin|FILE.vec|plm or --aux-train TEXT",
         }),
-    );
-    header.set("salt.rcond", Value::F64(cfg.rcond));
-    header.set("salt.seed", Value::U64(cfg.seed));
-    header.set("salt.shared", Value::U64(al.stats.shared as u64));
-    header.set("salt.regressed", Value::U64(regressed as u64));
-    header.set("salt.random", Value::U64(random as u64));
-    header.set(
-        "salt.specials",
-        Value::U64((al.stats.special + al.stats.chat) as u64),
-    );
-    lap("header", &mut clock);
+        _ => Ok(()),
+    }
+}
 
-    log(&format!("writing {}", cfg.out.display()));
-    // The reference tokenizer next to the output (trimmed or not), atomically too.
-    let mut tok_out = AtomicOutput::create(&tok_json, cfg.force, &inputs)?;
-    let json = tk
-        .reference
-        .to_string(false)
-        .map_err(|e| VocabError::Tokenize(e.to_string()))?;
-    tok_out
-        .writer()
-        .write_all(json.as_bytes())
-        .map_err(|e| crate::error::OutputError::Io {
-            path: tok_json.clone(),
-            source: e,
-        })?;
-    let mut model_out = match &tk.spm_model {
-        Some(m) => {
-            let mut o = AtomicOutput::create(&tok_model, cfg.force, &inputs)?;
-            o.writer()
-                .write_all(&prost::Message::encode_to_vec(m.model()))
-                .map_err(|e| crate::error::OutputError::Io {
-                    path: tok_model.clone(),
-                    source: e,
-                })?;
-            Some(o)
-        }
-        None => None,
-    };
-    let mut output = output;
-    let bytes = {
-        let mut w = output.writer();
-        write_gguf(&mut w, &cfg.out, &header, &sources)?
-    };
-    if let Some(plan_path) = &cfg.plan {
-        write_plan(
-            plan_path,
-            cfg.force,
-            &inputs,
-            &final_vocab,
-            &al.classes,
-            &plan_rows,
-            &src_vocab,
-        )?;
-    }
-    output.commit()?;
-    tok_out.commit()?;
-    if let Some(o) = model_out.take() {
-        o.commit()?;
-    }
-    lap("write", &mut clock);
-    Ok(TransferReport {
-        out: cfg.out.display().to_string(),
-        tokenizer: tok_json.display().to_string(),
-        method: cfg.method,
-        n_vocab: final_vocab.len(),
-        source_vocab: src_vocab.len(),
-        shared: al.stats.shared,
-        special: al.stats.special,
-        chat: al.stats.chat,
-        regressed,
-        random,
-        anchors: anchors_n,
-        with_aux,
-        k_histogram,
-        solves,
-        trim,
-        segmentation,
-        embd_type: embd_ty.to_string(),
-        bytes,
-        seconds,
+/// `cfg.plm` opened as a GGUF when it is one.
+fn plm_gguf(plm: &Path) -> Result<Option<GgufFile>, Error> {
+    let is_gguf = plm.is_file() && plm.extension().is_some_and(|e| e == "gguf");
+    Ok(if is_gguf {
+        Some(GgufFile::open(plm)?)
+    } else {
+        None
     })
 }
 
-/// `--plan`: one JSON object per target token.
-fn write_plan(
-    path: &Path,
-    force: bool,
-    inputs: &[&Path],
-    vocab: &vocab::Vocab,
-    classes: &[TargetClass],
-    rows: &BTreeMap<u32, (Vec<u32>, Vec<f32>)>,
-    src: &vocab::Vocab,
-) -> Result<(), Error> {
-    let mut out = AtomicOutput::create(path, force, inputs)?;
-    {
-        let w = out.writer();
-        for (i, c) in classes.iter().enumerate() {
-            let (class, source) = match c {
-                TargetClass::Shared(s) => ("shared", Some(*s)),
-                TargetClass::Special(s, _) | TargetClass::Chat(s) => ("special", Some(*s)),
-                TargetClass::New => (
-                    if rows.contains_key(&(i as u32)) {
-                        "regressed"
-                    } else {
-                        "random"
-                    },
-                    None,
-                ),
-            };
-            let (nbrs, w8) = rows
-                .get(&(i as u32))
-                .map_or((None, None), |(n, w)| (Some(n), Some(w)));
-            let line = serde_json::json!({
-                "id": i, "token": vocab.text(i as u32), "class": class,
-                "source_id": source, "source_token": source.map(|s| src.text(s)),
-                "neighbours": nbrs, "weights": w8,
-            });
-            writeln!(w, "{line}").map_err(|e| crate::error::OutputError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })?;
+/// Stage 3: the PLM rows of the (trimmed) target vocabulary, when a method or the
+/// auxiliary vectors (`--aux plm`) need them.
+fn load_plm(
+    cfg: &TransferConfig,
+    target: &TargetVocab,
+    needs: Needs,
+    opened: Option<&GgufFile>,
+) -> Result<Option<EmbeddingTable>, Error> {
+    let aux_plm = needs.neighbours && matches!(cfg.aux, Some(AuxSource::Plm));
+    if !(needs.plm || aux_plm) {
+        return Ok(None);
+    }
+    let table = crate::plm::load_embeddings_from(
+        &cfg.plm,
+        cfg.plm_embeddings.as_deref(),
+        target.full_size,
+        opened,
+    )?;
+    Ok(Some(table.select(&target.selection.old_ids)))
+}
+
+/// Stages 4-5: auxiliary vectors, anchors and queries, their neighbours on `device`.
+#[allow(clippy::too_many_arguments)]
+fn neighbour_set(
+    cfg: &TransferConfig,
+    aux: &AuxSource,
+    source: &SourceModel,
+    target: &TargetVocab,
+    plm: Option<&EmbeddingTable>,
+    device: &dyn Compute,
+    rep: &mut Reporter<'_>,
+    laps: &mut Laps,
+) -> Result<(NeighbourSet, SourceRows), Error> {
+    rep.message(Stage::AuxVectors, "auxiliary vectors");
+    let vectors = crate::auxvec::for_vocab(aux, &target.tokenizer().vocab, plm)?;
+    laps.lap("aux vectors");
+    let classes = &target.alignment.classes;
+    let shared: Vec<bool> = classes
+        .iter()
+        .map(|c| matches!(c, TargetClass::Shared(_)))
+        .collect();
+    let new: Vec<bool> = classes.iter().map(|c| *c == TargetClass::New).collect();
+    let (anchors, queries) = NeighbourSet::select(&shared, &new, &vectors.has);
+    rep.message(
+        Stage::Neighbours,
+        &format!(
+            "neighbours of {} tokens among {} anchors",
+            queries.len(),
+            anchors.len()
+        ),
+    );
+    let d = vectors.dim;
+    let nb = device
+        .neighbours(
+            &select_rows(&queries, d, &vectors.data),
+            &select_rows(&anchors, d, &vectors.data),
+            d,
+            cfg.max_k,
+            &mut rep.ticker(Stage::Neighbours),
+        )?
+        .ok_or(Error::Cancelled)?;
+    if let Some(&(k_max, _)) = nb.k_histogram().last() {
+        if k_max > 4 * plm.map_or(d, |p| p.dim) {
+            rep.message(Stage::Neighbours, &format!("sparsemax supports reach k = {k_max}: the auxiliary vectors are nearly uniform (too little training text?); --max-k bounds the cost"));
         }
     }
-    out.commit()?;
-    Ok(())
+    laps.lap("neighbours");
+    let src_ids: Vec<u32> = anchors
+        .iter()
+        .map(|&a| classes[a as usize].source().unwrap_or(0))
+        .collect();
+    let rows = source.rows(&src_ids)?;
+    let set = NeighbourSet {
+        anchors,
+        queries,
+        nb,
+        with_aux: vectors.count(),
+    };
+    Ok((set, rows))
+}
+
+/// Names and hashes of the inputs, for the provenance keys of every output.
+struct InputHashes {
+    source: (String, String),
+    tokenizer: (String, String),
+    trim_to: Option<(String, String)>,
+}
+
+impl InputHashes {
+    fn of(cfg: &TransferConfig, target: &TargetVocab) -> Result<Self, Error> {
+        Ok(Self {
+            source: name_and_sha256(&cfg.source)?,
+            tokenizer: name_and_sha256(&target.tokenizer().path)?,
+            trim_to: cfg.trim_to.as_deref().map(name_and_sha256).transpose()?,
+        })
+    }
+}
+
+/// What every method's output shares.
+struct Shared<'a> {
+    source: &'a SourceModel,
+    target: &'a TargetVocab,
+    types: (GgmlType, Option<GgmlType>),
+    stats: RowStats,
+    hashes: InputHashes,
+    new_ids: Vec<u32>,
+    plm: Option<&'a EmbeddingTable>,
+    nbrs: Option<&'a (NeighbourSet, SourceRows)>,
+    device: &'a dyn Compute,
+}
+
+/// Stages 6-8 for one method: new rows, tensors, header and files (not yet committed).
+fn one_method(
+    cfg: &TransferConfig,
+    method: Method,
+    sh: &Shared<'_>,
+    out: &mut OutputSet,
+    rep: &mut Reporter<'_>,
+    laps: &mut Laps,
+) -> Result<TransferReport, Error> {
+    let input = InitInput {
+        new_ids: &sh.new_ids,
+        stats: &sh.stats,
+        neighbours: sh.nbrs.map(|n| &n.0),
+        anchor_rows: sh.nbrs.map(|n| &n.1),
+        plm: sh.plm,
+        h_s: sh.source.width(),
+        rcond: cfg.rcond,
+        device: sh.device,
+    };
+    let rows = method.initialise(&input, rep)?;
+    laps.lap("regression");
+    write_output(cfg, method, sh, &rows, out, rep, laps)
+}
+
+/// Stages 7-8 for one method: rows planned, tensors quantized, header and files written
+/// (not yet committed).
+fn write_output(
+    cfg: &TransferConfig,
+    method: Method,
+    sh: &Shared<'_>,
+    rows: &NewRows,
+    out: &mut OutputSet,
+    rep: &mut Reporter<'_>,
+    laps: &mut Laps,
+) -> Result<TransferReport, Error> {
+    let (source, target, types) = (sh.source, sh.target, sh.types);
+    let (hashes, nbrs) = (&sh.hashes, sh.nbrs.map(|n| &n.0));
+    let classes = &target.alignment.classes;
+    let planned = plan_rows(classes, rows, cfg.seed, &sh.stats, source.width());
+    laps.lap("new rows");
+    rep.message(Stage::Assemble, "quantizing the embedding tensors");
+    let (embd, output) = embedding_tensors(source, &planned, types)?;
+    laps.lap("assemble");
+    let s = &target.alignment.stats;
+    let prov = Provenance {
+        method: method.name().to_owned(),
+        source: hashes.source.clone(),
+        tokenizer: hashes.tokenizer.clone(),
+        trim_to: hashes.trim_to.clone(),
+        aux: cfg
+            .aux
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), AuxSource::provenance),
+        rcond: cfg.rcond,
+        seed: cfg.seed,
+        counts: [
+            s.shared,
+            planned.from_method,
+            planned.random,
+            s.special + s.chat,
+        ],
+    };
+    let header = output_header(source, target, types, &prov)?;
+    laps.lap("header");
+    rep.message(
+        Stage::Write,
+        &format!("writing {}", out.gguf_path.display()),
+    );
+    out.write_tokenizer(target.tokenizer())?;
+    let bytes = out.write_gguf(&header, &tensor_sources(source, &header, embd, output))?;
+    let neighbours = match (nbrs, &rows.weights) {
+        (Some(set), Some(w)) => (0..set.queries.len())
+            .map(|q| {
+                let ids = set
+                    .nb
+                    .row(q)
+                    .0
+                    .iter()
+                    .map(|&a| set.anchors[a as usize])
+                    .collect();
+                (set.queries[q], ids, w[q].as_slice())
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    out.write_plan(&PlanRows {
+        vocab: &target.vocab,
+        classes,
+        source: &source.vocab,
+        from_method: &rows.ids,
+        neighbours,
+    })?;
+    laps.lap("write");
+    Ok(report(sh, method, rows, &planned, out, bytes, laps))
+}
+
+/// The report of one output.
+fn report(
+    sh: &Shared<'_>,
+    method: Method,
+    rows: &NewRows,
+    planned: &crate::assemble::RowPlan,
+    out: &OutputSet,
+    bytes: u64,
+    laps: &Laps,
+) -> TransferReport {
+    // Neighbour figures belong to the methods that use neighbours.
+    let nbrs = sh.nbrs.map(|n| &n.0).filter(|_| method.needs().neighbours);
+    let target = sh.target;
+    let s = &target.alignment.stats;
+    TransferReport {
+        out: out.gguf_path.display().to_string(),
+        tokenizer: out.tokenizer_path.display().to_string(),
+        method,
+        n_vocab: target.vocab.len(),
+        source_vocab: sh.source.vocab.len(),
+        shared: s.shared,
+        special: s.special,
+        chat: s.chat,
+        regressed: planned.from_method,
+        random: planned.random,
+        anchors: nbrs.map_or(0, |n| n.anchors.len()),
+        with_aux: nbrs.map_or(0, |n| n.with_aux),
+        k_histogram: nbrs
+            .map(|n| n.nb.k_histogram().into_iter().collect())
+            .unwrap_or_default(),
+        solves: rows.solves,
+        trim: target.selection.trim.clone(),
+        segmentation: target.selection.segmentation.clone(),
+        embd_type: sh.types.0.to_string(),
+        device: sh.device.name(),
+        bytes,
+        seconds: laps.seconds.clone(),
+    }
 }

@@ -42,6 +42,20 @@ impl EmbeddingTable {
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
+
+    /// The table of rows `ids`, in that order (a trimmed vocabulary's rows).
+    #[must_use]
+    pub fn select(&self, ids: &[u32]) -> Self {
+        Self {
+            origin: self.origin.clone(),
+            rows: ids.len(),
+            dim: self.dim,
+            data: ids
+                .iter()
+                .flat_map(|&o| self.row(o as usize).iter().copied())
+                .collect(),
+        }
+    }
 }
 
 /// Finds the embedding file of a PLM folder: `model.safetensors`, `embeddings.npy`, or
@@ -87,6 +101,20 @@ pub fn load_embeddings(
     explicit: Option<&str>,
     n_tokens: usize,
 ) -> Result<EmbeddingTable, PlmError> {
+    load_embeddings_from(plm, explicit, n_tokens, None)
+}
+
+/// [`load_embeddings`], reading the table from `opened` when `plm` is that GGUF (so a
+/// `--plm X.gguf` is opened once for its tokenizer and its table).
+///
+/// # Errors
+/// As [`load_embeddings`].
+pub fn load_embeddings_from(
+    plm: &Path,
+    explicit: Option<&str>,
+    n_tokens: usize,
+    opened: Option<&GgufFile>,
+) -> Result<EmbeddingTable, PlmError> {
     let (file, tensor) = match explicit {
         Some(spec) => match spec
             .rsplit_once(':')
@@ -105,7 +133,10 @@ pub fn load_embeddings(
     let table = match ext.as_str() {
         "safetensors" => read_safetensors(&file, tensor.as_deref())?,
         "npy" => read_npy(&file)?,
-        "gguf" => read_gguf(&file)?,
+        "gguf" => match opened.filter(|f| f.path() == file) {
+            Some(f) => gguf_table(f)?,
+            None => gguf_table(&GgufFile::open(&file)?)?,
+        },
         _ => {
             return Err(PlmError::Format {
                 path: file,
@@ -303,11 +334,11 @@ pub fn parse_npy(path: &Path, bytes: &[u8]) -> Result<EmbeddingTable, PlmError> 
     })
 }
 
-fn read_gguf(path: &Path) -> Result<EmbeddingTable, PlmError> {
-    let f = GgufFile::open(path)?;
+fn gguf_table(f: &GgufFile) -> Result<EmbeddingTable, PlmError> {
+    let path = f.path();
     let t = f.require_tensor(keys::TOKEN_EMBD)?;
     let rows = t.n_rows() as usize;
-    let data = codec::dequantize_rows(&f, t, 0, rows).map_err(|e| PlmError::Format {
+    let data = codec::dequantize_rows(f, t, 0, rows).map_err(|e| PlmError::Format {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;

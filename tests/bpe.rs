@@ -174,7 +174,9 @@ fn unknown_pre_tokenizers_are_refused() {
     // The same file through `salt transfer`: refused before any compute, nothing written.
     let out = dir.path().join("out.gguf");
     let cfg = TransferConfig::new(asset(QWEN), p.clone(), AuxSource::Plm, out.clone());
-    let e = transfer(&cfg, &mut |_| {}).unwrap_err().to_string();
+    let e = transfer(&cfg, &mut salt::progress::Silent)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("closest: qwen2 ("), "{e}");
     assert!(!out.exists());
 }
@@ -192,7 +194,7 @@ fn gemma_adapted_to_qwen_vocabulary_trimmed_to_korean() {
     cfg.method = Method::Mean;
     cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
     cfg.trim_heldout = Some(asset("text/bible-ko-heldout.txt"));
-    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     let trim = r.trim.as_ref().unwrap();
     let seg = r.segmentation.as_ref().unwrap();
     println!(

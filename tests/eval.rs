@@ -83,7 +83,7 @@ fn nll_matches_raw_logits() {
                 max_tokens: None,
                 threads: None,
             },
-            &mut |_, _| {},
+            &mut salt::progress::Silent,
         )
         .unwrap();
         let (nll, bytes, n) = reference_nll(&model, &text, ctx);
@@ -116,7 +116,7 @@ fn eval_errors_are_clear() {
         &short,
         "짧은 글",
         &ScoreOptions::default(),
-        &mut |_, _| {},
+        &mut salt::progress::Silent,
     )
     .unwrap_err();
     assert!(e.to_string().contains("less than one window"), "{e}");

@@ -93,7 +93,7 @@ pub fn adapted(model: &str, lang: &str, method: Method) -> (PathBuf, TransferRep
     cfg.method = method;
     cfg.trim_to = Some(asset(&format!("text/bible-{lang}-train.txt")));
     cfg.force = true;
-    let r = transfer(&cfg, &mut |_| {}).unwrap_or_else(|e| panic!("{key}: {e}"));
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap_or_else(|e| panic!("{key}: {e}"));
     cache.push((key, out.clone(), r.clone()));
     (out, r)
 }

@@ -37,7 +37,7 @@ fn report_from_a_real_transfer_renders() {
     cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
     cfg.plan = Some(plan_path.clone());
     cfg.max_k = Some(64);
-    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
 
     // The plan file agrees with the transfer's own counts.
     let plan = read_plan(&plan_path).unwrap();
@@ -66,7 +66,7 @@ fn report_from_a_real_transfer_renders() {
         label: label.into(),
         file_bytes: std::fs::metadata(&m).unwrap().len(),
         parity: None,
-        score: Some(score(&m, &heldout, &text, &opts, &mut |_, _| {}).unwrap()),
+        score: Some(score(&m, &heldout, &text, &opts, &mut salt::progress::Silent).unwrap()),
     })
     .collect();
     let html = render_report("salt <test> & report", &rows, Some(&plan));

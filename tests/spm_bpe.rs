@@ -64,7 +64,7 @@ fn spm_bpe_reference_matches_llama_cpp_and_adapts() {
     );
     cfg.method = Method::Mean;
     cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
-    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     let f = GgufFile::open(&out).unwrap();
     assert_eq!(f.get_str("tokenizer.ggml.model").unwrap(), "llama");
     assert!(r.n_vocab < 20_000, "{}", r.n_vocab);
@@ -126,7 +126,7 @@ fn gguf_vocabularies_as_targets() {
     );
     cfg.method = Method::Mean;
     cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
-    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     let trimmed = salt::vocab::load_target(Path::new(&r.tokenizer)).unwrap();
     let p = salt::eval::parity(&out, &trimmed, &lines).unwrap();
     assert!(p.ok(), "{}/{}: {:#?}", p.identical, p.lines, p.mismatches);

@@ -134,25 +134,32 @@ fn adapted_gemma_loads_and_generates() {
     assert!(!text.is_empty());
 }
 
+/// Gemma <- USE trimmed to the first 6,000 Korean training verses, salt, writing `out`.
+fn small_gemma_ko(out: std::path::PathBuf) -> TransferConfig {
+    let mut cfg = TransferConfig::new(
+        asset(GEMMA),
+        asset("plm/use"),
+        AuxSource::FastTextBin(fasttext("ko")),
+        out,
+    );
+    cfg.trim_to = Some(crate::fixtures::head("text/bible-ko-train.txt", 6000));
+    cfg.method = Method::Salt;
+    cfg
+}
+
 #[test]
 fn output_is_identical_across_thread_counts_and_runs() {
     let dir = tmpdir();
     let mut hashes = Vec::new();
     for (i, threads) in [1usize, 2, 8, 2].into_iter().enumerate() {
         let out = dir.path().join(format!("det{i}.gguf"));
-        let mut cfg = TransferConfig::new(
-            asset(GEMMA),
-            asset("plm/use"),
-            AuxSource::FastTextBin(fasttext("ko")),
-            out.clone(),
-        );
-        cfg.trim_to = Some(crate::fixtures::head("text/bible-ko-train.txt", 6000));
-        cfg.method = Method::Salt;
+        let cfg = small_gemma_ko(out.clone());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
-        pool.install(|| transfer(&cfg, &mut |_| {})).unwrap();
+        pool.install(|| transfer(&cfg, &mut salt::progress::Silent))
+            .unwrap();
         hashes.push((
             threads,
             sha256_file(&out),
@@ -203,7 +210,7 @@ fn smollm_full_use_parity() {
         out.clone(),
     );
     cfg.method = Method::Mean;
-    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     assert_eq!(
         r.shared, 21_890,
         "SALT.md: 21,890 shared tokens between SmolLM2 and USE"
@@ -223,7 +230,7 @@ fn gemma_minilm_wordpiece_english_parity() {
         out.clone(),
     );
     cfg.method = Method::Mean;
-    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     assert_eq!(r.n_vocab, 30_522);
     let f = GgufFile::open(&out).unwrap();
     assert_eq!(f.get_str("tokenizer.ggml.model").unwrap(), "bert");
@@ -255,7 +262,7 @@ fn bad_inputs_leave_nothing_behind() {
         out.clone(),
     );
     cfg.plm_embeddings = Some(asset("plm/minilm/model.safetensors").display().to_string());
-    let e = transfer(&cfg, &mut |_| {}).unwrap_err();
+    let e = transfer(&cfg, &mut salt::progress::Silent).unwrap_err();
     assert!(
         matches!(
             e,
@@ -273,7 +280,7 @@ fn bad_inputs_leave_nothing_behind() {
         force: true,
         ..cfg.clone()
     };
-    let e = transfer(&cfg2, &mut |_| {}).unwrap_err();
+    let e = transfer(&cfg2, &mut salt::progress::Silent).unwrap_err();
     assert!(e.to_string().contains("overwrite an input"), "{e}");
     // No shared tokens at all: the source's vocabulary against itself is fine, but a
     // tokenizer of pieces the source lacks is not; a missing folder is named.
@@ -281,7 +288,7 @@ fn bad_inputs_leave_nothing_behind() {
         out: dir.path().join("nope/x.gguf"),
         ..cfg.clone()
     };
-    let e = transfer(&cfg3, &mut |_| {}).unwrap_err();
+    let e = transfer(&cfg3, &mut salt::progress::Silent).unwrap_err();
     assert!(
         e.to_string().contains("output folder does not exist"),
         "{e}"
@@ -305,7 +312,7 @@ fn smollm_chat_template_renders_with_source_rows() {
     let mut cfg = TransferConfig::new(asset(SMOLLM), asset("plm/use"), AuxSource::Plm, out.clone());
     cfg.method = Method::Mean;
     cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
-    let r = transfer(&cfg, &mut |_| {}).unwrap();
+    let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     assert!(r.chat >= 2, "chat tokens appended: {}", r.chat);
 
     let src = salt::eval::load_vocab_only(&asset(SMOLLM)).unwrap();
@@ -361,4 +368,112 @@ fn smollm_chat_template_renders_with_source_rows() {
 
     let gemma = GgufFile::open(asset(GEMMA)).unwrap();
     assert!(gemma.get("tokenizer.chat_template").is_none());
+}
+
+/// A progress receiver that asks to stop once it has seen `stop_after` events.
+struct StopAfter {
+    seen: usize,
+    stop_after: usize,
+    stages: Vec<salt::progress::Stage>,
+}
+
+impl salt::progress::Progress for StopAfter {
+    fn event(&mut self, e: &salt::progress::Event<'_>) {
+        self.seen += 1;
+        self.stages.push(e.stage);
+    }
+    fn cancelled(&self) -> bool {
+        self.seen >= self.stop_after
+    }
+}
+
+/// Cancelling at any point (between stages, inside the neighbour and regression loops,
+/// between the outputs of a two-method run) returns `Cancelled`, leaves nothing in the
+/// output folder (no output, no temporary file) and every input unchanged.
+#[test]
+fn cancelled_runs_leave_nothing() {
+    let dir = tmpdir();
+    let trim = crate::fixtures::head("text/bible-ko-train.txt", 6000);
+    let inputs = [asset(GEMMA), fasttext("ko"), trim.clone()];
+    let before: Vec<String> = inputs.iter().map(|p| sha256_file(p)).collect();
+    let mut cfg = small_gemma_ko(dir.path().join("c.gguf"));
+    cfg.plan = Some(dir.path().join("c.plan.jsonl"));
+    let methods = [Method::Salt, Method::Focus];
+    // A first run counts the events; it writes both outputs.
+    let mut count = StopAfter {
+        seen: 0,
+        stop_after: usize::MAX,
+        stages: Vec::new(),
+    };
+    salt::pipeline::transfer_methods(&cfg, &methods, &mut count).unwrap();
+    let n = count.seen;
+    assert!(
+        count.stages.contains(&salt::progress::Stage::Neighbours)
+            && count.stages.contains(&salt::progress::Stage::Initialise),
+        "{:?}",
+        count.stages
+    );
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let mut points: Vec<usize> = (1..=8).map(|i| (i * n / 8).max(1)).collect();
+    // The events of the counted stages (inside their loops) are points too.
+    for stage in [
+        salt::progress::Stage::Neighbours,
+        salt::progress::Stage::Initialise,
+    ] {
+        if let Some(i) = count.stages.iter().rposition(|s| *s == stage) {
+            points.push(i + 1);
+        }
+    }
+    points.sort_unstable();
+    points.dedup();
+    for k in points {
+        let mut p = StopAfter {
+            seen: 0,
+            stop_after: k,
+            stages: Vec::new(),
+        };
+        let r = salt::pipeline::transfer_methods(&cfg, &methods, &mut p);
+        assert!(
+            matches!(r, Err(salt::Error::Cancelled)),
+            "cancel after event {k} of {n} ({:?}): {:?}",
+            p.stages.last(),
+            r.map(|v| v.len())
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "cancel after event {k}: left {left:?}");
+    }
+    let after: Vec<String> = inputs.iter().map(|p| sha256_file(p)).collect();
+    assert_eq!(before, after, "an input changed");
+}
+
+/// `transfer_methods` writes one output per method, named OUT-METHOD.gguf, byte-identical
+/// to single-method runs with the same inputs.
+#[test]
+fn several_methods_in_one_run_equal_single_runs() {
+    let dir = tmpdir();
+    let cfg = small_gemma_ko(dir.path().join("m.gguf"));
+    let all =
+        salt::pipeline::transfer_methods(&cfg, &Method::ALL, &mut salt::progress::Silent).unwrap();
+    assert_eq!(all.len(), Method::ALL.len());
+    for (m, r) in Method::ALL.iter().zip(&all) {
+        let multi = dir.path().join(format!("m-{}.gguf", m.name()));
+        assert_eq!(std::path::Path::new(&r.out), multi);
+        let single = TransferConfig {
+            out: dir.path().join(format!("single-{}.gguf", m.name())),
+            method: *m,
+            ..cfg.clone()
+        };
+        let rs = transfer(&single, &mut salt::progress::Silent).unwrap();
+        assert_eq!(
+            sha256_file(&multi),
+            sha256_file(std::path::Path::new(&rs.out)),
+            "{m:?}"
+        );
+        assert_eq!((r.regressed, r.random), (rs.regressed, rs.random));
+    }
 }

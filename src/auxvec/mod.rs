@@ -92,6 +92,41 @@ fn from_fasttext(ft: &fasttext::FastText, keys: &[Option<Vec<u8>>]) -> AuxVector
     })
 }
 
+/// The auxiliary vectors of every token of `vocab`, looked up by its canonical key.
+///
+/// # Errors
+/// As [`aux_vectors`].
+pub fn for_vocab(
+    source: &AuxSource,
+    vocab: &crate::vocab::Vocab,
+    plm: Option<&EmbeddingTable>,
+) -> Result<AuxVectors, AuxError> {
+    let gpt2 = crate::vocab::gpt2_byte_decoder();
+    let keys: Vec<Option<Vec<u8>>> = vocab
+        .tokens
+        .iter()
+        .map(|t| crate::vocab::canonical_key(vocab.kind, t, &gpt2))
+        .collect();
+    aux_vectors(source, &keys, plm)
+}
+
+impl AuxSource {
+    /// How `salt.aux` names it: the file's name, `train:TEXT` or `plm`.
+    #[must_use]
+    pub fn provenance(&self) -> String {
+        let name = |p: &std::path::Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        match self {
+            Self::FastTextBin(p) | Self::VecText(p) => name(p),
+            Self::Train(o) => format!("train:{}", name(&o.text)),
+            Self::Plm => "plm".into(),
+        }
+    }
+}
+
 /// Computes the auxiliary vectors of the target tokens with canonical keys `keys`.
 ///
 /// # Errors

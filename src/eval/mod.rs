@@ -8,8 +8,10 @@ mod backend;
 mod parity;
 mod perplexity;
 mod report;
+mod run;
 
 pub use backend::backend;
 pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
 pub use perplexity::{load_model, score, token_nll, windows, ModelScore, ScoreOptions};
 pub use report::{read_plan, render_report, EvalRow, PlanSummary};
+pub use run::{evaluate, table, EvalConfig, EvalReport};

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::backend::backend;
 use crate::error::EvalError;
+use crate::progress::{Progress, Reporter, Stage};
 
 /// Settings of a perplexity run.
 #[derive(Clone, Debug)]
@@ -135,8 +136,9 @@ pub fn score(
     text_path: &Path,
     text: &str,
     opts: &ScoreOptions,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<ModelScore, EvalError> {
+    progress: &mut dyn Progress,
+) -> Result<ModelScore, crate::Error> {
+    let mut rep = Reporter::new(progress);
     let start = std::time::Instant::now();
     let model = load_model(model_path)?;
     let vocab = model.vocab();
@@ -149,7 +151,8 @@ pub fn score(
         return Err(EvalError::Text {
             path: text_path.to_path_buf(),
             reason: format!("{} tokens under {} is less than one window of {ctx}; give a longer text or a smaller --ctx", tokens.len(), model_path.display()),
-        });
+        }
+        .into());
     }
     let threads = opts
         .threads
@@ -176,7 +179,7 @@ pub fn score(
         .max_tokens
         .map_or(wins.len(), |m| wins.len().min(m.div_ceil(ctx - 1).max(1)));
     for (w, (input, first)) in wins.iter().take(total).enumerate() {
-        progress(w, total);
+        rep.step(Stage::Eval, w, total)?;
         lctx.clear_kv_cache();
         batch.clear();
         for (p, t) in input.iter().enumerate() {
@@ -201,7 +204,7 @@ pub fn score(
         bytes += w_bytes;
         per_window.push(w_nll / std::f64::consts::LN_2 / w_bytes.max(1) as f64);
     }
-    progress(total, total);
+    rep.step(Stage::Eval, total, total)?;
     let bpb = nll / std::f64::consts::LN_2 / bytes.max(1) as f64;
     let mean_w = per_window.iter().sum::<f64>() / per_window.len() as f64;
     let var =

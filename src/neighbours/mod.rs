@@ -17,7 +17,7 @@ use faer::{Accum, MatRef, Par};
 use rayon::prelude::*;
 
 /// Queries per GEMM block.
-const BLOCK: usize = 128;
+pub const BLOCK: usize = 128;
 
 /// Sparsemax supports in compressed rows: query q's neighbours are
 /// `anchor[offsets[q]..offsets[q+1]]` with weights `weight[..]`.
@@ -62,6 +62,48 @@ impl Neighbours {
     }
 }
 
+/// The neighbour stage's output: anchors, queries and their sparsemax supports.
+#[derive(Clone, Debug, Default)]
+pub struct NeighbourSet {
+    /// Anchor target ids (shared tokens with an auxiliary vector), ascending.
+    pub anchors: Vec<u32>,
+    /// Query target ids (new tokens with an auxiliary vector), ascending.
+    pub queries: Vec<u32>,
+    /// Query q's neighbours, as indices into `anchors`.
+    pub nb: Neighbours,
+    /// Target tokens with an auxiliary vector.
+    pub with_aux: usize,
+}
+
+impl NeighbourSet {
+    /// Anchors and queries (both ascending target ids): a shared token with an auxiliary
+    /// vector is an anchor; a new token with one is a query. `shared[i]` and `new[i]`
+    /// classify target id i; `has[i]` says whether it has a vector (ids past `has` have
+    /// none: chat tokens).
+    #[must_use]
+    pub fn select(shared: &[bool], new: &[bool], has: &[bool]) -> (Vec<u32>, Vec<u32>) {
+        let pick = |class: &[bool]| -> Vec<u32> {
+            (0..has.len())
+                .filter(|&i| class[i] && has[i])
+                .map(|i| i as u32)
+                .collect()
+        };
+        (pick(shared), pick(new))
+    }
+}
+
+/// Rows `ids` of a row-major `[n x dim]` table, `[ids.len() x dim]`.
+#[must_use]
+pub fn select_rows(ids: &[u32], dim: usize, data: &[f32]) -> Vec<f32> {
+    ids.iter()
+        .flat_map(|&i| {
+            data[i as usize * dim..(i as usize + 1) * dim]
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
 /// L2-normalises the rows of `[n x dim]` `v` (zero rows stay zero).
 #[must_use]
 pub fn normalize_rows(v: &[f32], dim: usize) -> Vec<f32> {
@@ -89,22 +131,70 @@ pub fn neighbours(
     dim: usize,
     max_k: Option<usize>,
 ) -> Neighbours {
+    neighbours_ticked(queries, anchors, dim, max_k, &mut |_, _| true)
+        .expect("a tick that never stops")
+}
+
+/// Queries between two ticks (a multiple of [`BLOCK`], so blocks are the same as in one
+/// pass and no result changes).
+pub const TICK_QUERIES: usize = 64 * BLOCK;
+
+/// [`neighbours`], calling `tick(done, total)` on this thread after every
+/// [`TICK_QUERIES`] queries; `None` when a tick returns `false` (cancelled).
+pub fn neighbours_ticked(
+    queries: &[f32],
+    anchors: &[f32],
+    dim: usize,
+    max_k: Option<usize>,
+    tick: &mut dyn FnMut(usize, usize) -> bool,
+) -> Option<Neighbours> {
     let q = normalize_rows(queries, dim);
     let a = normalize_rows(anchors, dim);
     let n_q = q.len() / dim.max(1);
     let n_a = a.len() / dim.max(1);
     if n_q == 0 || n_a == 0 {
-        return Neighbours {
+        return Some(Neighbours {
             offsets: vec![0; n_q + 1],
             ..Default::default()
-        };
+        });
     }
+    let mut out = Neighbours {
+        offsets: Vec::with_capacity(n_q + 1),
+        ..Default::default()
+    };
+    out.offsets.push(0);
+    let mut done = 0;
+    for part in q.chunks(TICK_QUERIES * dim) {
+        for (lens, idx, w) in neighbour_blocks(part, &a, dim, n_a, max_k) {
+            out.anchor.extend_from_slice(&idx);
+            out.weight.extend_from_slice(&w);
+            for l in lens {
+                out.offsets
+                    .push(out.offsets.last().copied().unwrap_or(0) + l);
+            }
+        }
+        done += part.len() / dim;
+        if !tick(done, n_q) {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Supports of the normalised queries `q` among the normalised anchors `a`, one
+/// (lengths, anchor indices, weights) triple per block of [`BLOCK`] queries.
+fn neighbour_blocks(
+    q: &[f32],
+    a: &[f32],
+    dim: usize,
+    n_a: usize,
+    max_k: Option<usize>,
+) -> Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> {
     // anchors as a dim x n_a column-major view of the row-major [n_a x dim] buffer.
-    let a_t = MatRef::from_column_major_slice(&a, dim, n_a);
+    let a_t = MatRef::from_column_major_slice(a, dim, n_a);
     // Per-worker scratch (the similarity block is 11 MB at 21,889 anchors): allocating it
     // per block between the small long-lived result vectors fragments the heap into GBs.
-    let blocks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = q
-        .par_chunks(BLOCK * dim)
+    q.par_chunks(BLOCK * dim)
         .map_init(
             || {
                 (
@@ -154,19 +244,5 @@ pub fn neighbours(
                 (lens, idx, wts)
             },
         )
-        .collect();
-    let mut out = Neighbours {
-        offsets: Vec::with_capacity(n_q + 1),
-        ..Default::default()
-    };
-    out.offsets.push(0);
-    for (lens, idx, w) in blocks {
-        out.anchor.extend_from_slice(&idx);
-        out.weight.extend_from_slice(&w);
-        for l in lens {
-            out.offsets
-                .push(out.offsets.last().copied().unwrap_or(0) + l);
-        }
-    }
-    out
+        .collect()
 }

@@ -129,6 +129,22 @@ fn processing_order(nb: &Neighbours) -> Vec<usize> {
 /// # Errors
 /// [`RegressionError::NonFinite`] naming the query whose row is not finite.
 pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, RegressionError> {
+    regress_ticked(inp, nb, &mut |_, _| true).map(|r| r.expect("a tick that never stops"))
+}
+
+/// Tokens between two ticks of [`regress_ticked`].
+pub const TICK_TOKENS: usize = 4096;
+
+/// [`regress`], calling `tick(done, total)` on this thread after every [`TICK_TOKENS`]
+/// tokens; `Ok(None)` when a tick returns `false` (cancelled).
+///
+/// # Errors
+/// [`RegressionError::NonFinite`] naming the query whose row is not finite.
+pub fn regress_ticked(
+    inp: &RegressionInput<'_>,
+    nb: &Neighbours,
+    tick: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<Option<Regressed>, RegressionError> {
     let n_q = nb.len();
     let h_s = inp.h_s;
     // Outputs are allocated once and written in place, token by token: collecting one
@@ -149,7 +165,7 @@ pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, 
         Some(o) => o.chunks_mut(h_s.max(1)).map(Some).collect(),
         None => Vec::new(),
     };
-    let tasks: Vec<Task<'_>> = processing_order(nb)
+    let mut tasks: Vec<Task<'_>> = processing_order(nb)
         .into_iter()
         .map(|q| Task {
             q,
@@ -161,22 +177,29 @@ pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, 
             w: w_rows[q].take().unwrap_or_default(),
         })
         .collect();
-    let paths: Vec<SolvePath> = tasks
-        .into_par_iter()
-        .map_init(Scratch::default, |scratch, t| {
-            let (idx, _) = nb.row(t.q);
-            let e = &inp.e[t.q * inp.h_t..(t.q + 1) * inp.h_t];
-            let (w, path) = solve_token(inp.anchors_t, idx, e, inp.h_t, inp.rcond, scratch);
-            combine(&w, idx, inp.anchors_s, h_s, scratch, t.embd);
-            if let (Some(b), Some(o)) = (inp.anchors_out, t.output) {
-                combine(&w, idx, b, h_s, scratch, o);
-            }
-            for (d, s) in t.w.iter_mut().zip(&w) {
-                *d = *s as f32;
-            }
-            path
-        })
-        .collect();
+    let mut paths: Vec<SolvePath> = Vec::with_capacity(n_q);
+    while !tasks.is_empty() {
+        let part: Vec<Task<'_>> = tasks.drain(..TICK_TOKENS.min(tasks.len())).collect();
+        paths.par_extend(
+            part.into_par_iter()
+                .map_init(Scratch::default, |scratch, t| {
+                    let (idx, _) = nb.row(t.q);
+                    let e = &inp.e[t.q * inp.h_t..(t.q + 1) * inp.h_t];
+                    let (w, path) = solve_token(inp.anchors_t, idx, e, inp.h_t, inp.rcond, scratch);
+                    combine(&w, idx, inp.anchors_s, h_s, scratch, t.embd);
+                    if let (Some(b), Some(o)) = (inp.anchors_out, t.output) {
+                        combine(&w, idx, b, h_s, scratch, o);
+                    }
+                    for (d, s) in t.w.iter_mut().zip(&w) {
+                        *d = *s as f32;
+                    }
+                    path
+                }),
+        );
+        if !tick(paths.len(), n_q) {
+            return Ok(None);
+        }
+    }
     drop((embd_rows, out_rows));
     for (q, row) in embd
         .chunks(h_s.max(1))
@@ -201,5 +224,5 @@ pub fn regress(inp: &RegressionInput<'_>, nb: &Neighbours) -> Result<Regressed, 
             eigen: count(SolvePath::Eigen),
         },
     };
-    Ok(r)
+    Ok(Some(r))
 }

@@ -57,6 +57,39 @@ impl std::fmt::Debug for TargetTokenizer {
 }
 
 impl TargetTokenizer {
+    /// A tokenizer loaded from `path`: its vocabulary and the reference that tokenizes
+    /// like it (no SentencePiece model, no GGUF pre-tokenizer name).
+    #[must_use]
+    pub fn new(path: &Path, vocab: Vocab, reference: Tokenizer) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            vocab,
+            reference,
+            spm: None,
+            spm_model: None,
+            gguf_pre: None,
+        }
+    }
+
+    /// With the SentencePiece settings and model it was loaded from.
+    #[must_use]
+    pub fn with_spm(
+        mut self,
+        spm: Option<SpmNormalizer>,
+        model: Option<SentencePieceModel>,
+    ) -> Self {
+        self.spm = spm;
+        self.spm_model = model;
+        self
+    }
+
+    /// With the GGUF `tokenizer.ggml.pre` it was loaded from.
+    #[must_use]
+    pub fn with_gguf_pre(mut self, pre: Option<String>) -> Self {
+        self.gguf_pre = pre;
+        self
+    }
+
     /// Token ids of `text` by the reference tokenizer, without special tokens.
     ///
     /// # Errors
@@ -160,8 +193,16 @@ pub fn parse_target(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabE
 /// becomes its WordPiece `vocab.txt`; `gpt2` becomes a byte-level BPE with the GGUF's
 /// merges and the pre-tokenizer its `tokenizer.ggml.pre` names (see [`super::pretok`]).
 fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
-    let f = crate::gguf::GgufFile::open(path)?;
-    let v = super::vocab_from_gguf(&f)?;
+    target_from_gguf(&crate::gguf::GgufFile::open(path)?)
+}
+
+/// The vocabulary of an opened GGUF as a target tokenizer (see [`load_target`]).
+///
+/// # Errors
+/// [`VocabError`] for a malformed or unsupported vocabulary.
+pub fn target_from_gguf(f: &crate::gguf::GgufFile) -> Result<TargetTokenizer, VocabError> {
+    let path = f.path();
+    let v = super::vocab_from_gguf(f)?;
     let texts = || {
         v.tokens
             .iter()
@@ -169,7 +210,7 @@ fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
     };
     match v.kind {
         TokenizerKind::SentencePieceBpe | TokenizerKind::Unigram => {
-            let proto = spm_proto(&f, &v)?;
+            let proto = spm_proto(f, &v)?;
             load_spm(path, &prost::Message::encode_to_vec(&proto))
         }
         TokenizerKind::WordPiece => {
@@ -188,7 +229,7 @@ fn load_gguf_vocab(path: &Path) -> Result<TargetTokenizer, VocabError> {
                 .collect();
             load_vocab_txt(path, &lines)
         }
-        TokenizerKind::ByteLevelBpe => load_gguf_bpe(path, &f, v),
+        TokenizerKind::ByteLevelBpe => load_gguf_bpe(path, f, v),
     }
 }
 
@@ -354,14 +395,7 @@ fn load_gguf_bpe(
         })
         .collect();
     tk.add_tokens(user).map_err(|e| load_err(path, e))?;
-    Ok(TargetTokenizer {
-        path: path.to_path_buf(),
-        vocab,
-        reference: tk,
-        spm: None,
-        spm_model: None,
-        gguf_pre: Some(pre_name),
-    })
+    Ok(TargetTokenizer::new(path, vocab, tk).with_gguf_pre(Some(pre_name)))
 }
 
 fn load_err(path: &Path, e: impl std::fmt::Display) -> VocabError {
@@ -461,14 +495,7 @@ fn load_spm(path: &Path, bytes: &[u8]) -> Result<TargetTokenizer, VocabError> {
         roles,
     };
     let reference = spm_reference(&vocab, &spm, trainer.byte_fallback(), path)?;
-    Ok(TargetTokenizer {
-        path: path.to_path_buf(),
-        vocab,
-        reference,
-        spm: Some(spm),
-        spm_model: Some(model),
-        gguf_pre: None,
-    })
+    Ok(TargetTokenizer::new(path, vocab, reference).with_spm(Some(spm), Some(model)))
 }
 
 /// The `tokenizers` equivalent of a SentencePiece vocabulary of either kind.
@@ -708,14 +735,7 @@ fn load_json(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError> {
         tokens,
         roles,
     };
-    Ok(TargetTokenizer {
-        path: path.to_path_buf(),
-        vocab,
-        reference: tk,
-        spm: None,
-        spm_model: None,
-        gguf_pre: None,
-    })
+    Ok(TargetTokenizer::new(path, vocab, tk))
 }
 
 fn load_vocab_txt(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError> {
@@ -750,12 +770,5 @@ fn load_vocab_txt(path: &Path, text: &str) -> Result<TargetTokenizer, VocabError
         tokens,
         roles,
     };
-    Ok(TargetTokenizer {
-        path: path.to_path_buf(),
-        vocab,
-        reference: tk,
-        spm: None,
-        spm_model: None,
-        gguf_pre: None,
-    })
+    Ok(TargetTokenizer::new(path, vocab, tk))
 }

@@ -335,14 +335,9 @@ fn subset(tk: &TargetTokenizer, old_ids: &[u32]) -> Result<TargetTokenizer, Voca
             )))
         }
     };
-    Ok(TargetTokenizer {
-        path: tk.path.clone(),
-        vocab,
-        reference,
-        spm: tk.spm.clone(),
-        spm_model,
-        gguf_pre: tk.gguf_pre.clone(),
-    })
+    Ok(TargetTokenizer::new(&tk.path, vocab, reference)
+        .with_spm(tk.spm.clone(), spm_model)
+        .with_gguf_pre(tk.gguf_pre.clone()))
 }
 
 /// `old` with its model replaced by the trimmed `model`, and its added tokens registered

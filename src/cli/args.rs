@@ -1,0 +1,185 @@
+//! The raw command-line flags (clap). Nothing here is checked beyond clap's own parsing;
+//! [`super::config`] turns them into the library's configurations.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// `salt`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "salt",
+    version,
+    about = "Adapt a GGUF LLM to a target language with SALT, and validate it in llama.cpp"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Summarise a GGUF model: architecture, tokenizer, embedding tensors, tensor types.
+    Inspect(InspectArgs),
+    /// Align a source GGUF's vocabulary with a target tokenizer and count the classes.
+    Overlap(OverlapArgs),
+    /// Adapt a GGUF model to the target tokenizer and write a new GGUF.
+    Transfer(TransferArgs),
+    /// Evaluate GGUF models through llama.cpp: fertility, perplexity, bits per byte,
+    /// tokenizer parity.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// GGUF files to summarise.
+    #[arg(required = true)]
+    pub models: Vec<PathBuf>,
+    /// Print JSON (one object per file, in an array) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Trimming flags shared by `overlap` and `transfer`.
+#[derive(clap::Args, Debug)]
+pub struct TrimArgs {
+    /// Restrict the target vocabulary to the pieces this text uses.
+    #[arg(long)]
+    pub trim_to: Option<PathBuf>,
+    /// With --trim-to: keep pieces used at least N times.
+    #[arg(long, default_value_t = 1)]
+    pub trim_min_count: usize,
+    /// With --trim-to: also keep every single-character piece whose character occurs in
+    /// the text.
+    #[arg(long, requires = "trim_to")]
+    pub keep_single_chars: bool,
+    /// With --trim-to: report held-out lines of this text that the trim segments
+    /// differently, and new unknown tokens.
+    #[arg(long, requires = "trim_to")]
+    pub heldout: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct OverlapArgs {
+    /// The source GGUF model.
+    #[arg(long)]
+    pub source: PathBuf,
+    /// The target tokenizer (tokenizer.json, SentencePiece .model, vocab.txt) or PLM folder.
+    #[arg(long)]
+    pub plm: PathBuf,
+    #[command(flatten)]
+    pub trim: TrimArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// GGUF models to evaluate (repeat the flag); the first is the baseline of the table.
+    #[arg(long = "model", required = true)]
+    pub models: Vec<PathBuf>,
+    /// Held-out text (never used for training).
+    #[arg(long)]
+    pub text: PathBuf,
+    /// Reference tokenizer for the parity check of every model. Without it, a model
+    /// OUT.gguf is checked against OUT.tokenizer.json when that file exists.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Only check tokenizer parity (no perplexity); exit code 1 when a line differs.
+    #[arg(long)]
+    pub parity: bool,
+    /// Positions per window (stride = window; BOS included when the model adds one).
+    #[arg(long, default_value_t = 512)]
+    pub ctx: usize,
+    /// Stop after about this many scored tokens per model.
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// llama.cpp threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Write an HTML report (table and charts, self-contained) here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// With --report: a transfer's --plan file, for the neighbour and token-class charts.
+    #[arg(long, requires = "report")]
+    pub plan: Option<PathBuf>,
+    /// Replace an existing --report file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TransferArgs {
+    /// The source GGUF model.
+    #[arg(long)]
+    pub source: PathBuf,
+    /// The target PLM: a folder (tokenizer + embeddings), a tokenizer file, or a GGUF.
+    #[arg(long)]
+    pub plm: PathBuf,
+    /// The PLM's embedding table, FILE[:TENSOR] (.safetensors, .npy, .gguf).
+    #[arg(long)]
+    pub plm_embeddings: Option<String>,
+    /// Auxiliary vectors: a fastText .bin or .vec file, or `plm` (PLM space; not the paper's).
+    #[arg(long, conflicts_with = "aux_train")]
+    pub aux: Option<String>,
+    /// Train skipgram fastText vectors on this whitespace-tokenized target text.
+    #[arg(long)]
+    pub aux_train: Option<PathBuf>,
+    /// With --aux-train: save the trained fastText .bin here.
+    #[arg(long, requires = "aux_train")]
+    pub aux_save: Option<PathBuf>,
+    /// With --aux-train: vector width.
+    #[arg(long, default_value_t = 50)]
+    pub aux_dim: i32,
+    /// With --aux-train: epochs.
+    #[arg(long, default_value_t = 5)]
+    pub aux_epoch: i32,
+    /// The output GGUF. With several methods, OUT-METHOD.gguf for each.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How new rows are initialised: one method, a comma-separated list, or `all`
+    /// (one output per method; the shared stages run once).
+    #[arg(long, default_value = "salt")]
+    pub method: String,
+    /// Seed for random rows (and fastText training).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Singular values of A below rcond * max are dropped.
+    #[arg(long, default_value_t = 1e-6)]
+    pub rcond: f64,
+    /// Keep at most K neighbours per token.
+    #[arg(long)]
+    pub max_k: Option<usize>,
+    /// Output type of the embedding tensors: same, f32, f16, bf16, q8_0, ...
+    #[arg(long, default_value = "same")]
+    pub embd_type: String,
+    #[command(flatten)]
+    pub trim: TrimArgs,
+    /// Do not append the source's chat-template control tokens.
+    #[arg(long)]
+    pub no_chat_tokens: bool,
+    /// Write the per-token plan (class, neighbours, weights) as JSON lines (with several
+    /// methods, PLAN-METHOD.plan.jsonl for each).
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

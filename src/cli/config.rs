@@ -1,0 +1,155 @@
+//! Raw flags -> resolved configurations (ripgrep's lowargs/hiargs split): methods and
+//! auxiliary sources parsed, types looked up, defaults filled. The library only ever
+//! sees the results.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use salt::auxvec::{AuxSource, TrainOptions};
+use salt::eval::{EvalConfig, ScoreOptions};
+use salt::pipeline::{Method, TransferConfig, TrimSpec};
+
+use super::args::{EvalArgs, TransferArgs, TrimArgs};
+
+/// How the CLI shows a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Display {
+    /// No progress lines.
+    pub quiet: bool,
+    /// JSON on stdout instead of text.
+    pub json: bool,
+}
+
+/// A resolved `salt transfer`.
+pub struct TransferJob {
+    /// The library configuration.
+    pub cfg: TransferConfig,
+    /// Methods to run (one output each).
+    pub methods: Vec<Method>,
+    /// `--threads`.
+    pub threads: Option<usize>,
+    /// Output settings.
+    pub display: Display,
+}
+
+/// A resolved `salt eval`.
+pub struct EvalJob {
+    /// The library configuration.
+    pub cfg: EvalConfig,
+    /// Output settings.
+    pub display: Display,
+}
+
+/// `salt,focus`, `all` -> methods (in the order given, duplicates dropped).
+fn methods(spec: &str) -> anyhow::Result<Vec<Method>> {
+    if spec == "all" {
+        return Ok(Method::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for name in spec.split(',').map(str::trim) {
+        let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+        let m = Method::from_name(name).with_context(|| {
+            format!(
+                "--method {name}: not a method (one or more of {}, or all)",
+                names.join(", ")
+            )
+        })?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+impl TrimArgs {
+    /// The library's trim settings, when `--trim-to` is given.
+    pub fn spec(&self) -> Option<TrimSpec<'_>> {
+        self.trim_to.as_deref().map(|text| TrimSpec {
+            text,
+            min_count: self.trim_min_count,
+            keep_chars: self.keep_single_chars,
+            heldout: self.heldout.as_deref(),
+        })
+    }
+}
+
+impl TransferArgs {
+    /// Checks and resolves the raw flags.
+    pub fn resolve(self) -> anyhow::Result<TransferJob> {
+        let aux = match (self.aux.as_deref(), &self.aux_train) {
+            (Some("plm"), None) => Some(AuxSource::Plm),
+            (Some(p), None) => {
+                let path = PathBuf::from(p);
+                Some(match path.extension().and_then(|e| e.to_str()) {
+                    Some("vec" | "txt") => AuxSource::VecText(path),
+                    _ => AuxSource::FastTextBin(path),
+                })
+            }
+            (None, Some(text)) => Some(AuxSource::Train(TrainOptions {
+                save: self.aux_save.clone(),
+                dim: self.aux_dim,
+                epoch: self.aux_epoch,
+                seed: i32::try_from(self.seed % (1 << 31)).unwrap_or(0),
+                ..TrainOptions::new(text.clone())
+            })),
+            (None, None) => None,
+            (Some(_), Some(_)) => bail!("give either --aux or --aux-train, not both"),
+        };
+        let embd_type = match self.embd_type.as_str() {
+            "same" => None,
+            name => Some(salt::ggml::GgmlType::from_name(name).with_context(|| {
+                format!("--embd-type {name}: not a ggml type (try q8_0, f16, f32)")
+            })?),
+        };
+        let methods = methods(&self.method)?;
+        let mut cfg = TransferConfig::new(self.source, self.plm, aux, self.out);
+        cfg.method = methods[0];
+        cfg.plm_embeddings = self.plm_embeddings;
+        cfg.seed = self.seed;
+        cfg.rcond = self.rcond;
+        cfg.max_k = self.max_k;
+        cfg.embd_type = embd_type;
+        cfg.trim_to = self.trim.trim_to;
+        cfg.trim_min_count = self.trim.trim_min_count;
+        cfg.trim_keep_chars = self.trim.keep_single_chars;
+        cfg.trim_heldout = self.trim.heldout;
+        cfg.keep_chat_tokens = self.no_chat_tokens.then_some(false);
+        cfg.force = self.force;
+        cfg.plan = self.plan;
+        Ok(TransferJob {
+            cfg,
+            methods,
+            threads: self.threads,
+            display: Display {
+                quiet: self.quiet,
+                json: self.json,
+            },
+        })
+    }
+}
+
+impl EvalArgs {
+    /// Resolves the raw flags.
+    pub fn resolve(self) -> EvalJob {
+        EvalJob {
+            cfg: EvalConfig {
+                models: self.models,
+                text: self.text,
+                reference: self.reference,
+                parity_only: self.parity,
+                score: ScoreOptions {
+                    ctx: self.ctx,
+                    max_tokens: self.max_tokens,
+                    threads: self.threads,
+                },
+                report: self.report,
+                plan: self.plan,
+                force: self.force,
+            },
+            display: Display {
+                quiet: self.quiet,
+                json: self.json,
+            },
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! `salt transfer`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use salt::pipeline::{transfer_methods, Method, TransferReport};
+use salt::vocab::{SegmentationChange, TrimReport};
+
+use super::config::TransferJob;
+use super::emit;
+use super::progress::Lines;
+
+/// One line on what trimming kept and, with a held-out text, what it changed there.
+pub fn trim_line(r: &TrimReport, seg: Option<&SegmentationChange>) -> String {
+    let mut line = format!(
+        "trimmed: kept {} of {} target pieces ({} used on {} lines)",
+        r.kept, r.original, r.used, r.lines
+    );
+    if let Some(s) = seg {
+        line += &format!(
+            "; held-out: {} of {} lines segment differently, {} new unknown tokens",
+            s.changed, s.lines, s.new_unknowns
+        );
+    }
+    line
+}
+
+/// The text summary of one output.
+fn summary(r: &TransferReport) -> Vec<String> {
+    let mut lines = vec![
+        format!(
+            "wrote {} ({:.1} MiB) and {}",
+            r.out,
+            r.bytes as f64 / 1_048_576.0,
+            r.tokenizer
+        ),
+        format!(
+            "method {}: {} tokens = {} shared + {} special + {} chat + {} {} + {} random",
+            r.method.name(),
+            r.n_vocab,
+            r.shared,
+            r.special,
+            r.chat,
+            r.regressed,
+            if r.method == Method::Salt {
+                "regressed"
+            } else {
+                "initialised"
+            },
+            r.random
+        ),
+    ];
+    if let Some(t) = &r.trim {
+        lines.push(trim_line(t, r.segmentation.as_ref()));
+    }
+    let ks: Vec<usize> = r
+        .k_histogram
+        .iter()
+        .flat_map(|(k, c)| std::iter::repeat_n(*k, *c))
+        .collect();
+    if let (Some(first), Some(last)) = (ks.first(), ks.last()) {
+        lines.push(format!(
+            "neighbours: {} anchors; k min {first} median {} max {last}",
+            r.anchors,
+            ks[ks.len() / 2]
+        ));
+    }
+    if r.method == Method::Salt && r.regressed > 0 {
+        let s = r.solves;
+        lines.push(format!(
+            "regression: {} refined from a float32 G, exact path: {} by Cholesky, {} by eigendecomposition",
+            s.refined, s.cholesky, s.eigen
+        ));
+    }
+    let t: Vec<String> = r
+        .seconds
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.2}s"))
+        .collect();
+    lines.push(format!("time: {}", t.join(", ")));
+    lines
+}
+
+/// Runs the job and prints its summary.
+pub fn run(job: TransferJob) -> anyhow::Result<ExitCode> {
+    if let Some(n) = job.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("setting --threads")?;
+    }
+    let mut lines = Lines::new(job.display.quiet);
+    let reports = transfer_methods(&job.cfg, &job.methods, &mut lines)?;
+    drop(lines);
+    if job.display.json {
+        let json = if reports.len() == 1 {
+            serde_json::to_string_pretty(&reports[0])?
+        } else {
+            serde_json::to_string_pretty(&reports)?
+        };
+        emit(&json);
+    } else {
+        for r in &reports {
+            for l in summary(r) {
+                emit(&l);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,174 @@
+//! `salt eval` as a library call: parity and scores of several models on one text, the
+//! optional HTML report, and the comparison table as text.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{parity, read_plan, render_report, score, EvalRow, ScoreOptions};
+use crate::error::{Error, OutputError};
+use crate::gguf::GgufFile;
+use crate::output::{tokenizer_paths, AtomicOutput};
+use crate::progress::{Progress, Reporter, Stage};
+
+/// What to evaluate.
+#[derive(Clone, Debug, Default)]
+pub struct EvalConfig {
+    /// GGUF models; the first is the table's baseline.
+    pub models: Vec<PathBuf>,
+    /// Held-out text (never used for training).
+    pub text: PathBuf,
+    /// Reference tokenizer for every model's parity check (`None`: `OUT.tokenizer.json`
+    /// next to `OUT.gguf` when it exists).
+    pub reference: Option<PathBuf>,
+    /// Only check parity (no scores).
+    pub parity_only: bool,
+    /// Window, token cap, threads.
+    pub score: ScoreOptions,
+    /// Write the HTML report here.
+    pub report: Option<PathBuf>,
+    /// A transfer's `--plan`, for the report's charts.
+    pub plan: Option<PathBuf>,
+    /// Replace an existing report.
+    pub force: bool,
+}
+
+/// What `evaluate` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    /// One row per model, in order.
+    pub rows: Vec<EvalRow>,
+    /// Whether every parity check passed.
+    pub parity_ok: bool,
+    /// The report written, if any.
+    pub report: Option<PathBuf>,
+}
+
+/// Evaluates every model of `cfg`.
+///
+/// # Errors
+/// [`Error`] naming the model or text; [`Error::Cancelled`]. The report is written only
+/// when everything succeeded.
+pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalReport, Error> {
+    let content = crate::text::read_text(&cfg.text)?;
+    // Report inputs are checked, and the report's temporary file made, before the long part.
+    let plan = cfg.plan.as_deref().map(read_plan).transpose()?;
+    let report_out = match &cfg.report {
+        Some(path) => {
+            let inputs: Vec<&Path> = cfg
+                .models
+                .iter()
+                .map(PathBuf::as_path)
+                .chain([cfg.text.as_path()])
+                .collect();
+            Some(AtomicOutput::create(path, cfg.force, &inputs)?)
+        }
+        None => None,
+    };
+    let lines: Vec<&str> = content.lines().collect();
+    let mut rows = Vec::new();
+    let mut parity_ok = true;
+    for m in &cfg.models {
+        Reporter::new(progress).message(Stage::Eval, &m.display().to_string());
+        let label = GgufFile::open(m)?
+            .opt_str("salt.method")?
+            .map_or_else(|| "source".to_owned(), str::to_owned);
+        let reference = cfg.reference.clone().or_else(|| {
+            let (json, _) = tokenizer_paths(m);
+            json.is_file().then_some(json)
+        });
+        let parity = match &reference {
+            Some(r) => {
+                let tk = crate::vocab::load_target(r)?;
+                let p = parity(m, &tk, &lines)?;
+                parity_ok &= p.ok();
+                Some(p)
+            }
+            None => None,
+        };
+        let score = if cfg.parity_only {
+            None
+        } else {
+            Some(score(m, &cfg.text, &content, &cfg.score, progress)?)
+        };
+        let file_bytes = std::fs::metadata(m)
+            .map_err(|source| OutputError::Io {
+                path: m.clone(),
+                source,
+            })?
+            .len();
+        rows.push(EvalRow {
+            label,
+            file_bytes,
+            parity,
+            score,
+        });
+    }
+    if let (Some(path), Some(mut out)) = (&cfg.report, report_out) {
+        let title = format!(
+            "salt eval: {}",
+            cfg.text
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        );
+        let html = render_report(&title, &rows, plan.as_ref());
+        out.writer()
+            .write_all(html.as_bytes())
+            .map_err(|source| OutputError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        out.commit()?;
+    }
+    Ok(EvalReport {
+        rows,
+        parity_ok,
+        report: cfg.report.clone(),
+    })
+}
+
+/// The comparison table as `salt eval` prints it, with each parity mismatch below its row.
+#[must_use]
+pub fn table(rows: &[EvalRow]) -> String {
+    let mut t = format!(
+        "{:<8} {:>7} {:>9} {:>10} {:>14} {:>10} {:>16} {:>9}\n",
+        "method", "vocab", "MiB", "tok/1kB", "bits/byte", "ppl", "parity", "tokens"
+    );
+    for r in rows {
+        let parity = r.parity.as_ref().map_or_else(
+            || "-".to_owned(),
+            |p| format!("{}/{}", p.identical, p.lines),
+        );
+        let mib = r.file_bytes as f64 / 1_048_576.0;
+        let _ = match &r.score {
+            Some(s) => writeln!(
+                t,
+                "{:<8} {:>7} {:>9.1} {:>10.1} {:>8.4}±{:.3} {:>10.2} {:>16} {:>9}",
+                r.label,
+                s.n_vocab,
+                mib,
+                s.tokens_per_kb,
+                s.bits_per_byte,
+                s.bpb_window_std,
+                s.perplexity,
+                parity,
+                s.scored_tokens
+            ),
+            None => writeln!(
+                t,
+                "{:<8} {:>7} {:>9.1} {:>10} {:>14} {:>10} {:>16} {:>9}",
+                r.label, "-", mib, "-", "-", "-", parity, "-"
+            ),
+        };
+        for mm in r.parity.iter().flat_map(|p| &p.mismatches) {
+            let _ = writeln!(
+                t,
+                "  mismatch line {}: {:?}\n    llama.cpp {:?}\n    reference {:?}",
+                mm.line, mm.text, mm.llama_pieces, mm.reference_pieces
+            );
+        }
+    }
+    t
+}

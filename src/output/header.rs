@@ -1,0 +1,156 @@
+//! Stage 8 (header): the output GGUF's header. The tokenizer metadata is rewritten for
+//! the target vocabulary, `token_embd` (and `output`) get the new row count and type,
+//! the `salt.*` provenance keys are set, and every other key and tensor is the source's.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, GgufError};
+use crate::ggml::GgmlType;
+use crate::gguf::{keys, GgufHeader, TensorSource, Value};
+use crate::source::SourceModel;
+use crate::vocab::{self, TargetVocab, TokenizerMetaOptions};
+
+/// The `salt.*` keys of one output, written in this order.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    /// `salt.method`.
+    pub method: String,
+    /// `salt.source`, `salt.source_sha256`.
+    pub source: (String, String),
+    /// `salt.target_tokenizer`, `salt.target_tokenizer_sha256`.
+    pub tokenizer: (String, String),
+    /// `salt.trim_to`, `salt.trim_to_sha256`.
+    pub trim_to: Option<(String, String)>,
+    /// `salt.aux`.
+    pub aux: String,
+    /// `salt.rcond`.
+    pub rcond: f64,
+    /// `salt.seed`.
+    pub seed: u64,
+    /// `salt.shared`, `salt.regressed`, `salt.random`, `salt.specials`.
+    pub counts: [usize; 4],
+}
+
+/// A file's name for provenance keys.
+#[must_use]
+pub fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// (file name, sha256 hex) of an input.
+///
+/// # Errors
+/// [`GgufError::Io`] naming the file.
+pub fn name_and_sha256(p: &Path) -> Result<(String, String), GgufError> {
+    let io = |e| GgufError::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    let mut f = std::fs::File::open(p).map_err(io)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(io)?;
+    Ok((file_name(p), format!("{:x}", h.finalize())))
+}
+
+/// The output header for `target`, with embedding tensors of `types` and the
+/// provenance `prov`.
+///
+/// # Errors
+/// [`Error`] when the tokenizer metadata cannot be written.
+pub fn output_header(
+    source: &SourceModel,
+    target: &TargetVocab,
+    types: (GgmlType, Option<GgmlType>),
+    prov: &Provenance,
+) -> Result<GgufHeader, Error> {
+    let f = &source.file;
+    let mut header = GgufHeader::from_file(f);
+    let eot = f.opt_u64("tokenizer.ggml.eot_token_id")?.and_then(|s| {
+        target
+            .chat
+            .iter()
+            .find(|(_, src)| u64::from(*src) == s)
+            .map(|(t, _)| *t)
+    });
+    let add_bos = f.opt_bool(keys::TOKENIZER_ADD_BOS)?.unwrap_or(false)
+        && target.vocab.roles.contains_key(&vocab::Role::Bos);
+    let meta = TokenizerMetaOptions {
+        add_bos,
+        add_eos: false,
+        keep_chat_template: !target.chat.is_empty(),
+        eot,
+    };
+    vocab::write_tokenizer_meta(
+        &mut header,
+        &source.arch,
+        &target.vocab,
+        target.tokenizer(),
+        &meta,
+    )?;
+    let n = target.vocab.len() as u64;
+    for t in &mut header.tensors {
+        if t.name == keys::TOKEN_EMBD.as_bytes() {
+            t.dims[1] = n;
+            t.ty = types.0;
+        } else if t.name == keys::OUTPUT.as_bytes() {
+            t.dims[1] = n;
+            t.ty = types.1.unwrap_or(t.ty);
+        }
+    }
+    let s = Value::str;
+    header.set("salt.version", s(env!("CARGO_PKG_VERSION").to_owned()));
+    header.set("salt.method", s(prov.method.clone()));
+    header.set("salt.source", s(prov.source.0.clone()));
+    header.set("salt.source_sha256", s(prov.source.1.clone()));
+    header.set("salt.target_tokenizer", s(prov.tokenizer.0.clone()));
+    header.set("salt.target_tokenizer_sha256", s(prov.tokenizer.1.clone()));
+    if let Some((name, sha)) = &prov.trim_to {
+        header.set("salt.trim_to", s(name.clone()));
+        header.set("salt.trim_to_sha256", s(sha.clone()));
+    }
+    header.set("salt.aux", s(prov.aux.clone()));
+    header.set("salt.rcond", Value::F64(prov.rcond));
+    header.set("salt.seed", Value::U64(prov.seed));
+    for (key, v) in [
+        "salt.shared",
+        "salt.regressed",
+        "salt.random",
+        "salt.specials",
+    ]
+    .into_iter()
+    .zip(prov.counts)
+    {
+        header.set(key, Value::U64(v as u64));
+    }
+    Ok(header)
+}
+
+/// The data of every tensor of `header`: the new embedding bytes, the source's for the
+/// rest (copied from the mapped file when written).
+#[must_use]
+pub fn tensor_sources<'a>(
+    source: &'a SourceModel,
+    header: &GgufHeader,
+    embd: Vec<u8>,
+    output: Option<Vec<u8>>,
+) -> Vec<TensorSource<'a>> {
+    let (mut embd, mut output) = (Some(embd), output);
+    header
+        .tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if t.name == keys::TOKEN_EMBD.as_bytes() {
+                TensorSource::Bytes(embd.take().unwrap_or_default())
+            } else if t.name == keys::OUTPUT.as_bytes() {
+                TensorSource::Bytes(output.take().unwrap_or_default())
+            } else {
+                TensorSource::Copy(&source.file, i)
+            }
+        })
+        .collect()
+}
