@@ -370,3 +370,28 @@ fn real_rows_match_literal_pinv() {
         query_ids.len()
     );
 }
+
+/// k > h_t with A of rank below h_t (rows in a 20-dimensional subspace): the h_t x h_t
+/// side (`tall_weights`) must drop the same directions as the literal pseudo-inverse.
+#[test]
+fn tall_rank_deficient_supports_equal_literal_pinv() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let (k, h_t, h_s, rank) = (150usize, 48usize, 24usize, 20usize);
+    let basis = normal(&mut rng, rank * h_t);
+    let mix = normal(&mut rng, (k + 2) * rank);
+    let anchors_t: Vec<f32> = (0..(k + 2) * h_t)
+        .map(|i| {
+            let (r, c) = (i / h_t, i % h_t);
+            (0..rank)
+                .map(|j| mix[r * rank + j] * basis[j * h_t + c])
+                .sum()
+        })
+        .collect();
+    let anchors_s = normal(&mut rng, (k + 2) * h_s);
+    let e = normal(&mut rng, h_t);
+    let idx: Vec<u32> = (0..k as u32).map(|i| i + 2).collect();
+    let (w, path) = solve_weights(&anchors_t, &idx, &e, h_t, 1e-6);
+    assert_eq!(path, SolvePath::Eigen);
+    let err = row_error(&w, &anchors_t, &anchors_s, &idx, &e, (h_t, h_s));
+    assert!(err < 1e-4, "relative error {err:.2e}");
+}

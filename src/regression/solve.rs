@@ -149,7 +149,7 @@ pub fn solve_token(
         gram_f32(&a, k, h_t, MatMut::from_column_major_slice_mut(g, k, k));
         out = solve_refined(g, stack, &a, &ae, h_t, rcond).map(|w| (w, SolvePath::Refined));
     }
-    let out = out.unwrap_or_else(|| solve_exact(&a, &ae, h_t, rcond));
+    let out = out.unwrap_or_else(|| solve_exact(&a, e, &ae, h_t, rcond));
     scratch.a = a;
     out
 }
@@ -167,7 +167,7 @@ pub fn solve_weights(
 ) -> (Vec<f64>, SolvePath) {
     let mut a = Vec::new();
     let ae = gather_and_times_e(anchors_t, idx, e, h_t, &mut a);
-    solve_exact(&a, &ae, h_t, rcond)
+    solve_exact(&a, e, &ae, h_t, rcond)
 }
 
 /// The exact path for the gathered `[k x h_t]` A and A e.
@@ -175,9 +175,12 @@ pub fn solve_weights(
 /// G in f64: formed in f32, a rank-deficient A (k > h_t) leaves eigenvalues at f32
 /// rounding level (1e-7 λ_max), far above the rcond² = 1e-12 cut, which then blow up.
 #[must_use]
-fn solve_exact(a: &[f32], ae: &[f64], h_t: usize, rcond: f64) -> (Vec<f64>, SolvePath) {
+fn solve_exact(a: &[f32], e: &[f32], ae: &[f64], h_t: usize, rcond: f64) -> (Vec<f64>, SolvePath) {
     let k = ae.len();
     let a64: Vec<f64> = a.iter().map(|x| f64::from(*x)).collect();
+    if k > h_t {
+        return (tall_weights(&a64, e, k, h_t, rcond), SolvePath::Eigen);
+    }
     let g = gram_f64(&a64, k, h_t);
     let trace: f64 = (0..k).map(|i| g[(i, i)]).sum();
     if let Some(l) = cholesky_lower(&g) {
@@ -381,6 +384,29 @@ fn eigen_weights(g: &Mat<f64>, ae: &[f64], rcond: f64) -> Vec<f64> {
         }
     }
     w
+}
+
+/// w for more neighbours than PLM dimensions (k > h_t), from the h_t x h_t side:
+/// pinv(A) = H⁺ Aᵀ with H = Aᵀ A, so w = A (H⁺ e). H and G = A Aᵀ share their non-zero
+/// eigenvalues, so the cut rcond² λ_max drops the same directions; the eigendecomposition
+/// is h_t³ instead of k³ (k 1,300 at h_t 640: a 1,300 x 1,300 problem took most of 100 s
+/// for 110 tokens).
+fn tall_weights(a64: &[f64], e: &[f32], k: usize, h_t: usize, rcond: f64) -> Vec<f64> {
+    // Row-major [k x h_t] A is column-major [h_t x k] Aᵀ.
+    let at = MatRef::from_column_major_slice(a64, h_t, k);
+    let mut h = Mat::<f64>::zeros(h_t, h_t);
+    lower_gram(at, h.as_mut(), 1.0);
+    let e64: Vec<f64> = e.iter().map(|x| f64::from(*x)).collect();
+    let z = eigen_weights(&h, &e64, rcond);
+    (0..k)
+        .map(|r| {
+            a64[r * h_t..(r + 1) * h_t]
+                .iter()
+                .zip(&z)
+                .map(|(x, y)| x * y)
+                .sum()
+        })
+        .collect()
 }
 
 /// The paper's literal formula e · pinv(A) · B in f64 through an SVD of A (slow; tests and

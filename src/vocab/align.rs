@@ -12,8 +12,9 @@ use super::{Role, TokKind, Vocab};
 pub enum TargetClass {
     /// Same canonical key as source token `src`: its row is copied.
     Shared(u32),
-    /// A special token matched by role to source token `src`: its row is copied.
-    Special(u32, Role),
+    /// A special token matched to source token `src`, by its exact text (`None`) or by
+    /// role: its row is copied.
+    Special(u32, Option<Role>),
     /// A source control token appended for the chat template (SALT.md section 7).
     Chat(u32),
     /// No source counterpart: regressed (or random when it has no auxiliary vector).
@@ -48,6 +49,9 @@ pub struct AlignmentStats {
     pub chat: usize,
     /// Target tokens with no counterpart.
     pub new: usize,
+    /// Tokens matched by their exact text (specials, counted in `special`; pieces of two
+    /// vocabularies of the same spelling, counted in `shared`).
+    pub exact_text: usize,
     /// Source tokens that lost a key collision (a lower id has the same key).
     pub source_collisions: usize,
     /// Target tokens whose key another target token already has (both keep their class).
@@ -99,13 +103,71 @@ pub fn append_chat_tokens(source: &Vocab, target: &mut Vocab, template: &str) ->
     added
 }
 
+/// Which tokens match by their exact stored text (see [`match_exact`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum ExactClass {
+    /// Control, unknown and unused tokens: across any two vocabularies.
+    Special,
+    /// Byte tokens and normal pieces: only between vocabularies of one spelling.
+    Spelled(bool),
+}
+
+fn exact_class(t: &super::Token) -> ExactClass {
+    match t.kind {
+        TokKind::Control | TokKind::Unknown | TokKind::Unused => ExactClass::Special,
+        TokKind::Byte => ExactClass::Spelled(true),
+        TokKind::Normal | TokKind::UserDefined => ExactClass::Spelled(false),
+    }
+}
+
+/// Exact text first (SALT.md section 1): a special token matches a special token of the
+/// other vocabulary with the same text; and when both vocabularies spell pieces the same
+/// way (same tokenizer kind), a byte or normal piece matches the source piece of the same
+/// text and type class (lowest id). Key matching then never overrides these, so a
+/// transfer to the source's own vocabulary copies every row: without this, key collisions
+/// (several source pieces with one key), byte tokens that a normal piece blocks, and
+/// unused or control tokens became new rows.
+fn match_exact(
+    source: &Vocab,
+    target: &Vocab,
+    classes: &mut [TargetClass],
+    stats: &mut AlignmentStats,
+) {
+    let same_spelling = source.kind == target.kind;
+    let mut by_text: HashMap<(ExactClass, &[u8]), u32> = HashMap::new();
+    for (id, t) in source.tokens.iter().enumerate().rev() {
+        let c = exact_class(t);
+        if (c == ExactClass::Special || same_spelling) && !t.text.is_empty() {
+            by_text.insert((c, t.text.as_slice()), id as u32);
+        }
+    }
+    for (id, t) in target.tokens.iter().enumerate() {
+        if classes[id] != TargetClass::New {
+            continue;
+        }
+        let c = exact_class(t);
+        if let Some(&s) = by_text.get(&(c, t.text.as_slice())) {
+            classes[id] = if c == ExactClass::Special {
+                TargetClass::Special(s, None)
+            } else {
+                TargetClass::Shared(s)
+            };
+            if t.kind == TokKind::Byte {
+                stats.shared_bytes += 1;
+            }
+            stats.exact_text += 1;
+        }
+    }
+}
+
 /// Aligns `target` to `source`.
 ///
 /// Keys are compared as raw bytes. Normal (and user-defined) tokens match normal tokens.
 /// A byte token `<0xNN>` has the key `[NN]` but matches only a byte token of the other
 /// vocabulary, and only when neither vocabulary has a normal token with that key (SALT.md:
 /// "only match when no normal token of the other vocabulary has that key"). Special tokens
-/// match by role. When several source tokens share a key, the lowest id wins.
+/// match by exact text first, then by role. When several source tokens share a key, the
+/// lowest id wins (after exact-text matches, see [`match_exact`]).
 #[must_use]
 ///
 /// `chat` lists (target id, source id) of appended chat-template tokens (see
@@ -149,13 +211,14 @@ pub fn align(source: &Vocab, target: &Vocab, chat: &[(u32, u32)]) -> Alignment {
     for &(t, s) in chat {
         classes[t as usize] = TargetClass::Chat(s);
     }
+    match_exact(source, target, &mut classes, &mut stats);
     let tgt_roles = effective_roles(target);
     for (role, &t) in &tgt_roles {
         let Some(&s) = source.roles.get(role) else {
             continue;
         };
         if (t as usize) < classes.len() && classes[t as usize] == TargetClass::New {
-            classes[t as usize] = TargetClass::Special(s, *role);
+            classes[t as usize] = TargetClass::Special(s, Some(*role));
             stats.roles.insert(role.name().to_owned(), (t, s));
         }
     }
