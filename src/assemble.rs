@@ -159,11 +159,49 @@ pub fn assemble_tensor(
     codec::quantize(out_ty, &all, w, what)
 }
 
+/// How a token's row came about, as `salt.token_class` stores it (one `u8` per token)
+/// and `salt eval` splits the loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowClass {
+    /// A piece shared with the source: its source row (0).
+    Shared = 0,
+    /// A new piece with the method's row (1).
+    Initialised = 1,
+    /// A new piece with a seeded random row (2).
+    Random = 2,
+    /// A special or chat token with its source row (3).
+    Special = 3,
+}
+
+impl RowClass {
+    /// Every class, by code.
+    pub const ALL: [RowClass; 4] = [Self::Shared, Self::Initialised, Self::Random, Self::Special];
+
+    /// The class stored as `code`.
+    #[must_use]
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(code as usize).copied()
+    }
+
+    /// Its name in reports.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Initialised => "initialised",
+            Self::Random => "random",
+            Self::Special => "special",
+        }
+    }
+}
+
 /// Every output row's source: copied source rows, the method's rows, seeded random rows.
 #[derive(Clone, Debug, Default)]
 pub struct RowPlan {
     /// One entry per target token.
     pub plan: Vec<RowSource>,
+    /// One class per target token.
+    pub classes: Vec<RowClass>,
     /// `[n_new x h_s]` new `token_embd` rows, indexed by [`RowSource::New`].
     pub embd: Vec<f32>,
     /// `[n_new x h_s]` new `output` rows (untied sources; empty otherwise).
@@ -193,12 +231,17 @@ pub fn plan_rows(
     for (i, class) in classes.iter().enumerate() {
         if let Some(s) = class.source() {
             p.plan.push(RowSource::Copy(s));
+            p.classes.push(match class {
+                TargetClass::Shared(_) => RowClass::Shared,
+                _ => RowClass::Special,
+            });
             continue;
         }
         p.plan
             .push(RowSource::New((p.embd.len() / h_s.max(1)) as u32));
         match next.next_if(|(_, &id)| id as usize == i) {
             Some((r, _)) => {
+                p.classes.push(RowClass::Initialised);
                 p.from_method += 1;
                 p.embd.extend_from_slice(&rows.embd[r * h_s..(r + 1) * h_s]);
                 if let Some(o) = &rows.output {
@@ -206,6 +249,7 @@ pub fn plan_rows(
                 }
             }
             None => {
+                p.classes.push(RowClass::Random);
                 p.random += 1;
                 let (m, s) = &stats.embd;
                 p.embd.extend(random_row(seed, i as u64, m, s));

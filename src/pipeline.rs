@@ -507,6 +507,7 @@ fn write_output(
             planned.random,
             s.special + s.chat,
         ],
+        token_class: planned.classes.iter().map(|c| *c as u8).collect(),
     };
     let header = output_header(source, target, types, &prov)?;
     laps.lap("header");

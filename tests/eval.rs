@@ -82,6 +82,7 @@ fn nll_matches_raw_logits() {
                 ctx,
                 max_tokens: None,
                 threads: None,
+                reference: None,
             },
             &mut salt::progress::Silent,
         )
@@ -132,5 +133,83 @@ fn eval_errors_are_clear() {
     assert!(
         e.to_string().contains("not UTF-8") || e.to_string().contains("binary"),
         "{e}"
+    );
+}
+
+/// The loss split by the class of the predicted token adds up to the total (NLL to 1e-9,
+/// tokens and bytes exactly), and with the reference tokenizer the denominator is the text
+/// the scored tokens cover: recomputed here from the reference's own offsets, it counts
+/// the bytes each `<unk>` stands for, which llama.cpp's pieces drop.
+#[test]
+fn class_split_and_text_bytes() {
+    let (model, r) = adapted("models/gemma-3-270m-q4_k_m.gguf", "ko", Method::Salt);
+    // The constitution has digits and '·', which the Bible-trimmed vocabulary lacks.
+    let path = asset("text/constitution-ko.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let ctx = 128;
+    let opts = |reference| ScoreOptions {
+        ctx,
+        max_tokens: Some(2000),
+        threads: None,
+        reference,
+    };
+    let tk_path = std::path::PathBuf::from(&r.tokenizer);
+    let s = score(
+        &model,
+        &path,
+        &text,
+        &opts(Some(tk_path.clone())),
+        &mut salt::progress::Silent,
+    )
+    .unwrap();
+    let p = score(
+        &model,
+        &path,
+        &text,
+        &opts(None),
+        &mut salt::progress::Silent,
+    )
+    .unwrap();
+    println!("{:?}", s.by_class);
+    assert_eq!(s.bytes_from, "text");
+    assert_eq!(p.bytes_from, "pieces");
+    assert!(s.unknown_tokens > 0, "the constitution has unknowns here");
+    let sum: f64 = s.by_class.iter().map(|c| c.nll_nats).sum();
+    assert!(
+        (sum - s.nll_nats).abs() <= 1e-9 * s.nll_nats,
+        "{sum} vs {}",
+        s.nll_nats
+    );
+    assert_eq!(
+        s.by_class.iter().map(|c| c.tokens).sum::<usize>(),
+        s.scored_tokens
+    );
+    assert_eq!(
+        s.by_class.iter().map(|c| c.bytes).sum::<usize>(),
+        s.scored_bytes
+    );
+    let names: Vec<&str> = s.by_class.iter().map(|c| c.class.as_str()).collect();
+    assert!(
+        names.contains(&"shared") && names.contains(&"initialised"),
+        "{names:?}"
+    );
+    assert_eq!(
+        s.nll_nats.to_bits(),
+        p.nll_nats.to_bits(),
+        "same tokens, same loss"
+    );
+    // Gemma adds BOS: windows of ctx - 1 text tokens, all scored, from the first token.
+    let tk = salt::vocab::load_target(&tk_path).unwrap();
+    let enc = tk.reference.encode(text.as_str(), false).unwrap();
+    let offs = enc.get_offsets();
+    let n = s.scored_tokens;
+    assert_eq!(n, s.windows * (ctx - 1));
+    let end = offs.get(n).map_or(offs[n - 1].1, |o| o.0);
+    assert_eq!(s.scored_bytes, end - offs[0].0);
+    assert!(
+        s.scored_bytes > p.scored_bytes,
+        "{} vs {}",
+        s.scored_bytes,
+        p.scored_bytes
     );
 }

@@ -56,6 +56,7 @@ fn report_from_a_real_transfer_renders() {
         ctx: 128,
         max_tokens: Some(256),
         threads: None,
+        reference: None,
     };
     let rows: Vec<EvalRow> = [
         ("source", asset("models/smollm2-135m-instruct-q4_1.gguf")),
@@ -67,6 +68,8 @@ fn report_from_a_real_transfer_renders() {
         file_bytes: std::fs::metadata(&m).unwrap().len(),
         parity: None,
         score: Some(score(&m, &heldout, &text, &opts, &mut salt::progress::Silent).unwrap()),
+        continuations: salt::eval::continuations(&m, &salt::eval::prompts(&text, 2), 6, None)
+            .unwrap(),
     })
     .collect();
     let html = render_report("salt <test> & report", &rows, Some(&plan));
@@ -74,7 +77,24 @@ fn report_from_a_real_transfer_renders() {
         html.contains("salt &lt;test&gt; &amp; report"),
         "the title is escaped"
     );
-    assert_eq!(html.matches("<tr>").count(), 1 + rows.len());
+    let tables: Vec<&str> = html.split("</table>").collect();
+    assert_eq!(tables[0].matches("<tr>").count(), 1 + rows.len());
+    // The loss by class: one row per model and class, the adapted model's classes named.
+    let by_class: usize = rows
+        .iter()
+        .map(|r| r.score.as_ref().unwrap().by_class.len())
+        .sum();
+    assert_eq!(tables[1].matches("<tr>").count(), 1 + by_class);
+    assert!(
+        tables[1].contains("<td>salt</td><td>initialised</td>"),
+        "{}",
+        tables[1]
+    );
+    // The continuations: each prompt with each model's text.
+    for c in rows.iter().flat_map(|r| &r.continuations) {
+        assert!(html.contains(&c.prompt) && html.contains(&c.text), "{c:?}");
+    }
+    assert_eq!(rows[1].continuations.len(), 2);
 
     let svgs: Vec<&str> = html
         .split("<svg")

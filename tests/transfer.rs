@@ -514,6 +514,7 @@ fn identity_transfer_copies_every_row() {
             ctx: 128,
             max_tokens: Some(600),
             threads: None,
+            reference: None,
         };
         let score = |m: &std::path::Path| {
             salt::eval::score(m, &text, &content, &opts, &mut salt::progress::Silent).unwrap()

@@ -111,6 +111,9 @@ pub struct EvalArgs {
     /// With --report: a transfer's --plan file, for the neighbour and token-class charts.
     #[arg(long, requires = "report")]
     pub plan: Option<PathBuf>,
+    /// With --report: greedy continuations of this many prompts from the text per model.
+    #[arg(long, default_value_t = 3)]
+    pub continuations: usize,
     /// Replace an existing --report file.
     #[arg(long)]
     pub force: bool,

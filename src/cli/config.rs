@@ -141,6 +141,12 @@ impl EvalArgs {
                     ctx: self.ctx,
                     max_tokens: self.max_tokens,
                     threads: self.threads,
+                    reference: None,
+                },
+                continuations: if self.report.is_some() {
+                    self.continuations
+                } else {
+                    0
                 },
                 report: self.report,
                 plan: self.plan,

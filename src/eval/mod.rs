@@ -5,13 +5,15 @@
 //! log-likelihood, perplexity, fertility and bits per byte of the text under the model.
 
 mod backend;
+mod generate;
 mod parity;
 mod perplexity;
 mod report;
 mod run;
 
 pub use backend::backend;
+pub use generate::{continuations, prompts, Continuation};
 pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
-pub use perplexity::{load_model, score, token_nll, windows, ModelScore, ScoreOptions};
+pub use perplexity::{load_model, score, token_nll, windows, ClassScore, ModelScore, ScoreOptions};
 pub use report::{read_plan, render_report, EvalRow, PlanSummary};
 pub use run::{evaluate, table, EvalConfig, EvalReport};

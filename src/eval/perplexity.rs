@@ -6,12 +6,17 @@
 //! window is scored; otherwise a window is `ctx` tokens and its first token is context
 //! only. Only full windows are scored. The negative log-likelihood of each scored token is
 //! `logsumexp(logits) - logits[token]`, computed in f64 from llama.cpp's raw logits.
-//! Bits per byte = total NLL / ln 2 / bytes of the scored tokens' pieces (llama.cpp's
-//! detokenized bytes), the figure that compares models with different tokenizers.
+//! Bits per byte = total NLL / ln 2 / bytes of the text the scored tokens cover, the figure
+//! that compares models with different tokenizers. The bytes come from the reference
+//! tokenizer's offsets when one is given and tokenizes the text exactly as llama.cpp did
+//! (an `<unk>` then counts the bytes it replaced; llama.cpp detokenizes it to nothing),
+//! else from llama.cpp's detokenized pieces (exact for byte-fallback and byte-level
+//! models, which have no `<unk>`). The loss is also split by the class of the predicted
+//! token (`salt.token_class` of adapted models).
 //! EOS is never appended, whatever the tokenizer's `add_eos`.
 
 use std::num::NonZeroU32;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -21,8 +26,10 @@ use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
 use super::backend::backend;
+use crate::assemble::RowClass;
 use crate::error::EvalError;
 use crate::progress::{Progress, Reporter, Stage};
+use llama_cpp_2::token_type::LlamaTokenAttr;
 
 /// Settings of a perplexity run.
 #[derive(Clone, Debug)]
@@ -33,6 +40,10 @@ pub struct ScoreOptions {
     pub max_tokens: Option<usize>,
     /// llama.cpp threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// The model's reference tokenizer: when it tokenizes the text exactly like llama.cpp,
+    /// its byte offsets give each token's span of the text (the denominator of bits per
+    /// byte; an `<unk>` then counts the bytes it stands for).
+    pub reference: Option<PathBuf>,
 }
 
 impl Default for ScoreOptions {
@@ -41,8 +52,29 @@ impl Default for ScoreOptions {
             ctx: 512,
             max_tokens: None,
             threads: None,
+            reference: None,
         }
     }
+}
+
+/// The loss on the tokens of one class (of the *predicted* token).
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassScore {
+    /// `shared`, `initialised`, `random`, `special` (from `salt.token_class`), or
+    /// `source` for a model without that key.
+    pub class: String,
+    /// Scored tokens of the class.
+    pub tokens: usize,
+    /// Their bytes.
+    pub bytes: usize,
+    /// Their NLL in nats.
+    pub nll_nats: f64,
+    /// Mean NLL per token.
+    pub mean_nll: f64,
+    /// NLL / ln 2 / the class's bytes.
+    pub bits_per_byte: f64,
+    /// The class's share of all scored bytes.
+    pub byte_share: f64,
 }
 
 /// One model's figures on one text.
@@ -66,8 +98,18 @@ pub struct ModelScore {
     pub windows: usize,
     /// Tokens scored.
     pub scored_tokens: usize,
-    /// Bytes of the scored tokens.
+    /// Bytes of the text the scored tokens cover.
     pub scored_bytes: usize,
+    /// Where `scored_bytes` comes from: `text` (spans of the text, from the reference
+    /// tokenizer's offsets) or `pieces` (llama.cpp's detokenized pieces; exact for models
+    /// without `<unk>` in the text).
+    pub bytes_from: &'static str,
+    /// Unknown tokens in the whole text's tokenization.
+    pub unknown_tokens: usize,
+    /// `unknown_tokens` / `text_tokens`.
+    pub unknown_share: f64,
+    /// The loss split by the class of the predicted token.
+    pub by_class: Vec<ClassScore>,
     /// Total negative log-likelihood in nats.
     pub nll_nats: f64,
     /// exp(NLL / scored tokens).
@@ -88,6 +130,61 @@ pub fn token_nll(logits: &[f32], target: usize) -> f64 {
         .fold(f64::NEG_INFINITY, |m, &l| m.max(f64::from(l)));
     let sum: f64 = logits.iter().map(|&l| (f64::from(l) - max).exp()).sum();
     max + sum.ln() - f64::from(logits[target])
+}
+
+/// Each token's span of `text` in bytes (from its start to the next token's start; the
+/// last to its end), from the reference tokenizer's offsets, when `reference` is given and
+/// tokenizes the text exactly as llama.cpp did (`tokens`); else `None`.
+fn text_spans(
+    reference: Option<&Path>,
+    text: &str,
+    tokens: &[LlamaToken],
+) -> Result<Option<Vec<usize>>, crate::Error> {
+    let Some(r) = reference else {
+        return Ok(None);
+    };
+    let tk = crate::vocab::load_target(r)?;
+    let enc = tk
+        .reference
+        .encode(text, false)
+        .map_err(|e| EvalError::Reference(e.to_string()))?;
+    let same = enc.get_ids().len() == tokens.len()
+        && enc
+            .get_ids()
+            .iter()
+            .zip(tokens)
+            .all(|(a, b)| i64::from(*a) == i64::from(b.0));
+    if !same {
+        return Ok(None);
+    }
+    let offs = enc.get_offsets();
+    let spans = (0..offs.len())
+        .map(|i| {
+            let end = offs.get(i + 1).map_or(offs[i].1, |n| n.0);
+            end.saturating_sub(offs[i].0)
+        })
+        .collect();
+    Ok(Some(spans))
+}
+
+/// `salt.token_class` of a model (one code per token), when it has one of the right size.
+fn token_classes(model: &Path, n_vocab: usize) -> Result<Option<Vec<u8>>, crate::Error> {
+    let f = crate::gguf::GgufFile::open(model)?;
+    let Some(a) = f
+        .get(crate::gguf::keys::SALT_TOKEN_CLASS)
+        .and_then(|v| v.as_array())
+    else {
+        return Ok(None);
+    };
+    let codes: Vec<u8> = a
+        .iter()
+        .map(|v| {
+            v.as_int()
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(u8::MAX)
+        })
+        .collect();
+    Ok((codes.len() == n_vocab).then_some(codes))
 }
 
 /// Loads a full model with llama.cpp.
@@ -171,13 +268,21 @@ pub fn score(
             reason: format!("creating a context of {ctx}: {e}"),
         })?;
     let n_vocab = vocab.n_tokens() as usize;
+    let spans = text_spans(opts.reference.as_deref(), text, &tokens)?;
+    let classes = token_classes(model_path, n_vocab)?;
+    let unknown = tokens
+        .iter()
+        .filter(|t| vocab.attr(**t).contains(LlamaTokenAttr::Unknown))
+        .count();
     let mut piece_bytes = std::collections::HashMap::new();
     let (mut nll, mut scored, mut bytes) = (0f64, 0usize, 0usize);
+    let mut by_class: std::collections::BTreeMap<u8, (usize, usize, f64)> = Default::default();
     let mut per_window = Vec::new();
     let mut batch = LlamaBatch::new(ctx, 1);
     let total = opts
         .max_tokens
         .map_or(wins.len(), |m| wins.len().min(m.div_ceil(ctx - 1).max(1)));
+    let body = if bos.is_some() { ctx - 1 } else { ctx };
     for (w, (input, first)) in wins.iter().take(total).enumerate() {
         rep.step(Stage::Eval, w, total)?;
         lctx.clear_kv_cache();
@@ -190,14 +295,24 @@ pub fn score(
         lctx.decode(&mut batch)
             .map_err(|e| EvalError::Compute(format!("decode: {e}")))?;
         let (mut w_nll, mut w_bytes) = (0f64, 0usize);
-        // The logits at position p - 1 predict the token at p.
+        // The logits at position p - 1 predict the token at p; input[p] is text token
+        // w * body + p (- 1 after a BOS).
         for (p, &target) in input.iter().enumerate().skip(*first) {
             let logits = lctx.get_logits_ith((p - 1) as i32);
             let t = usize::try_from(target.0).unwrap_or(0);
-            w_nll += token_nll(&logits[..n_vocab], t);
-            w_bytes += *piece_bytes
-                .entry(target.0)
-                .or_insert_with(|| vocab.token_to_piece(target, false, None).len());
+            let x = token_nll(&logits[..n_vocab], t);
+            let b = match &spans {
+                Some(s) => s[w * body + p - usize::from(bos.is_some())],
+                None => *piece_bytes
+                    .entry(target.0)
+                    .or_insert_with(|| vocab.token_to_piece(target, false, None).len()),
+            };
+            w_nll += x;
+            w_bytes += b;
+            let c = by_class
+                .entry(classes.as_ref().map_or(u8::MAX, |c| c[t]))
+                .or_default();
+            *c = (c.0 + 1, c.1 + b, c.2 + x);
             scored += 1;
         }
         nll += w_nll;
@@ -209,6 +324,20 @@ pub fn score(
     let mean_w = per_window.iter().sum::<f64>() / per_window.len() as f64;
     let var =
         per_window.iter().map(|x| (x - mean_w).powi(2)).sum::<f64>() / per_window.len() as f64;
+    let by_class = by_class
+        .into_iter()
+        .map(|(code, (n, b, x))| ClassScore {
+            class: RowClass::from_code(code)
+                .map_or("source", RowClass::name)
+                .to_owned(),
+            tokens: n,
+            bytes: b,
+            nll_nats: x,
+            mean_nll: x / n.max(1) as f64,
+            bits_per_byte: x / std::f64::consts::LN_2 / b.max(1) as f64,
+            byte_share: b as f64 / bytes.max(1) as f64,
+        })
+        .collect();
     Ok(ModelScore {
         model: model_path.display().to_string(),
         n_vocab,
@@ -220,6 +349,10 @@ pub fn score(
         windows: per_window.len(),
         scored_tokens: scored,
         scored_bytes: bytes,
+        bytes_from: if spans.is_some() { "text" } else { "pieces" },
+        unknown_tokens: unknown,
+        unknown_share: unknown as f64 / tokens.len().max(1) as f64,
+        by_class,
         nll_nats: nll,
         perplexity: (nll / scored.max(1) as f64).exp(),
         bits_per_byte: bpb,

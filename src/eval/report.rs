@@ -26,6 +26,8 @@ pub struct EvalRow {
     pub parity: Option<ParityReport>,
     /// Fertility, perplexity, bits per byte (absent with `--parity` only).
     pub score: Option<ModelScore>,
+    /// Greedy continuations of a few prompts from the text.
+    pub continuations: Vec<super::Continuation>,
 }
 
 /// What a transfer's `--plan` file says about the new vocabulary.
@@ -140,6 +142,49 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, Option<f64>)]) -> St
     svg
 }
 
+/// The loss split by the class of the predicted token, one row per model and class.
+fn class_table(rows: &[EvalRow]) -> String {
+    let mut h = String::from("<h2>Where the loss is: by class of the predicted token</h2>\n<table>\n<tr><th>model</th><th>class</th><th>share of bytes</th><th>tokens</th><th>bits / byte</th><th>mean NLL (nats)</th></tr>\n");
+    for r in rows {
+        for c in r.score.iter().flat_map(|s| &s.by_class) {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{:.4}</td><td>{:.3}</td></tr>",
+                esc(&r.label), esc(&c.class), 100.0 * c.byte_share, c.tokens, c.bits_per_byte, c.mean_nll
+            );
+        }
+    }
+    h.push_str("</table>\n");
+    h
+}
+
+/// Each prompt with every model's greedy continuation.
+fn continuation_table(rows: &[EvalRow]) -> String {
+    let Some(first) = rows.iter().find(|r| !r.continuations.is_empty()) else {
+        return String::new();
+    };
+    let mut h = String::from("<h2>Greedy continuations</h2>\n");
+    for (i, c) in first.continuations.iter().enumerate() {
+        let _ = writeln!(
+            h,
+            "<h3>{}…</h3>\n<table>\n<tr><th>model</th><th>continuation</th></tr>",
+            esc(&c.prompt)
+        );
+        for r in rows {
+            if let Some(c) = r.continuations.get(i) {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
+                    esc(&r.label),
+                    esc(&c.text)
+                );
+            }
+        }
+        h.push_str("</table>\n");
+    }
+    h
+}
+
 /// The report: title, the table, bits per byte and fertility charts, and the plan's charts.
 #[must_use]
 pub fn render_report(title: &str, rows: &[EvalRow], plan: Option<&PlanSummary>) -> String {
@@ -196,6 +241,8 @@ pub fn render_report(title: &str, rows: &[EvalRow], plan: Option<&PlanSummary>) 
         h.push_str("<h2>Fertility (tokens per 1,000 bytes of text)</h2>\n");
         h.push_str(&bar_chart("fertility", "tokens/kB", &fert));
     }
+    h.push_str(&class_table(rows));
+    h.push_str(&continuation_table(rows));
     if let Some(p) = plan {
         let total: usize = p.classes.values().sum();
         let classes: Vec<_> = p

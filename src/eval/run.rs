@@ -31,6 +31,8 @@ pub struct EvalConfig {
     pub report: Option<PathBuf>,
     /// A transfer's `--plan`, for the report's charts.
     pub plan: Option<PathBuf>,
+    /// Greedy continuations of this many prompts from the text, per model.
+    pub continuations: usize,
     /// Replace an existing report.
     pub force: bool,
 }
@@ -68,6 +70,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         None => None,
     };
     let lines: Vec<&str> = content.lines().collect();
+    let prompts = super::prompts(&content, cfg.continuations);
     let mut rows = Vec::new();
     let mut parity_ok = true;
     for m in &cfg.models {
@@ -91,8 +94,13 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         let score = if cfg.parity_only {
             None
         } else {
-            Some(score(m, &cfg.text, &content, &cfg.score, progress)?)
+            let opts = ScoreOptions {
+                reference: reference.clone(),
+                ..cfg.score.clone()
+            };
+            Some(score(m, &cfg.text, &content, &opts, progress)?)
         };
+        let continuations = super::continuations(m, &prompts, 32, cfg.score.threads)?;
         let file_bytes = std::fs::metadata(m)
             .map_err(|source| OutputError::Io {
                 path: m.clone(),
@@ -104,6 +112,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             file_bytes,
             parity,
             score,
+            continuations,
         });
     }
     if let (Some(path), Some(mut out)) = (&cfg.report, report_out) {
@@ -133,8 +142,8 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
 #[must_use]
 pub fn table(rows: &[EvalRow]) -> String {
     let mut t = format!(
-        "{:<8} {:>7} {:>9} {:>10} {:>14} {:>10} {:>16} {:>9}\n",
-        "method", "vocab", "MiB", "tok/1kB", "bits/byte", "ppl", "parity", "tokens"
+        "{:<8} {:>7} {:>9} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}\n",
+        "method", "vocab", "MiB", "tok/1kB", "unk%", "bits/byte", "ppl", "parity", "tokens"
     );
     for r in rows {
         let parity = r.parity.as_ref().map_or_else(
@@ -145,11 +154,12 @@ pub fn table(rows: &[EvalRow]) -> String {
         let _ = match &r.score {
             Some(s) => writeln!(
                 t,
-                "{:<8} {:>7} {:>9.1} {:>10.1} {:>8.4}±{:.3} {:>10.2} {:>16} {:>9}",
+                "{:<8} {:>7} {:>9.1} {:>10.1} {:>6.2} {:>8.4}±{:.3} {:>10.2} {:>16} {:>9}",
                 r.label,
                 s.n_vocab,
                 mib,
                 s.tokens_per_kb,
+                100.0 * s.unknown_share,
                 s.bits_per_byte,
                 s.bpb_window_std,
                 s.perplexity,
@@ -158,10 +168,25 @@ pub fn table(rows: &[EvalRow]) -> String {
             ),
             None => writeln!(
                 t,
-                "{:<8} {:>7} {:>9.1} {:>10} {:>14} {:>10} {:>16} {:>9}",
-                r.label, "-", mib, "-", "-", "-", parity, "-"
+                "{:<8} {:>7} {:>9.1} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}",
+                r.label, "-", mib, "-", "-", "-", "-", parity, "-"
             ),
         };
+        if let Some(s) = r.score.as_ref().filter(|s| s.by_class.len() > 1) {
+            let parts: Vec<String> = s
+                .by_class
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {:.1}% of bytes {:.3}",
+                        c.class,
+                        100.0 * c.byte_share,
+                        c.bits_per_byte
+                    )
+                })
+                .collect();
+            let _ = writeln!(t, "  bits/byte by class: {}", parts.join(", "));
+        }
         for mm in r.parity.iter().flat_map(|p| &p.mismatches) {
             let _ = writeln!(
                 t,

@@ -31,6 +31,8 @@ pub struct Provenance {
     pub seed: u64,
     /// `salt.shared`, `salt.regressed`, `salt.random`, `salt.specials`.
     pub counts: [usize; 4],
+    /// `salt.token_class`: one [`crate::assemble::RowClass`] code per token.
+    pub token_class: Vec<u8>,
 }
 
 /// A file's name for provenance keys.
@@ -126,6 +128,10 @@ pub fn output_header(
     {
         header.set(key, Value::U64(v as u64));
     }
+    header.set(
+        keys::SALT_TOKEN_CLASS,
+        Value::Array(crate::gguf::Array::u8s(&prov.token_class)),
+    );
     Ok(header)
 }
 
