@@ -58,9 +58,9 @@ pub struct TransferConfig {
     pub trim_to: Option<PathBuf>,
     /// With `trim_to`: minimum count.
     pub trim_min_count: usize,
-    /// With `trim_to`: also keep every single-character piece whose character occurs in
-    /// the text (so that rare words of the scripts seen still segment into characters).
-    pub trim_keep_chars: bool,
+    /// With `trim_to`: the pieces kept besides those the text uses (by default every
+    /// single-character piece of digits, ASCII and common punctuation).
+    pub trim_keep: vocab::TrimKeep,
     /// With `trim_to`: held-out text on which to count lines the trim segments
     /// differently, and new unknown tokens.
     pub trim_heldout: Option<PathBuf>,
@@ -96,7 +96,7 @@ impl TransferConfig {
             embd_type: None,
             trim_to: None,
             trim_min_count: 1,
-            trim_keep_chars: false,
+            trim_keep: vocab::TrimKeep::default(),
             trim_heldout: None,
             keep_chat_tokens: None,
             device: DeviceChoice::Cpu,
@@ -111,7 +111,7 @@ impl TransferConfig {
         self.trim_to.as_deref().map(|text| TrimSpec {
             text,
             min_count: self.trim_min_count,
-            keep_chars: self.trim_keep_chars,
+            keep: self.trim_keep.clone(),
             heldout: self.trim_heldout.as_deref(),
         })
     }

@@ -5,6 +5,15 @@ use std::collections::HashSet;
 
 use crate::util::asset;
 
+/// Only the pieces the text uses (and structural ones).
+fn no_extra() -> salt::vocab::TrimKeep {
+    salt::vocab::TrimKeep {
+        chars: false,
+        basic: false,
+        scripts: Vec::new(),
+    }
+}
+
 #[test]
 fn trim_keeps_used_pieces_single_chars_and_reports_heldout_changes() {
     let full = salt::vocab::load_target(&asset("plm/use/sp.model")).unwrap();
@@ -12,8 +21,17 @@ fn trim_keeps_used_pieces_single_chars_and_reports_heldout_changes() {
     let held = std::fs::read_to_string(asset("text/bible-ko-heldout.txt")).unwrap();
     let lines: Vec<&str> = held.lines().collect();
 
-    let (plain, old_ids, r) = salt::vocab::trim_to_text(&full, &train, 1, false).unwrap();
-    let (chars, _, rc) = salt::vocab::trim_to_text(&full, &train, 1, true).unwrap();
+    let (plain, old_ids, r) = salt::vocab::trim_to_text(&full, &train, 1, &no_extra()).unwrap();
+    let (chars, _, rc) = salt::vocab::trim_to_text(
+        &full,
+        &train,
+        1,
+        &salt::vocab::TrimKeep {
+            chars: true,
+            ..no_extra()
+        },
+    )
+    .unwrap();
     assert_eq!(r.original, 128_000);
     assert_eq!(plain.vocab.len(), r.kept);
     assert!(r.used <= r.kept && r.kept < 5_000, "{r:?}");
@@ -84,4 +102,46 @@ fn trim_keeps_used_pieces_single_chars_and_reports_heldout_changes() {
         "trim ko: kept {} (with single chars {}); held-out {}/{} lines changed, {} new unknowns ({} with single chars)",
         r.kept, rc.kept, seg.changed, seg.lines, seg.new_unknowns, seg_c.new_unknowns
     );
+}
+
+/// Unknown tokens of `tk`'s reference on `text`.
+fn unknowns(tk: &salt::vocab::TargetTokenizer, text: &str) -> usize {
+    let unk = tk.vocab.roles[&salt::vocab::Role::Unk];
+    tk.encode(text)
+        .unwrap()
+        .iter()
+        .filter(|&&i| i == unk)
+        .count()
+}
+
+/// What any text needs: a Bible-trimmed Korean vocabulary kept no digit and no '·', so
+/// the constitution lost 680 of its tokens to `<unk>`. By default trimming keeps the
+/// single-character pieces of digits, ASCII and common punctuation; `--keep-script
+/// Hangul` keeps every Hangul piece, leaving only what USE itself cannot encode.
+#[test]
+fn trim_keeps_digits_punctuation_and_scripts() {
+    let full = salt::vocab::load_target(&asset("plm/use/sp.model")).unwrap();
+    let train = std::fs::read_to_string(asset("text/bible-ko-train.txt")).unwrap();
+    let law = std::fs::read_to_string(asset("text/constitution-ko.txt")).unwrap();
+    let trim =
+        |keep: &salt::vocab::TrimKeep| salt::vocab::trim_to_text(&full, &train, 1, keep).unwrap().0;
+    let hangul = salt::vocab::TrimKeep {
+        scripts: vec![salt::vocab::Script::from_name("hangul").unwrap()],
+        ..salt::vocab::TrimKeep::default()
+    };
+    let (plain, basic, scripts) = (trim(&no_extra()), trim(&Default::default()), trim(&hangul));
+    let counts = [&plain, &basic, &scripts, &full].map(|t| unknowns(t, &law));
+    println!("constitution unknowns: plain, basic, +Hangul, full USE: {counts:?}");
+    assert!(counts[0] > 500, "{counts:?}");
+    assert!(counts[1] < 40, "{counts:?}");
+    assert_eq!(
+        counts[2], counts[3],
+        "with every Hangul piece only USE's own unknowns remain"
+    );
+    assert!(basic
+        .encode("1948년 7월 12일 · 제1조")
+        .unwrap()
+        .iter()
+        .all(|&i| i != basic.vocab.roles[&salt::vocab::Role::Unk]));
+    assert!(plain.vocab.len() < basic.vocab.len() && basic.vocab.len() < scripts.vocab.len());
 }

@@ -18,6 +18,8 @@ pub struct Args {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Summarise a GGUF model: architecture, tokenizer, embedding tensors, tensor types.
@@ -54,6 +56,15 @@ pub struct TrimArgs {
     /// the text.
     #[arg(long, requires = "trim_to")]
     pub keep_single_chars: bool,
+    /// With --trim-to: also keep every piece made only of this script's characters
+    /// (Hangul, Latin, Greek, Cyrillic, Hebrew, Arabic, Devanagari, Thai, Hiragana,
+    /// Katakana, Han, Georgian); repeat for several.
+    #[arg(long, requires = "trim_to")]
+    pub keep_script: Vec<String>,
+    /// With --trim-to: do not keep the single-character pieces of digits, ASCII and
+    /// common punctuation that the text does not use.
+    #[arg(long, requires = "trim_to")]
+    pub no_keep_basic: bool,
     /// With --trim-to: report held-out lines of this text that the trim segments
     /// differently, and new unknown tokens.
     #[arg(long, requires = "trim_to")]

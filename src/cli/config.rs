@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use salt::auxvec::{AuxSource, TrainOptions};
 use salt::eval::{EvalConfig, ScoreOptions};
 use salt::pipeline::{Method, TransferConfig, TrimSpec};
+use salt::vocab::{Script, TrimKeep, SCRIPTS};
 
 use super::args::{EvalArgs, TransferArgs, TrimArgs};
 
@@ -62,14 +63,37 @@ fn methods(spec: &str) -> anyhow::Result<Vec<Method>> {
 }
 
 impl TrimArgs {
+    /// What trimming keeps besides the pieces the text uses.
+    pub fn keep(&self) -> anyhow::Result<TrimKeep> {
+        let scripts = self
+            .keep_script
+            .iter()
+            .map(|n| {
+                Script::from_name(n).with_context(|| {
+                    let known: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
+                    format!(
+                        "--keep-script {n}: not a script here (one of {})",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(TrimKeep {
+            chars: self.keep_single_chars,
+            basic: !self.no_keep_basic,
+            scripts,
+        })
+    }
+
     /// The library's trim settings, when `--trim-to` is given.
-    pub fn spec(&self) -> Option<TrimSpec<'_>> {
-        self.trim_to.as_deref().map(|text| TrimSpec {
+    pub fn spec(&self) -> anyhow::Result<Option<TrimSpec<'_>>> {
+        let keep = self.keep()?;
+        Ok(self.trim_to.as_deref().map(|text| TrimSpec {
             text,
             min_count: self.trim_min_count,
-            keep_chars: self.keep_single_chars,
+            keep,
             heldout: self.heldout.as_deref(),
-        })
+        }))
     }
 }
 
@@ -109,9 +133,9 @@ impl TransferArgs {
         cfg.rcond = self.rcond;
         cfg.max_k = self.max_k;
         cfg.embd_type = embd_type;
+        cfg.trim_keep = self.trim.keep()?;
         cfg.trim_to = self.trim.trim_to;
         cfg.trim_min_count = self.trim.trim_min_count;
-        cfg.trim_keep_chars = self.trim.keep_single_chars;
         cfg.trim_heldout = self.trim.heldout;
         cfg.keep_chat_tokens = self.no_chat_tokens.then_some(false);
         cfg.force = self.force;

@@ -28,7 +28,7 @@ pub fn run(a: OverlapArgs) -> anyhow::Result<ExitCode> {
         ..
     } = salt::vocab::select_target(
         salt::vocab::load_target(&a.plm)?,
-        a.trim.spec().as_ref(),
+        a.trim.spec()?.as_ref(),
         &mut |_| {},
     )?;
     let al = salt::vocab::align(&src, &tk.vocab, &[]);

@@ -9,6 +9,7 @@ mod align;
 mod gguf_meta;
 mod keys;
 pub mod pretok;
+mod scripts;
 mod select;
 mod source;
 mod target;
@@ -17,13 +18,14 @@ mod trim;
 pub use align::{align, append_chat_tokens, Alignment, AlignmentStats, TargetClass};
 pub use gguf_meta::{write_tokenizer_meta, TokenizerMetaOptions};
 pub use keys::{byte_piece, canonical_key, gpt2_byte_decoder};
+pub use scripts::{is_basic, Script, SCRIPTS};
 pub use select::{prepare_target, select_target, TargetSelection, TargetVocab, TrimSpec};
 pub use source::vocab_from_gguf;
 pub use target::{
     load_target, parse_target, sentencepiece_proto, target_from_gguf, SpmNormalizer,
     TargetTokenizer,
 };
-pub use trim::{segmentation_change, trim_to_text, SegmentationChange, TrimReport};
+pub use trim::{segmentation_change, trim_to_text, SegmentationChange, TrimKeep, TrimReport};
 
 use std::collections::BTreeMap;
 

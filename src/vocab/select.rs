@@ -18,8 +18,8 @@ pub struct TrimSpec<'a> {
     pub text: &'a Path,
     /// Keep pieces used at least this often.
     pub min_count: usize,
-    /// Also keep every single-character piece of the text's characters.
-    pub keep_chars: bool,
+    /// Pieces kept besides those the text uses.
+    pub keep: super::TrimKeep,
     /// Held-out text for the segmentation-change report.
     pub heldout: Option<&'a Path>,
 }
@@ -60,7 +60,7 @@ pub fn select_target(
         full.vocab.len(),
         spec.text.display()
     ));
-    let (t, old_ids, r) = trim_to_text(&full, &text, spec.min_count, spec.keep_chars)?;
+    let (t, old_ids, r) = trim_to_text(&full, &text, spec.min_count, &spec.keep)?;
     let segmentation = match spec.heldout {
         Some(h) => {
             let held = read_text(h)?;
