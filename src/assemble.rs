@@ -215,14 +215,28 @@ pub struct RowPlan {
 /// Plans every row of the output: classes with a source row copy it; new tokens take
 /// the method's row, or the seeded normal row of SALT.md section 5 (one ChaCha stream per
 /// target id, so the bytes do not depend on the order or the thread).
+///
+/// `output_rows`, when given, supply the new `output` rows instead of `rows` (an output
+/// rule of its own). `output_is_embd` (an untied tied source) draws an output random row
+/// equal to the input one, so that untying alone changes no logit.
 #[must_use]
 pub fn plan_rows(
     classes: &[TargetClass],
     rows: &NewRows,
+    output_rows: Option<&NewRows>,
     seed: u64,
     stats: &RowStats,
     h_s: usize,
+    output_is_embd: bool,
 ) -> RowPlan {
+    let out_stream = |i: usize| {
+        if output_is_embd {
+            i as u64
+        } else {
+            i as u64 | (1 << 40)
+        }
+    };
+    let mut out_next = output_rows.map(|o| (o, o.ids.iter().enumerate().peekable()));
     let mut p = RowPlan {
         plan: Vec::with_capacity(classes.len()),
         ..RowPlan::default()
@@ -244,7 +258,7 @@ pub fn plan_rows(
                 p.classes.push(RowClass::Initialised);
                 p.from_method += 1;
                 p.embd.extend_from_slice(&rows.embd[r * h_s..(r + 1) * h_s]);
-                if let Some(o) = &rows.output {
+                if let (None, Some(o)) = (&out_next, &rows.output) {
                     p.output.extend_from_slice(&o[r * h_s..(r + 1) * h_s]);
                 }
             }
@@ -253,9 +267,21 @@ pub fn plan_rows(
                 p.random += 1;
                 let (m, s) = &stats.embd;
                 p.embd.extend(random_row(seed, i as u64, m, s));
-                if let Some((m, s)) = &stats.output {
-                    p.output
-                        .extend(random_row(seed, i as u64 | (1 << 40), m, s));
+                if let (None, Some((m, s))) = (&out_next, &stats.output) {
+                    p.output.extend(random_row(seed, out_stream(i), m, s));
+                }
+            }
+        }
+        if let Some((o, next)) = out_next.as_mut() {
+            match next.next_if(|(_, &id)| id as usize == i) {
+                Some((r, _)) => {
+                    let src = o.output.as_ref().unwrap_or(&o.embd);
+                    p.output.extend_from_slice(&src[r * h_s..(r + 1) * h_s]);
+                }
+                None => {
+                    if let Some((m, s)) = &stats.output {
+                        p.output.extend(random_row(seed, out_stream(i), m, s));
+                    }
                 }
             }
         }

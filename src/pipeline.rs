@@ -17,7 +17,7 @@ use crate::device::{self, Compute, DeviceChoice};
 use crate::error::Error;
 use crate::ggml::GgmlType;
 use crate::gguf::GgufFile;
-use crate::init::{InitInput, Needs, NewRows};
+use crate::init::{InitInput, InitParams, Needs, NewRows};
 use crate::neighbours::{select_rows, NeighbourSet};
 use crate::output::header::{name_and_sha256, output_header, tensor_sources, Provenance};
 use crate::output::{method_path, OutputSet, PlanRows};
@@ -68,6 +68,14 @@ pub struct TransferConfig {
     pub keep_chat_tokens: Option<bool>,
     /// Where neighbours and regressions run.
     pub device: DeviceChoice,
+    /// Method parameters (`omp`'s k, ...).
+    pub init: InitParams,
+    /// Write a separate `output.weight` for a tied source (a copy of `token_embd`'s rows
+    /// until an output rule or a fitted head changes them).
+    pub untie: bool,
+    /// The rule for the new rows of `output` (`None`: the method's own rows); needs an
+    /// untied source or `untie`.
+    pub output_method: Option<Method>,
     /// Replace an existing output.
     pub force: bool,
     /// Write the per-token plan as JSON lines here.
@@ -100,6 +108,9 @@ impl TransferConfig {
             trim_heldout: None,
             keep_chat_tokens: None,
             device: DeviceChoice::Cpu,
+            init: InitParams::default(),
+            untie: false,
+            output_method: None,
             force: false,
             plan: None,
         }
@@ -243,7 +254,8 @@ pub fn transfer_methods(
 ) -> Result<Vec<TransferReport>, Error> {
     let mut rep = Reporter::new(progress);
     let mut laps = Laps::new();
-    let needs = Needs::any(methods);
+    let all: Vec<Method> = methods.iter().copied().chain(cfg.output_method).collect();
+    let needs = Needs::any(&all);
     check_aux(cfg, methods, needs)?;
     // 8 (early): every output path is checked, and its temporary file made, first.
     let inputs = cfg.inputs();
@@ -253,7 +265,14 @@ pub fn transfer_methods(
         .map(|(out, plan)| OutputSet::create(out, plan.as_deref(), cfg.force, &inputs))
         .collect::<Result<Vec<_>, _>>()?;
     // 1. Source model; every requirement checked before any compute.
-    let source = SourceModel::open(&cfg.source)?;
+    let mut source = SourceModel::open(&cfg.source)?;
+    if cfg.untie && source.untie() {
+        rep.message(
+            Stage::Source,
+            "untied: output.weight starts as a copy of token_embd",
+        );
+    }
+    check_output_rule(cfg, &source)?;
     laps.lap("check source");
     let types = source.output_types(cfg.embd_type, &mut |m| rep.message(Stage::Source, m))?;
     laps.lap("read source");
@@ -302,9 +321,18 @@ pub fn transfer_methods(
         nbrs: nbrs.as_ref(),
         device: device.as_ref(),
     };
+    let out_rows = match cfg.output_method {
+        Some(m) => Some(m.initialise(&init_input(cfg, &shared), &mut rep)?),
+        None => None,
+    };
     let mut reports = Vec::with_capacity(methods.len());
     for (&method, out) in methods.iter().zip(&mut outputs) {
-        reports.push(one_method(cfg, method, &shared, out, &mut rep, &mut laps)?);
+        let rows = method.initialise(&init_input(cfg, &shared), &mut rep)?;
+        laps.lap("regression");
+        let rules = (&rows, out_rows.as_ref());
+        reports.push(write_output(
+            cfg, method, &shared, rules, out, &mut rep, &mut laps,
+        )?);
         rep.check()?;
     }
     for out in outputs {
@@ -446,16 +474,12 @@ struct Shared<'a> {
     device: &'a dyn Compute,
 }
 
-/// Stages 6-8 for one method: new rows, tensors, header and files (not yet committed).
-fn one_method(
-    cfg: &TransferConfig,
-    method: Method,
-    sh: &Shared<'_>,
-    out: &mut OutputSet,
-    rep: &mut Reporter<'_>,
-    laps: &mut Laps,
-) -> Result<TransferReport, Error> {
-    let input = InitInput {
+/// What the initialisers see.
+fn init_input<'a>(cfg: &'a TransferConfig, sh: &'a Shared<'a>) -> InitInput<'a> {
+    InitInput {
+        source: sh.source,
+        target: sh.target,
+        params: &cfg.init,
         new_ids: &sh.new_ids,
         stats: &sh.stats,
         neighbours: sh.nbrs.map(|n| &n.0),
@@ -464,10 +488,19 @@ fn one_method(
         h_s: sh.source.width(),
         rcond: cfg.rcond,
         device: sh.device,
-    };
-    let rows = method.initialise(&input, rep)?;
-    laps.lap("regression");
-    write_output(cfg, method, sh, &rows, out, rep, laps)
+    }
+}
+
+/// An output rule needs an output tensor: an untied source, or `untie`.
+fn check_output_rule(cfg: &TransferConfig, source: &SourceModel) -> Result<(), Error> {
+    match cfg.output_method {
+        Some(m) if source.output.is_none() => Err(Error::MissingInput {
+            method: m.name(),
+            what: "an output tensor (as --output-method)",
+            fix: "pass --untie: the source's output is tied to token_embd",
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Stages 7-8 for one method: rows planned, tensors quantized, header and files written
@@ -476,15 +509,23 @@ fn write_output(
     cfg: &TransferConfig,
     method: Method,
     sh: &Shared<'_>,
-    rows: &NewRows,
+    (rows, out_rows): (&NewRows, Option<&NewRows>),
     out: &mut OutputSet,
     rep: &mut Reporter<'_>,
     laps: &mut Laps,
 ) -> Result<TransferReport, Error> {
     let (source, target, types) = (sh.source, sh.target, sh.types);
-    let (hashes, nbrs) = (&sh.hashes, sh.nbrs.map(|n| &n.0));
+    let hashes = &sh.hashes;
     let classes = &target.alignment.classes;
-    let planned = plan_rows(classes, rows, cfg.seed, &sh.stats, source.width());
+    let planned = plan_rows(
+        classes,
+        rows,
+        out_rows,
+        cfg.seed,
+        &sh.stats,
+        source.width(),
+        source.output_from_embd,
+    );
     laps.lap("new rows");
     rep.message(Stage::Assemble, "quantizing the embedding tensors");
     let (embd, output) = embedding_tensors(source, &planned, types)?;
@@ -508,6 +549,7 @@ fn write_output(
             s.special + s.chat,
         ],
         token_class: planned.classes.iter().map(|c| *c as u8).collect(),
+        output_method: cfg.output_method.map(|m| m.name().to_owned()),
     };
     let header = output_header(source, target, types, &prov)?;
     laps.lap("header");
@@ -517,21 +559,11 @@ fn write_output(
     );
     out.write_tokenizer(target.tokenizer())?;
     let bytes = out.write_gguf(&header, &tensor_sources(source, &header, embd, output))?;
-    let neighbours = match (nbrs, &rows.weights) {
-        (Some(set), Some(w)) => (0..set.queries.len())
-            .map(|q| {
-                let ids = set
-                    .nb
-                    .row(q)
-                    .0
-                    .iter()
-                    .map(|&a| set.anchors[a as usize])
-                    .collect();
-                (set.queries[q], ids, w[q].as_slice())
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let neighbours = rows
+        .supports
+        .iter()
+        .map(|p| (p.id, p.neighbours.clone(), p.weights.as_slice()))
+        .collect();
     out.write_plan(&PlanRows {
         vocab: &target.vocab,
         classes,
@@ -568,11 +600,9 @@ fn report(
         chat: s.chat,
         regressed: planned.from_method,
         random: planned.random,
-        anchors: nbrs.map_or(0, |n| n.anchors.len()),
+        anchors: rows.anchors,
         with_aux: nbrs.map_or(0, |n| n.with_aux),
-        k_histogram: nbrs
-            .map(|n| n.nb.k_histogram().into_iter().collect())
-            .unwrap_or_default(),
+        k_histogram: rows.k_histogram(),
         solves: rows.solves,
         trim: target.selection.trim.clone(),
         segmentation: target.selection.segmentation.clone(),

@@ -26,8 +26,11 @@ pub struct SourceModel {
     pub vocab: Vocab,
     /// `token_embd.weight`.
     pub embd: TensorInfo,
-    /// `output.weight`, when the model stores one (untied).
+    /// `output.weight`, when the model stores one (untied), or after [`Self::untie`].
     pub output: Option<TensorInfo>,
+    /// Whether `output` is `token_embd` itself under the name `output.weight` (a tied
+    /// source untied by [`Self::untie`]): the output file gains that tensor.
+    pub output_from_embd: bool,
 }
 
 /// Per-dimension mean and standard deviation of a tensor's rows (f64).
@@ -97,7 +100,23 @@ impl SourceModel {
             vocab,
             embd,
             output,
+            output_from_embd: false,
         })
+    }
+
+    /// For a tied source: treat `token_embd` as a separate `output.weight` too, so that
+    /// the output file stores both and the output rows can follow their own rule. A
+    /// source that already has an `output` is left as it is. Returns whether it untied.
+    pub fn untie(&mut self) -> bool {
+        if self.output.is_some() {
+            return false;
+        }
+        self.output = Some(TensorInfo {
+            name: keys::OUTPUT.as_bytes().to_vec(),
+            ..self.embd.clone()
+        });
+        self.output_from_embd = true;
+        true
     }
 
     /// The embedding width h_s.

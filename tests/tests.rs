@@ -15,6 +15,7 @@ mod codec;
 mod eval;
 mod gguf_hostile;
 mod gguf_roundtrip;
+mod init;
 mod inspect;
 mod numerics;
 mod readers_hostile;

@@ -163,6 +163,16 @@ pub struct TransferArgs {
     /// (one output per method; the shared stages run once).
     #[arg(long, default_value = "salt")]
     pub method: String,
+    /// Write a separate output.weight for a tied source (needed by --output-method and
+    /// by a fitted head).
+    #[arg(long)]
+    pub untie: bool,
+    /// The rule for the new output rows (untied sources or --untie): any method.
+    #[arg(long)]
+    pub output_method: Option<String>,
+    /// With --method omp: at most K atoms per token.
+    #[arg(long, default_value_t = 64)]
+    pub omp_k: usize,
     /// Seed for random rows (and fastText training).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -42,19 +42,24 @@ pub struct EvalJob {
 }
 
 /// `salt,focus`, `all` -> methods (in the order given, duplicates dropped).
+/// One method by name.
+fn method(name: &str) -> anyhow::Result<Method> {
+    let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+    Method::from_name(name).with_context(|| {
+        format!(
+            "--method {name}: not a method (one or more of {}, or all)",
+            names.join(", ")
+        )
+    })
+}
+
 fn methods(spec: &str) -> anyhow::Result<Vec<Method>> {
     if spec == "all" {
         return Ok(Method::ALL.to_vec());
     }
     let mut out = Vec::new();
     for name in spec.split(',').map(str::trim) {
-        let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-        let m = Method::from_name(name).with_context(|| {
-            format!(
-                "--method {name}: not a method (one or more of {}, or all)",
-                names.join(", ")
-            )
-        })?;
+        let m = method(name)?;
         if !out.contains(&m) {
             out.push(m);
         }
@@ -129,6 +134,12 @@ impl TransferArgs {
         let mut cfg = TransferConfig::new(self.source, self.plm, aux, self.out);
         cfg.method = methods[0];
         cfg.plm_embeddings = self.plm_embeddings;
+        cfg.untie = self.untie;
+        cfg.output_method = match self.output_method.as_deref() {
+            Some(name) => Some(method(name)?),
+            None => None,
+        };
+        cfg.init.omp_k = self.omp_k;
         cfg.seed = self.seed;
         cfg.rcond = self.rcond;
         cfg.max_k = self.max_k;

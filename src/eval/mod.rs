@@ -6,6 +6,7 @@
 
 mod backend;
 mod generate;
+mod paired;
 mod parity;
 mod perplexity;
 mod report;
@@ -13,6 +14,7 @@ mod run;
 
 pub use backend::backend;
 pub use generate::{continuations, prompts, Continuation};
+pub use paired::{paired, Paired};
 pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
 pub use perplexity::{load_model, score, token_nll, windows, ClassScore, ModelScore, ScoreOptions};
 pub use report::{read_plan, render_report, EvalRow, PlanSummary};

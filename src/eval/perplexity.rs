@@ -88,6 +88,8 @@ pub struct ModelScore {
     pub text_bytes: usize,
     /// Tokens of the whole text.
     pub text_tokens: usize,
+    /// FNV-1a digest of those token ids (equal digests: the same windows, for [`super::paired`]).
+    pub token_digest: u64,
     /// Tokens per 1,000 bytes of text (fertility).
     pub tokens_per_kb: f64,
     /// Whether windows start with BOS.
@@ -118,8 +120,22 @@ pub struct ModelScore {
     pub bits_per_byte: f64,
     /// Standard deviation of bits per byte over windows.
     pub bpb_window_std: f64,
+    /// Its standard error: `bpb_window_std / sqrt(windows)`.
+    pub bpb_se: f64,
+    /// Bits per byte of each window, in order (for paired comparisons of models scored
+    /// on the same text).
+    pub window_bpb: Vec<f64>,
     /// Seconds spent.
     pub seconds: f64,
+}
+
+/// FNV-1a over the token ids.
+fn digest(tokens: &[LlamaToken]) -> u64 {
+    tokens.iter().fold(0xcbf2_9ce4_8422_2325, |h, t| {
+        t.0.to_le_bytes()
+            .iter()
+            .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    })
 }
 
 /// log-softmax NLL of `target` under `logits`, in f64.
@@ -343,6 +359,7 @@ pub fn score(
         n_vocab,
         text_bytes: text.len(),
         text_tokens: tokens.len(),
+        token_digest: digest(&tokens),
         tokens_per_kb: tokens.len() as f64 * 1000.0 / text.len().max(1) as f64,
         add_bos,
         ctx,
@@ -357,6 +374,8 @@ pub fn score(
         perplexity: (nll / scored.max(1) as f64).exp(),
         bits_per_byte: bpb,
         bpb_window_std: var.sqrt(),
+        bpb_se: var.sqrt() / (per_window.len() as f64).sqrt(),
+        window_bpb: per_window,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

@@ -44,8 +44,22 @@ pub struct EvalReport {
     pub rows: Vec<EvalRow>,
     /// Whether every parity check passed.
     pub parity_ok: bool,
+    /// Paired differences of the models scored on the same windows.
+    pub paired: Vec<super::Paired>,
     /// The report written, if any.
     pub report: Option<PathBuf>,
+}
+
+/// A model's row label: `source`, its `salt.method`, or `METHOD/OUTPUT-METHOD` when its
+/// output rows had their own rule.
+fn model_label(f: &GgufFile) -> Result<String, Error> {
+    let method = f.opt_str("salt.method")?;
+    let out = f.opt_str("salt.output_method")?;
+    Ok(match (method, out) {
+        (None, _) => "source".to_owned(),
+        (Some(m), None) => m.to_owned(),
+        (Some(m), Some(o)) => format!("{m}/{o}"),
+    })
 }
 
 /// Evaluates every model of `cfg`.
@@ -75,9 +89,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
     let mut parity_ok = true;
     for m in &cfg.models {
         Reporter::new(progress).message(Stage::Eval, &m.display().to_string());
-        let label = GgufFile::open(m)?
-            .opt_str("salt.method")?
-            .map_or_else(|| "source".to_owned(), str::to_owned);
+        let label = model_label(&GgufFile::open(m)?)?;
         let reference = cfg.reference.clone().or_else(|| {
             let (json, _) = tokenizer_paths(m);
             json.is_file().then_some(json)
@@ -131,7 +143,9 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             })?;
         out.commit()?;
     }
+    let paired = super::paired(&rows);
     Ok(EvalReport {
+        paired,
         rows,
         parity_ok,
         report: cfg.report.clone(),
@@ -143,7 +157,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
 pub fn table(rows: &[EvalRow]) -> String {
     let mut t = format!(
         "{:<8} {:>7} {:>9} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}\n",
-        "method", "vocab", "MiB", "tok/1kB", "unk%", "bits/byte", "ppl", "parity", "tokens"
+        "method", "vocab", "MiB", "tok/1kB", "unk%", "bits/byte±se", "ppl", "parity", "tokens"
     );
     for r in rows {
         let parity = r.parity.as_ref().map_or_else(
@@ -161,7 +175,7 @@ pub fn table(rows: &[EvalRow]) -> String {
                 s.tokens_per_kb,
                 100.0 * s.unknown_share,
                 s.bits_per_byte,
-                s.bpb_window_std,
+                s.bpb_se,
                 s.perplexity,
                 parity,
                 s.scored_tokens
@@ -192,6 +206,25 @@ pub fn table(rows: &[EvalRow]) -> String {
                 t,
                 "  mismatch line {}: {:?}\n    llama.cpp {:?}\n    reference {:?}",
                 mm.line, mm.text, mm.llama_pieces, mm.reference_pieces
+            );
+        }
+    }
+    let pairs = super::paired(rows);
+    if !pairs.is_empty() {
+        let _ = writeln!(
+            t,
+            "paired differences of bits/byte (same windows; ± one standard error):"
+        );
+        for p in pairs {
+            let _ = writeln!(
+                t,
+                "  {} - {}: {:+.4}±{:.4} ({:.1} se, {} windows)",
+                p.label,
+                p.against,
+                p.diff,
+                p.se,
+                p.diff / p.se.max(f64::MIN_POSITIVE),
+                p.windows
             );
         }
     }

@@ -37,7 +37,8 @@ pub fn init(input: &InitInput<'_>, rep: &mut Reporter<'_>) -> Result<NewRows, Er
         ids: set.queries.clone(),
         embd: Vec::with_capacity(n * h_s),
         output: rows.output.as_ref().map(|_| Vec::with_capacity(n * h_s)),
-        weights: Some(Vec::with_capacity(n)),
+        supports: NewRows::supports_of(set, |q| set.nb.row(q).1.to_vec()),
+        anchors: set.anchors.len(),
         ..NewRows::default()
     };
     for q in 0..n {
@@ -45,9 +46,6 @@ pub fn init(input: &InitInput<'_>, rep: &mut Reporter<'_>) -> Result<NewRows, Er
         out.embd.extend(mix(idx, p, &rows.embd, h_s));
         if let (Some(o), Some(b)) = (out.output.as_mut(), rows.output.as_deref()) {
             o.extend(mix(idx, p, b, h_s));
-        }
-        if let Some(w) = out.weights.as_mut() {
-            w.push(p.to_vec());
         }
     }
     rep.step(Stage::Initialise, n, n)?;

@@ -13,9 +13,12 @@
 //! match arms below, and its tests.
 
 pub mod focus;
+pub mod fvt;
 pub mod mean;
+pub mod omp;
 pub mod random;
 pub mod salt;
+pub mod salt_centred;
 
 use serde::Serialize;
 
@@ -25,11 +28,12 @@ use crate::neighbours::NeighbourSet;
 use crate::plm::EmbeddingTable;
 use crate::progress::Reporter;
 use crate::regression::PathCounts;
-use crate::source::{RowStats, SourceRows};
+use crate::source::{RowStats, SourceModel, SourceRows};
+use crate::vocab::TargetVocab;
 
 /// How new rows are initialised (SALT.md section 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// The per-token least-squares map.
     Salt,
@@ -39,11 +43,25 @@ pub enum Method {
     Mean,
     /// Seeded normal rows with the source rows' per-dimension mean and std.
     Random,
+    /// Subword composition: the mean source row of the source tokenizer's pieces (FVT).
+    Fvt,
+    /// Orthogonal matching pursuit in PLM space, then SALT's least squares (tokensurgeon).
+    Omp,
+    /// SALT's regression in centred (affine) coordinates: weights that sum to one.
+    SaltCentred,
 }
 
 impl Method {
     /// Every method, in the order `--method all` runs them.
-    pub const ALL: [Method; 4] = [Self::Salt, Self::Focus, Self::Mean, Self::Random];
+    pub const ALL: [Method; 7] = [
+        Self::Salt,
+        Self::Focus,
+        Self::Mean,
+        Self::Random,
+        Self::Fvt,
+        Self::Omp,
+        Self::SaltCentred,
+    ];
 
     /// The name used on the command line, in file names and in `salt.method`.
     #[must_use]
@@ -53,6 +71,9 @@ impl Method {
             Self::Focus => "focus",
             Self::Mean => "mean",
             Self::Random => "random",
+            Self::Fvt => "fvt",
+            Self::Omp => "omp",
+            Self::SaltCentred => "salt-centred",
         }
     }
 
@@ -70,6 +91,9 @@ impl Method {
             Self::Focus => focus::NEEDS,
             Self::Mean => mean::NEEDS,
             Self::Random => random::NEEDS,
+            Self::Fvt => fvt::NEEDS,
+            Self::Omp => omp::NEEDS,
+            Self::SaltCentred => salt_centred::NEEDS,
         }
     }
 
@@ -87,6 +111,9 @@ impl Method {
             Self::Focus => focus::init(input, rep),
             Self::Mean => mean::init(input, rep),
             Self::Random => random::init(input, rep),
+            Self::Fvt => fvt::init(input, rep),
+            Self::Omp => omp::init(input, rep),
+            Self::SaltCentred => salt_centred::init(input, rep),
         }
     }
 }
@@ -116,6 +143,10 @@ impl Needs {
 
 /// What the earlier stages produced, for an initialiser.
 pub struct InitInput<'a> {
+    /// The source model (for its tokenizer and rows).
+    pub source: &'a SourceModel,
+    /// The target vocabulary and its alignment.
+    pub target: &'a TargetVocab,
     /// Target ids without a source counterpart, ascending.
     pub new_ids: &'a [u32],
     /// The source rows' per-dimension statistics.
@@ -130,6 +161,8 @@ pub struct InitInput<'a> {
     pub h_s: usize,
     /// Singular value cut-off of the regression.
     pub rcond: f64,
+    /// Method parameters.
+    pub params: &'a InitParams,
     /// Where neighbours and regressions run.
     pub device: &'a dyn Compute,
 }
@@ -154,6 +187,30 @@ impl<'a> InitInput<'a> {
     }
 }
 
+/// Parameters of the methods that have some (defaults: the measured choices, README).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InitParams {
+    /// `omp`: at most this many atoms per token (mergekit-tokensurgeon's default, 64).
+    pub omp_k: usize,
+}
+
+impl Default for InitParams {
+    fn default() -> Self {
+        Self { omp_k: 64 }
+    }
+}
+
+/// One token's support: the anchors its row is a combination of, and the weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Support {
+    /// The token's target id.
+    pub id: u32,
+    /// Anchor target ids, ascending.
+    pub neighbours: Vec<u32>,
+    /// The weight of each.
+    pub weights: Vec<f32>,
+}
+
 /// An initialiser's rows.
 #[derive(Clone, Debug, Default)]
 pub struct NewRows {
@@ -163,10 +220,42 @@ pub struct NewRows {
     pub embd: Vec<f32>,
     /// `[ids.len() x h_s]` `output` rows, for untied sources.
     pub output: Option<Vec<f32>>,
-    /// Per query of the neighbour set: the weights over its neighbours (for `--plan`).
-    pub weights: Option<Vec<Vec<f32>>>,
+    /// Each combined token's anchors and weights (for `--plan` and the k histogram).
+    pub supports: Vec<Support>,
+    /// Anchors the method chose among (0 when it uses none).
+    pub anchors: usize,
     /// Regressions per solver path.
     pub solves: PathCounts,
+}
+
+impl NewRows {
+    /// Supports of the neighbour set's queries with `weight(q)` each (salt's w, focus's p).
+    #[must_use]
+    pub fn supports_of(set: &NeighbourSet, weight: impl Fn(usize) -> Vec<f32>) -> Vec<Support> {
+        (0..set.queries.len())
+            .map(|q| Support {
+                id: set.queries[q],
+                neighbours: set
+                    .nb
+                    .row(q)
+                    .0
+                    .iter()
+                    .map(|&a| set.anchors[a as usize])
+                    .collect(),
+                weights: weight(q),
+            })
+            .collect()
+    }
+
+    /// Sizes of the supports: k -> tokens.
+    #[must_use]
+    pub fn k_histogram(&self) -> std::collections::BTreeMap<usize, usize> {
+        let mut h = std::collections::BTreeMap::new();
+        for s in &self.supports {
+            *h.entry(s.neighbours.len()).or_default() += 1;
+        }
+        h
+    }
 }
 
 impl NewRows {

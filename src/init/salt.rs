@@ -43,14 +43,15 @@ pub fn init(input: &InitInput<'_>, rep: &mut Reporter<'_>) -> Result<NewRows, Er
         .device
         .regress(&inp, &set.nb, &mut rep.ticker(Stage::Initialise))?
         .ok_or(Error::Cancelled)?;
-    let weights = (0..set.queries.len())
-        .map(|q| r.w[set.nb.offsets[q]..set.nb.offsets[q + 1]].to_vec())
-        .collect();
+    let supports = NewRows::supports_of(set, |q| {
+        r.w[set.nb.offsets[q]..set.nb.offsets[q + 1]].to_vec()
+    });
     Ok(NewRows {
         ids: set.queries.clone(),
         embd: r.embd,
         output: r.output,
-        weights: Some(weights),
+        supports,
+        anchors: set.anchors.len(),
         solves: r.paths,
     })
 }

@@ -33,6 +33,8 @@ pub struct Provenance {
     pub counts: [usize; 4],
     /// `salt.token_class`: one [`crate::assemble::RowClass`] code per token.
     pub token_class: Vec<u8>,
+    /// `salt.output_method`, when the output rows had their own rule.
+    pub output_method: Option<String>,
 }
 
 /// A file's name for provenance keys.
@@ -94,6 +96,12 @@ pub fn output_header(
         &meta,
     )?;
     let n = target.vocab.len() as u64;
+    if source.output_from_embd {
+        header.tensors.push(crate::gguf::TensorInfo {
+            name: keys::OUTPUT.as_bytes().to_vec(),
+            ..source.embd.clone()
+        });
+    }
     for t in &mut header.tensors {
         if t.name == keys::TOKEN_EMBD.as_bytes() {
             t.dims[1] = n;
@@ -127,6 +135,12 @@ pub fn output_header(
     .zip(prov.counts)
     {
         header.set(key, Value::U64(v as u64));
+    }
+    if source.output_from_embd {
+        header.set("salt.untied", Value::Bool(1));
+    }
+    if let Some(m) = &prov.output_method {
+        header.set("salt.output_method", s(m.clone()));
     }
     header.set(
         keys::SALT_TOKEN_CLASS,
