@@ -38,6 +38,9 @@ pub enum Error {
     /// The compute device.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// Fitting a head.
+    #[error(transparent)]
+    Tune(#[from] TuneError),
     /// A method needs an input the configuration does not give.
     #[error("--method {method} needs {what}; {fix}")]
     MissingInput {
@@ -56,6 +59,36 @@ pub enum Error {
     NotImplemented {
         /// The stage's name.
         stage: &'static str,
+    },
+}
+
+/// Errors fitting a head (`salt tune`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TuneError {
+    /// The model's logits are not a plain product with the output rows.
+    #[error("{}: {reason}", path.display())]
+    Unsupported {
+        /// The model.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The training text cannot be used.
+    #[error("{}: {reason}", path.display())]
+    Text {
+        /// The text.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The hidden-state cache could not be written.
+    #[error("{}: writing the hidden-state cache: {source}; give another --cache folder or --no-cache", path.display())]
+    Cache {
+        /// The cache file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
     },
 }
 

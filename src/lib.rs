@@ -72,6 +72,7 @@ pub mod progress;
 pub mod regression;
 pub mod source;
 pub mod text;
+pub mod tune;
 pub mod vocab;
 
 pub use error::{Error, Result};

@@ -38,6 +38,10 @@ pub enum Stage {
     Write,
     /// Evaluating a model through llama.cpp.
     Eval,
+    /// Hidden states of a training text (`salt tune`).
+    Hidden,
+    /// Fitting the head (`salt tune`).
+    Fit,
 }
 
 impl Stage {
@@ -54,6 +58,8 @@ impl Stage {
             Self::Assemble => "assemble",
             Self::Write => "write",
             Self::Eval => "eval",
+            Self::Hidden => "hidden",
+            Self::Fit => "fit",
         }
     }
 }

@@ -23,3 +23,4 @@ mod report;
 mod spm_bpe;
 mod transfer;
 mod trim;
+mod tune;

@@ -31,6 +31,62 @@ pub enum Command {
     /// Evaluate GGUF models through llama.cpp: fertility, perplexity, bits per byte,
     /// tokenizer parity.
     Eval(EvalArgs),
+    /// Fit the output rows (the head) of a GGUF on a target-language training text, with
+    /// the body frozen, and write a new GGUF.
+    Tune(TuneArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TuneArgs {
+    /// The GGUF whose head is fitted (usually a `salt transfer` output).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Target-language training text (never the held-out text); its last windows are
+    /// kept for validation.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// The new GGUF (its reference tokenizer is copied beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Rows fitted: all, or new (the new tokens' only).
+    #[arg(long, default_value = "all")]
+    pub rows: String,
+    /// L2 pull toward the initial rows.
+    #[arg(long, default_value_t = 1e-4)]
+    pub l2: f64,
+    /// L-BFGS iterations at most (the rows of the best validation iteration are kept).
+    #[arg(long, default_value_t = 40)]
+    pub iters: usize,
+    /// Training positions at most (the start of the text).
+    #[arg(long, default_value_t = 32768)]
+    pub max_tokens: usize,
+    /// Share of the training windows kept for validation.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_share: f64,
+    /// Positions per window.
+    #[arg(long, default_value_t = 512)]
+    pub ctx: usize,
+    /// The head's ggml type (same: the input's output type).
+    #[arg(long, default_value = "same")]
+    pub head_type: String,
+    /// Folder of the hidden-state cache.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Do not cache hidden states.
+    #[arg(long, conflicts_with = "cache")]
+    pub no_cache: bool,
+    /// llama.cpp threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Replace an existing --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]

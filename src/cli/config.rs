@@ -10,7 +10,9 @@ use salt::eval::{EvalConfig, ScoreOptions};
 use salt::pipeline::{Method, TransferConfig, TrimSpec};
 use salt::vocab::{Script, TrimKeep, SCRIPTS};
 
-use super::args::{EvalArgs, TransferArgs, TrimArgs};
+use salt::tune::{FitOptions, FitRows, HiddenOptions, TuneConfig};
+
+use super::args::{EvalArgs, TransferArgs, TrimArgs, TuneArgs};
 
 /// How the CLI shows a run.
 #[derive(Clone, Copy, Debug)]
@@ -193,4 +195,73 @@ impl EvalArgs {
             },
         }
     }
+}
+
+/// A resolved `salt tune`.
+pub struct TuneJob {
+    /// The library configuration.
+    pub cfg: TuneConfig,
+    /// Output settings.
+    pub display: Display,
+}
+
+impl TuneArgs {
+    /// The library configuration.
+    pub fn resolve(self) -> anyhow::Result<TuneJob> {
+        let rows = match self.rows.as_str() {
+            "all" => FitRows::All,
+            "new" => FitRows::New,
+            r => bail!("--rows {r}: give all or new"),
+        };
+        if !(0.0..1.0).contains(&self.val_share) || self.val_share == 0.0 {
+            bail!(
+                "--val-share {}: give a share between 0 and 1",
+                self.val_share
+            );
+        }
+        let head_type = match self.head_type.as_str() {
+            "same" => None,
+            name => Some(salt::ggml::GgmlType::from_name(name).with_context(|| {
+                format!("--head-type {name}: not a ggml type (try q8_0, f16, f32)")
+            })?),
+        };
+        let cache = if self.no_cache {
+            None
+        } else {
+            Some(self.cache.unwrap_or_else(default_cache))
+        };
+        let mut cfg = TuneConfig::new(self.model, self.train, self.out);
+        cfg.rows = rows;
+        cfg.fit = FitOptions {
+            l2: self.l2,
+            iters: self.iters,
+            ..FitOptions::default()
+        };
+        cfg.hidden = HiddenOptions {
+            ctx: self.ctx,
+            max_tokens: Some(self.max_tokens),
+            threads: self.threads,
+            cache,
+        };
+        cfg.val_share = self.val_share;
+        cfg.head_type = head_type;
+        cfg.force = self.force;
+        Ok(TuneJob {
+            cfg,
+            display: Display {
+                quiet: self.quiet,
+                json: self.json,
+            },
+        })
+    }
+}
+
+/// `$SALT_CACHE/hidden`, else `$XDG_CACHE_HOME/salt/hidden`, else `~/.cache/salt/hidden`.
+fn default_cache() -> PathBuf {
+    let base = std::env::var_os("SALT_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|x| PathBuf::from(x).join("salt")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/salt")))
+        .unwrap_or_else(|| PathBuf::from(".salt-cache"));
+    base.join("hidden")
 }

@@ -8,6 +8,7 @@ mod inspect;
 mod overlap;
 mod progress;
 mod transfer;
+mod tune;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Eval(a) => eval::run(a.resolve()),
         Command::Overlap(a) => overlap::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Tune(a) => tune::run(a.resolve()?),
     }
 }
 

@@ -51,14 +51,18 @@ pub struct EvalReport {
 }
 
 /// A model's row label: `source`, its `salt.method`, or `METHOD/OUTPUT-METHOD` when its
-/// output rows had their own rule.
+/// output rows had their own rule; `+head` when `salt tune` fitted its head.
 fn model_label(f: &GgufFile) -> Result<String, Error> {
     let method = f.opt_str("salt.method")?;
     let out = f.opt_str("salt.output_method")?;
-    Ok(match (method, out) {
+    let label = match (method, out) {
         (None, _) => "source".to_owned(),
         (Some(m), None) => m.to_owned(),
         (Some(m), Some(o)) => format!("{m}/{o}"),
+    };
+    Ok(match f.opt_str("salt.head")? {
+        Some(_) => format!("{label}+head"),
+        None => label,
     })
 }
 
@@ -155,8 +159,9 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
 /// The comparison table as `salt eval` prints it, with each parity mismatch below its row.
 #[must_use]
 pub fn table(rows: &[EvalRow]) -> String {
+    let lw = rows.iter().map(|r| r.label.len()).max().unwrap_or(0).max(8);
     let mut t = format!(
-        "{:<8} {:>7} {:>9} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}\n",
+        "{:<lw$} {:>7} {:>9} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}\n",
         "method", "vocab", "MiB", "tok/1kB", "unk%", "bits/byte±se", "ppl", "parity", "tokens"
     );
     for r in rows {
@@ -168,7 +173,7 @@ pub fn table(rows: &[EvalRow]) -> String {
         let _ = match &r.score {
             Some(s) => writeln!(
                 t,
-                "{:<8} {:>7} {:>9.1} {:>10.1} {:>6.2} {:>8.4}±{:.3} {:>10.2} {:>16} {:>9}",
+                "{:<lw$} {:>7} {:>9.1} {:>10.1} {:>6.2} {:>8.4}±{:.3} {:>10.2} {:>16} {:>9}",
                 r.label,
                 s.n_vocab,
                 mib,
@@ -182,7 +187,7 @@ pub fn table(rows: &[EvalRow]) -> String {
             ),
             None => writeln!(
                 t,
-                "{:<8} {:>7} {:>9.1} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}",
+                "{:<lw$} {:>7} {:>9.1} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}",
                 r.label, "-", mib, "-", "-", "-", "-", parity, "-"
             ),
         };

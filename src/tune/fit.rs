@@ -1,0 +1,297 @@
+//! Stage 10b: the output rows fitted to the hidden states. With the body frozen the loss is
+//! a softmax regression, convex in the rows:
+//!
+//!   f(W_R) = mean_i [ logsumexp(W h_i) - (W h_i)_{y_i} ] + lambda/2 ||W_R - W0_R||^2
+//!
+//! over the rows R being fitted (all, or the new tokens'), the others fixed at W0.
+//! Minimised by L-BFGS with a backtracking (Armijo) line search. The training positions
+//! are cut into fixed blocks; each block's loss and gradient are computed with
+//! single-threaded GEMMs and summed in block order, so the result is the same bits
+//! whatever the thread count. After every iteration the loss on the validation positions
+//! (the end of the training text) is measured, and the rows of the best iteration are kept.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::hidden::Hidden;
+use crate::progress::{Progress, Reporter, Stage};
+
+/// Positions per block of the loss.
+const BLOCK: usize = 2048;
+
+/// The fit's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitOptions {
+    /// L2 pull toward the initial rows.
+    pub l2: f64,
+    /// L-BFGS iterations at most.
+    pub iters: usize,
+    /// Correction pairs L-BFGS keeps.
+    pub history: usize,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        Self {
+            l2: 1e-4,
+            iters: 40,
+            history: 8,
+        }
+    }
+}
+
+/// One iteration's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IterLog {
+    /// Iteration (0: the initial rows).
+    pub iter: usize,
+    /// Mean training NLL (nats), without the L2 term.
+    pub train_nll: f64,
+    /// Mean validation NLL (nats).
+    pub val_nll: f64,
+    /// Function evaluations so far.
+    pub evals: usize,
+}
+
+/// The fitted rows and how the fit went.
+#[derive(Clone, Debug)]
+pub struct Fit {
+    /// All `[V x d]` output rows (the fitted ones replaced), row-major.
+    pub rows: Vec<f32>,
+    /// The iteration whose rows were kept (lowest validation NLL).
+    pub best_iter: usize,
+    /// Per iteration.
+    pub log: Vec<IterLog>,
+}
+
+/// Mean NLL of `data` under rows `w` (`[V x d]`), and its gradient when `grad`.
+#[must_use]
+pub fn nll_and_grad(w: &[f32], v: usize, data: &Hidden, grad: bool) -> (f64, Option<Vec<f32>>) {
+    let d = data.d;
+    let n = data.len();
+    let w_mat = MatRef::from_column_major_slice(w, d, v); // W^T
+    let parts: Vec<(f64, Option<Vec<f32>>)> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let (from, to) = (b * BLOCK, ((b + 1) * BLOCK).min(n));
+            let m = to - from;
+            let h_t = MatRef::from_column_major_slice(&data.h[from * d..to * d], d, m);
+            // z: V x m, column i = logits of position from + i.
+            let mut z = faer::Mat::<f32>::zeros(v, m);
+            matmul(
+                z.as_mut(),
+                Accum::Replace,
+                w_mat.transpose(),
+                h_t,
+                1.0,
+                Par::Seq,
+            );
+            let mut loss = 0f64;
+            for i in 0..m {
+                let col = z
+                    .col_mut(i)
+                    .try_as_col_major_mut()
+                    .expect("contiguous")
+                    .as_slice_mut();
+                let y = data.targets[from + i] as usize;
+                let max = col.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
+                let sum: f64 = col.iter().map(|&x| f64::from(x - max).exp()).sum();
+                let lse = f64::from(max) + sum.ln();
+                loss += lse - f64::from(col[y]);
+                if grad {
+                    for x in col.iter_mut() {
+                        *x = (f64::from(*x) - lse).exp() as f32;
+                    }
+                    col[y] -= 1.0;
+                }
+            }
+            let g = grad.then(|| {
+                let mut g = vec![0f32; v * d];
+                // G^T (d x V) = H^T (d x m) P^T (m x V).
+                matmul(
+                    MatMut::from_column_major_slice_mut(&mut g, d, v),
+                    Accum::Replace,
+                    h_t,
+                    z.as_ref().transpose(),
+                    1.0,
+                    Par::Seq,
+                );
+                g
+            });
+            (loss, g)
+        })
+        .collect();
+    let mut loss = 0f64;
+    let mut total: Option<Vec<f32>> = grad.then(|| vec![0f32; v * d]);
+    for (l, g) in parts {
+        loss += l;
+        if let (Some(t), Some(g)) = (total.as_mut(), g) {
+            t.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
+        }
+    }
+    let scale = 1.0 / n.max(1) as f64;
+    if let Some(t) = total.as_mut() {
+        t.iter_mut()
+            .for_each(|x| *x = (f64::from(*x) * scale) as f32);
+    }
+    (loss * scale, total)
+}
+
+/// Fits rows `fit_ids` of `w0` (`[V x d]`) to `train`, keeping the rows of the iteration
+/// with the lowest NLL on `val`.
+///
+/// # Errors
+/// [`crate::Error::Cancelled`] when the progress receiver asks to stop.
+pub fn fit_rows(
+    w0: &[f32],
+    fit_ids: &[u32],
+    train: &Hidden,
+    val: &Hidden,
+    opts: &FitOptions,
+    progress: &mut dyn Progress,
+) -> Result<Fit, crate::Error> {
+    let d = train.d;
+    let v = w0.len() / d;
+    let mut rep = Reporter::new(progress);
+    let gather = |w: &[f32]| -> Vec<f32> {
+        fit_ids
+            .iter()
+            .flat_map(|&i| w[i as usize * d..(i as usize + 1) * d].iter().copied())
+            .collect()
+    };
+    let x0 = gather(w0);
+    let full = |x: &[f32]| -> Vec<f32> {
+        let mut w = w0.to_vec();
+        for (k, &i) in fit_ids.iter().enumerate() {
+            w[i as usize * d..(i as usize + 1) * d].copy_from_slice(&x[k * d..(k + 1) * d]);
+        }
+        w
+    };
+    let evals = std::cell::Cell::new(0usize);
+    let objective = |x: &[f32]| -> (f64, f64, Vec<f32>) {
+        evals.set(evals.get() + 1);
+        let (nll, g) = nll_and_grad(&full(x), v, train, true);
+        let g = gather(&g.expect("gradient"));
+        let mut reg = 0f64;
+        let g: Vec<f32> = g
+            .iter()
+            .zip(x.iter().zip(&x0))
+            .map(|(g, (a, b))| {
+                let diff = f64::from(*a) - f64::from(*b);
+                reg += diff * diff;
+                (f64::from(*g) + opts.l2 * diff) as f32
+            })
+            .collect();
+        (nll + 0.5 * opts.l2 * reg, nll, g)
+    };
+    let val_nll = |x: &[f32]| nll_and_grad(&full(x), v, val, false).0;
+
+    let mut x = x0.clone();
+    let (mut fx, nll0, mut g) = objective(&x);
+    let mut best = (val_nll(&x), 0usize, x.clone());
+    let mut log = vec![IterLog {
+        iter: 0,
+        train_nll: nll0,
+        val_nll: best.0,
+        evals: 1,
+    }];
+    rep.step(Stage::Fit, 0, opts.iters)?;
+    let mut pairs: std::collections::VecDeque<(Vec<f32>, Vec<f32>, f64)> = Default::default();
+    for iter in 1..=opts.iters {
+        let dir = direction(&g, &pairs);
+        let slope = dot(&g, &dir);
+        if slope >= 0.0 {
+            break;
+        }
+        // The first step is scaled to a unit move; later ones start at 1 (L-BFGS's scale).
+        let mut step = if pairs.is_empty() {
+            1.0 / dot(&g, &g).sqrt().max(1e-12)
+        } else {
+            1.0
+        };
+        let mut accepted = None;
+        for _ in 0..20 {
+            let xn: Vec<f32> = x
+                .iter()
+                .zip(&dir)
+                .map(|(a, b)| (f64::from(*a) + step * f64::from(*b)) as f32)
+                .collect();
+            let (fnew, nll, gnew) = objective(&xn);
+            if fnew <= fx + 1e-4 * step * slope {
+                accepted = Some((xn, fnew, nll, gnew));
+                break;
+            }
+            step *= 0.5;
+        }
+        let Some((xn, fnew, nll, gnew)) = accepted else {
+            break;
+        };
+        let s: Vec<f32> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let y: Vec<f32> = gnew.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy = dot(&s, &y);
+        if sy > 1e-12 {
+            if pairs.len() == opts.history {
+                pairs.pop_front();
+            }
+            pairs.push_back((s, y, sy));
+        }
+        let improved = (fx - fnew) / fx.abs().max(1e-12);
+        (x, fx, g) = (xn, fnew, gnew);
+        let vn = val_nll(&x);
+        log.push(IterLog {
+            iter,
+            train_nll: nll,
+            val_nll: vn,
+            evals: evals.get(),
+        });
+        if vn < best.0 {
+            best = (vn, iter, x.clone());
+        }
+        rep.step(Stage::Fit, iter, opts.iters)?;
+        if improved < 1e-7 {
+            break;
+        }
+    }
+    Ok(Fit {
+        rows: full(&best.2),
+        best_iter: best.1,
+        log,
+    })
+}
+
+/// The L-BFGS direction -H g (two-loop recursion; H0 = (s.y / y.y) I from the newest pair).
+fn direction(g: &[f32], pairs: &std::collections::VecDeque<(Vec<f32>, Vec<f32>, f64)>) -> Vec<f32> {
+    let mut q: Vec<f64> = g.iter().map(|&x| f64::from(x)).collect();
+    let mut alphas = Vec::with_capacity(pairs.len());
+    for (s, y, sy) in pairs.iter().rev() {
+        let a = dot64(s, &q) / sy;
+        q.iter_mut()
+            .zip(y)
+            .for_each(|(q, y)| *q -= a * f64::from(*y));
+        alphas.push(a);
+    }
+    if let Some((_, y, sy)) = pairs.back() {
+        let gamma = sy / dot(y, y);
+        q.iter_mut().for_each(|q| *q *= gamma);
+    }
+    for ((s, y, sy), a) in pairs.iter().zip(alphas.iter().rev()) {
+        let b = dot64(y, &q) / sy;
+        q.iter_mut()
+            .zip(s)
+            .for_each(|(q, s)| *q += (a - b) * f64::from(*s));
+    }
+    q.iter().map(|&x| (-x) as f32).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
+}
+
+fn dot64(a: &[f32], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum()
+}

@@ -1,0 +1,261 @@
+//! Stage 10: a head fitted on the target language (`salt tune`), the cheap local piece of
+//! continued pre-training. The body stays frozen: llama.cpp computes its final hidden
+//! states on a training text ([`hidden`]), the output rows are fitted to predict the next
+//! token by softmax regression on the CPU ([`fit`]), and a new GGUF is written with every
+//! tensor of the input but `output.weight`, which is the fitted head (a tied input gets
+//! one, as with `--untie`). The input embedding is not touched.
+//!
+//! The end of the training text (`val_share` of its windows) is kept for validation: the
+//! fit keeps the rows of the iteration with the lowest validation loss, so no held-out
+//! text is needed to choose when to stop.
+
+pub mod fit;
+pub mod hidden;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, OutputError, TuneError};
+use crate::ggml::GgmlType;
+use crate::gguf::{keys, GgufFile, GgufHeader, TensorSource, Value};
+use crate::output::header::{file_name, name_and_sha256};
+use crate::output::{tokenizer_paths, AtomicOutput};
+use crate::progress::{Progress, Reporter, Stage};
+pub use fit::{fit_rows, nll_and_grad, Fit, FitOptions, IterLog};
+pub use hidden::{hidden_states, Hidden, HiddenOptions};
+
+/// Which output rows are fitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FitRows {
+    /// Every row (shared tokens' output side included: most of the gain, README).
+    All,
+    /// Only the rows of new tokens (`salt.token_class` initialised or random).
+    New,
+}
+
+/// What to tune.
+#[derive(Clone, Debug)]
+pub struct TuneConfig {
+    /// The adapted (or any) GGUF whose head is fitted.
+    pub model: PathBuf,
+    /// Target-language training text (never the held-out split).
+    pub train: PathBuf,
+    /// The new GGUF.
+    pub out: PathBuf,
+    /// Rows fitted.
+    pub rows: FitRows,
+    /// L2 pull, iterations.
+    pub fit: FitOptions,
+    /// Window, token cap, threads, cache folder.
+    pub hidden: HiddenOptions,
+    /// Share of the training windows kept for validation (the last ones).
+    pub val_share: f64,
+    /// The head's ggml type (`None`: the input's output type, or its `token_embd` type).
+    pub head_type: Option<GgmlType>,
+    /// Replace an existing output.
+    pub force: bool,
+}
+
+impl TuneConfig {
+    /// The measured defaults (README) for `model`, `train` and `out`.
+    #[must_use]
+    pub fn new(model: PathBuf, train: PathBuf, out: PathBuf) -> Self {
+        Self {
+            model,
+            train,
+            out,
+            rows: FitRows::All,
+            fit: FitOptions::default(),
+            hidden: HiddenOptions {
+                ctx: 512,
+                max_tokens: Some(32_768),
+                threads: None,
+                cache: None,
+            },
+            val_share: 0.1,
+            head_type: None,
+            force: false,
+        }
+    }
+}
+
+/// What `tune` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct TuneReport {
+    /// The GGUF written.
+    pub out: PathBuf,
+    /// Training and validation positions.
+    pub positions: (usize, usize),
+    /// Rows fitted.
+    pub rows_fitted: usize,
+    /// The iteration kept.
+    pub best_iter: usize,
+    /// Per iteration.
+    pub log: Vec<IterLog>,
+    /// Seconds for the hidden states and for the fit.
+    pub seconds: (f64, f64),
+}
+
+/// Fits the head of `cfg.model` on `cfg.train` and writes `cfg.out`.
+///
+/// # Errors
+/// [`TuneError`] for a model or text the fit cannot use, [`OutputError`] for the output,
+/// llama.cpp's errors, [`Error::Cancelled`] (nothing written).
+pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport, Error> {
+    let f = GgufFile::open(&cfg.model)?;
+    check_plain_logits(&f, &cfg.model)?;
+    let embd = f.require_tensor(keys::TOKEN_EMBD)?;
+    let head = f.tensor(keys::OUTPUT).unwrap_or(embd);
+    let head_type = cfg.head_type.unwrap_or(head.ty);
+    let (d, v) = (head.row_width() as usize, head.dims[1] as usize);
+    let fit_ids = fit_ids(&f, &cfg.model, cfg.rows, v)?;
+    let (json, spm) = tokenizer_paths(&cfg.model);
+    let (out_json, out_spm) = tokenizer_paths(&cfg.out);
+    // Every output is created (and refused) before the long part.
+    let mut out = AtomicOutput::create(&cfg.out, cfg.force, &[&cfg.model, &cfg.train])?;
+    let mut side = Vec::new();
+    for (from, to) in [(json, out_json), (spm, out_spm)] {
+        if from.is_file() {
+            side.push((from, AtomicOutput::create(&to, cfg.force, &[&cfg.model])?));
+        }
+    }
+    let text = crate::text::read_text(&cfg.train)?;
+    let t0 = std::time::Instant::now();
+    let all = hidden_states(&cfg.model, &cfg.train, &text, &cfg.hidden, progress)?;
+    let secs_hidden = t0.elapsed().as_secs_f64();
+    let per_window = all.len() / all.windows.max(1);
+    let n_val = ((all.windows as f64 * cfg.val_share).ceil() as usize).clamp(1, all.windows - 1);
+    let split = (all.windows - n_val) * per_window;
+    let (train, val) = (all.slice(0, split), all.slice(split, all.len()));
+    let mut rep = Reporter::new(progress);
+    rep.message(
+        Stage::Fit,
+        &format!(
+            "fitting {} of {v} output rows on {} positions ({} for validation), {} hidden states",
+            fit_ids.len(),
+            train.len(),
+            val.len(),
+            d
+        ),
+    );
+    let t1 = std::time::Instant::now();
+    let w0 = crate::assemble::gather_rows(&f, head, &(0..v as u32).collect::<Vec<_>>())?;
+    let fitted = fit_rows(&w0, &fit_ids, &train, &val, &cfg.fit, progress)?;
+    let secs_fit = t1.elapsed().as_secs_f64();
+    let bytes = crate::codec::quantize(head_type, &fitted.rows, d, keys::OUTPUT)?;
+    let header = tuned_header(&f, cfg, head_type, fit_ids.len(), train.len())?;
+    let sources: Vec<TensorSource<'_>> = {
+        let mut bytes = Some(bytes);
+        header
+            .tensors
+            .iter()
+            .map(|t| match f.tensor_index(&t.name_str()) {
+                Some(i) if t.name != keys::OUTPUT.as_bytes() => TensorSource::Copy(&f, i),
+                _ => TensorSource::Bytes(bytes.take().unwrap_or_default()),
+            })
+            .collect()
+    };
+    crate::gguf::write_gguf(out.writer(), &cfg.out, &header, &sources)?;
+    for (from, mut o) in side {
+        let b = std::fs::read(&from).map_err(|source| OutputError::Io {
+            path: from.clone(),
+            source,
+        })?;
+        o.writer().write_all(&b).map_err(|source| OutputError::Io {
+            path: o.target().to_path_buf(),
+            source,
+        })?;
+        o.commit()?;
+    }
+    out.commit()?;
+    Ok(TuneReport {
+        out: cfg.out.clone(),
+        positions: (train.len(), val.len()),
+        rows_fitted: fit_ids.len(),
+        best_iter: fitted.best_iter,
+        log: fitted.log,
+        seconds: (secs_hidden, secs_fit),
+    })
+}
+
+/// The fit assumes logits = W h: refuse models whose logits are scaled or soft-capped.
+fn check_plain_logits(f: &GgufFile, path: &Path) -> Result<(), Error> {
+    let arch = f
+        .opt_str(keys::GENERAL_ARCHITECTURE)?
+        .unwrap_or_default()
+        .to_owned();
+    for key in ["final_logit_softcapping", "logit_scale"] {
+        let k = format!("{arch}.{key}");
+        if let Some(x) = f.get(&k).and_then(Value::as_f64) {
+            let neutral = if key == "logit_scale" { 1.0 } else { 0.0 };
+            if x != neutral {
+                return Err(TuneError::Unsupported {
+                    path: path.to_path_buf(),
+                    reason: format!("{k} = {x}: the head fit assumes plain logits W h"),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows `rows` selects, ascending.
+fn fit_ids(f: &GgufFile, path: &Path, rows: FitRows, v: usize) -> Result<Vec<u32>, Error> {
+    match rows {
+        FitRows::All => Ok((0..v as u32).collect()),
+        FitRows::New => {
+            let classes = f
+                .get(keys::SALT_TOKEN_CLASS)
+                .and_then(Value::as_array)
+                .ok_or_else(|| TuneError::Unsupported {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "--rows new needs {} (a salt transfer's output); use --rows all",
+                        keys::SALT_TOKEN_CLASS
+                    ),
+                })?;
+            Ok(classes
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| matches!(c.as_int(), Some(1 | 2)))
+                .map(|(i, _)| i as u32)
+                .collect())
+        }
+    }
+}
+
+fn tuned_header(
+    f: &GgufFile,
+    cfg: &TuneConfig,
+    head_type: GgmlType,
+    rows: usize,
+    positions: usize,
+) -> Result<GgufHeader, Error> {
+    let mut header = GgufHeader::from_file(f);
+    if f.tensor(keys::OUTPUT).is_none() {
+        let embd = f.require_tensor(keys::TOKEN_EMBD)?;
+        header.tensors.push(crate::gguf::TensorInfo {
+            name: keys::OUTPUT.as_bytes().to_vec(),
+            ..embd.clone()
+        });
+        header.set("salt.untied", Value::Bool(1));
+    }
+    for t in &mut header.tensors {
+        if t.name == keys::OUTPUT.as_bytes() {
+            t.ty = head_type;
+        }
+    }
+    let (name, sha) = name_and_sha256(&cfg.train)?;
+    header.set("salt.head", Value::str("fit"));
+    header.set("salt.head_base", Value::str(file_name(&cfg.model)));
+    header.set("salt.head_text", Value::str(name));
+    header.set("salt.head_text_sha256", Value::str(sha));
+    header.set("salt.head_rows", Value::U64(rows as u64));
+    header.set("salt.head_positions", Value::U64(positions as u64));
+    header.set("salt.head_l2", Value::F64(cfg.fit.l2));
+    Ok(header)
+}
