@@ -213,3 +213,68 @@ fn class_split_and_text_bytes() {
         p.scored_bytes
     );
 }
+
+/// The count-based reference rows recomputed here from the reference tokenizer's ids
+/// (not llama.cpp's), with their own counting and windowing.
+#[test]
+fn ngram_rows_match_a_plain_recount() {
+    let (model, _) = adapted("models/gemma-3-270m-q4_k_m.gguf", "ko", Method::Focus);
+    let train = std::fs::read_to_string(asset("text/bible-ko-train.txt")).unwrap();
+    let text: String = std::fs::read_to_string(asset("text/bible-ko-heldout.txt"))
+        .unwrap()
+        .lines()
+        .take(60)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir().join("ngram-short.txt");
+    std::fs::write(&path, &text).unwrap();
+    let reference = model.with_extension("tokenizer.json");
+    let ctx = 64;
+    let opts = ScoreOptions {
+        ctx,
+        max_tokens: None,
+        threads: None,
+        reference: Some(reference.clone()),
+    };
+    let [uni, bi] = salt::eval::ngram_scores(&model, &train, &path, &text, &opts).unwrap();
+    let tk = salt::vocab::load_target(&reference).unwrap();
+    let ids = |s: &str| tk.reference.encode(s, false).unwrap().get_ids().to_vec();
+    let (tr, te) = (ids(&train), ids(&text));
+    let v = tk.reference.get_vocab_size(true) as f64;
+    let count =
+        |f: &dyn Fn(&[u32]) -> bool, n: usize| tr.windows(n).filter(|w| f(w)).count() as f64;
+    // Windows of [BOS] + 63 tokens; all 63 scored; the first after BOS has no context.
+    let (mut nu, mut nb, mut n) = (0f64, 0f64, 0usize);
+    for w in te.chunks_exact(ctx - 1) {
+        for (i, &t) in w.iter().enumerate() {
+            let pu = (count(&|x| x[0] == t, 1) + 1.0) / (tr.len() as f64 + v);
+            let pb = if i == 0 {
+                pu
+            } else {
+                let q = w[i - 1];
+                let cq = tr[..tr.len() - 1].iter().filter(|&&x| x == q).count() as f64;
+                if cq == 0.0 {
+                    pu
+                } else {
+                    0.7 * count(&|x| x[0] == q && x[1] == t, 2) / cq + 0.3 * pu
+                }
+            };
+            nu -= pu.ln();
+            nb -= pb.ln();
+            n += 1;
+        }
+    }
+    assert_eq!((uni.scored_tokens, bi.scored_tokens), (n, n));
+    assert!(
+        ((uni.nll_nats - nu) / nu).abs() < 1e-9,
+        "{} vs {nu}",
+        uni.nll_nats
+    );
+    assert!(
+        ((bi.nll_nats - nb) / nb).abs() < 1e-9,
+        "{} vs {nb}",
+        bi.nll_nats
+    );
+    assert!(bi.bits_per_byte < uni.bits_per_byte);
+    assert_eq!(uni.token_digest, bi.token_digest);
+}

@@ -181,6 +181,10 @@ pub struct EvalArgs {
     /// With --report: greedy continuations of this many prompts from the text per model.
     #[arg(long, default_value_t = 3)]
     pub continuations: usize,
+    /// Add count-based unigram and bigram reference rows counted on this training text
+    /// (over the last adapted model's tokens, scored on the same windows).
+    #[arg(long)]
+    pub ngram: Option<PathBuf>,
     /// Replace an existing --report file.
     #[arg(long)]
     pub force: bool,

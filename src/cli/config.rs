@@ -187,6 +187,7 @@ impl EvalArgs {
                 },
                 report: self.report,
                 plan: self.plan,
+                ngram_train: self.ngram,
                 force: self.force,
             },
             display: Display {

@@ -6,14 +6,17 @@
 
 mod backend;
 mod generate;
+mod ngram;
 mod paired;
 mod parity;
 mod perplexity;
 mod report;
 mod run;
+mod tally;
 
 pub use backend::backend;
 pub use generate::{continuations, prompts, Continuation};
+pub use ngram::ngram_scores;
 pub use paired::{paired, Paired};
 pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
 pub use perplexity::{load_model, score, token_nll, windows, ClassScore, ModelScore, ScoreOptions};

@@ -26,10 +26,9 @@ use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
 use super::backend::backend;
-use crate::assemble::RowClass;
+use super::tally::{Frame, ScoreFacts, Tally};
 use crate::error::EvalError;
 use crate::progress::{Progress, Reporter, Stage};
-use llama_cpp_2::token_type::LlamaTokenAttr;
 
 /// Settings of a perplexity run.
 #[derive(Clone, Debug)]
@@ -130,7 +129,7 @@ pub struct ModelScore {
 }
 
 /// FNV-1a over the token ids.
-fn digest(tokens: &[LlamaToken]) -> u64 {
+pub(super) fn digest(tokens: &[LlamaToken]) -> u64 {
     tokens.iter().fold(0xcbf2_9ce4_8422_2325, |h, t| {
         t.0.to_le_bytes()
             .iter()
@@ -151,7 +150,7 @@ pub fn token_nll(logits: &[f32], target: usize) -> f64 {
 /// Each token's span of `text` in bytes (from its start to the next token's start; the
 /// last to its end), from the reference tokenizer's offsets, when `reference` is given and
 /// tokenizes the text exactly as llama.cpp did (`tokens`); else `None`.
-fn text_spans(
+pub(super) fn text_spans(
     reference: Option<&Path>,
     text: &str,
     tokens: &[LlamaToken],
@@ -184,7 +183,7 @@ fn text_spans(
 }
 
 /// `salt.token_class` of a model (one code per token), when it has one of the right size.
-fn token_classes(model: &Path, n_vocab: usize) -> Result<Option<Vec<u8>>, crate::Error> {
+pub(super) fn token_classes(model: &Path, n_vocab: usize) -> Result<Option<Vec<u8>>, crate::Error> {
     let f = crate::gguf::GgufFile::open(model)?;
     let Some(a) = f
         .get(crate::gguf::keys::SALT_TOKEN_CLASS)
@@ -257,16 +256,16 @@ pub fn score(
     let vocab = model.vocab();
     let add_bos = vocab.should_add_bos();
     let bos = add_bos.then(|| vocab.bos());
-    let tokens = vocab.tokenize(text.as_bytes(), false, false);
+    let mut frame = Frame::new(&model, model_path, text, opts.reference.as_deref())?;
     let ctx = opts.ctx.max(2);
-    let wins = windows(&tokens, bos, ctx);
-    if wins.is_empty() {
-        return Err(EvalError::Text {
-            path: text_path.to_path_buf(),
-            reason: format!("{} tokens under {} is less than one window of {ctx}; give a longer text or a smaller --ctx", tokens.len(), model_path.display()),
-        }
-        .into());
-    }
+    let wins = scored_windows(
+        &frame.tokens,
+        bos,
+        ctx,
+        opts.max_tokens,
+        text_path,
+        model_path,
+    )?;
     let threads = opts
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
@@ -284,22 +283,11 @@ pub fn score(
             reason: format!("creating a context of {ctx}: {e}"),
         })?;
     let n_vocab = vocab.n_tokens() as usize;
-    let spans = text_spans(opts.reference.as_deref(), text, &tokens)?;
-    let classes = token_classes(model_path, n_vocab)?;
-    let unknown = tokens
-        .iter()
-        .filter(|t| vocab.attr(**t).contains(LlamaTokenAttr::Unknown))
-        .count();
-    let mut piece_bytes = std::collections::HashMap::new();
-    let (mut nll, mut scored, mut bytes) = (0f64, 0usize, 0usize);
-    let mut by_class: std::collections::BTreeMap<u8, (usize, usize, f64)> = Default::default();
-    let mut per_window = Vec::new();
+    let mut tally = Tally::default();
     let mut batch = LlamaBatch::new(ctx, 1);
-    let total = opts
-        .max_tokens
-        .map_or(wins.len(), |m| wins.len().min(m.div_ceil(ctx - 1).max(1)));
+    let total = wins.len();
     let body = if bos.is_some() { ctx - 1 } else { ctx };
-    for (w, (input, first)) in wins.iter().take(total).enumerate() {
+    for (w, (input, first)) in wins.iter().enumerate() {
         rep.step(Stage::Eval, w, total)?;
         lctx.clear_kv_cache();
         batch.clear();
@@ -310,72 +298,51 @@ pub fn score(
         }
         lctx.decode(&mut batch)
             .map_err(|e| EvalError::Compute(format!("decode: {e}")))?;
-        let (mut w_nll, mut w_bytes) = (0f64, 0usize);
         // The logits at position p - 1 predict the token at p; input[p] is text token
         // w * body + p (- 1 after a BOS).
         for (p, &target) in input.iter().enumerate().skip(*first) {
             let logits = lctx.get_logits_ith((p - 1) as i32);
             let t = usize::try_from(target.0).unwrap_or(0);
             let x = token_nll(&logits[..n_vocab], t);
-            let b = match &spans {
-                Some(s) => s[w * body + p - usize::from(bos.is_some())],
-                None => *piece_bytes
-                    .entry(target.0)
-                    .or_insert_with(|| vocab.token_to_piece(target, false, None).len()),
-            };
-            w_nll += x;
-            w_bytes += b;
-            let c = by_class
-                .entry(classes.as_ref().map_or(u8::MAX, |c| c[t]))
-                .or_default();
-            *c = (c.0 + 1, c.1 + b, c.2 + x);
-            scored += 1;
+            let b = frame.bytes(w * body + p - usize::from(bos.is_some()), target);
+            tally.add(x, b, frame.class(t));
         }
-        nll += w_nll;
-        bytes += w_bytes;
-        per_window.push(w_nll / std::f64::consts::LN_2 / w_bytes.max(1) as f64);
+        tally.end_window();
     }
     rep.step(Stage::Eval, total, total)?;
-    let bpb = nll / std::f64::consts::LN_2 / bytes.max(1) as f64;
-    let mean_w = per_window.iter().sum::<f64>() / per_window.len() as f64;
-    let var =
-        per_window.iter().map(|x| (x - mean_w).powi(2)).sum::<f64>() / per_window.len() as f64;
-    let by_class = by_class
-        .into_iter()
-        .map(|(code, (n, b, x))| ClassScore {
-            class: RowClass::from_code(code)
-                .map_or("source", RowClass::name)
-                .to_owned(),
-            tokens: n,
-            bytes: b,
-            nll_nats: x,
-            mean_nll: x / n.max(1) as f64,
-            bits_per_byte: x / std::f64::consts::LN_2 / b.max(1) as f64,
-            byte_share: b as f64 / bytes.max(1) as f64,
-        })
-        .collect();
-    Ok(ModelScore {
+    let facts = ScoreFacts {
         model: model_path.display().to_string(),
         n_vocab,
         text_bytes: text.len(),
-        text_tokens: tokens.len(),
-        token_digest: digest(&tokens),
-        tokens_per_kb: tokens.len() as f64 * 1000.0 / text.len().max(1) as f64,
         add_bos,
         ctx,
-        windows: per_window.len(),
-        scored_tokens: scored,
-        scored_bytes: bytes,
-        bytes_from: if spans.is_some() { "text" } else { "pieces" },
-        unknown_tokens: unknown,
-        unknown_share: unknown as f64 / tokens.len().max(1) as f64,
-        by_class,
-        nll_nats: nll,
-        perplexity: (nll / scored.max(1) as f64).exp(),
-        bits_per_byte: bpb,
-        bpb_window_std: var.sqrt(),
-        bpb_se: var.sqrt() / (per_window.len() as f64).sqrt(),
-        window_bpb: per_window,
         seconds: start.elapsed().as_secs_f64(),
-    })
+    };
+    Ok(tally.finish(facts, &frame))
+}
+
+/// The windows `score` scores: all full windows, or the first of them that hold about
+/// `max_tokens` scored tokens.
+///
+/// # Errors
+/// [`EvalError::Text`] when the text is shorter than one window.
+pub(super) fn scored_windows(
+    tokens: &[LlamaToken],
+    bos: Option<LlamaToken>,
+    ctx: usize,
+    max_tokens: Option<usize>,
+    text_path: &Path,
+    model_path: &Path,
+) -> Result<Vec<(Vec<LlamaToken>, usize)>, EvalError> {
+    let mut wins = windows(tokens, bos, ctx);
+    if wins.is_empty() {
+        return Err(EvalError::Text {
+            path: text_path.to_path_buf(),
+            reason: format!("{} tokens under {} is less than one window of {ctx}; give a longer text or a smaller --ctx", tokens.len(), model_path.display()),
+        });
+    }
+    if let Some(m) = max_tokens {
+        wins.truncate(m.div_ceil(ctx - 1).max(1));
+    }
+    Ok(wins)
 }

@@ -33,6 +33,9 @@ pub struct EvalConfig {
     pub plan: Option<PathBuf>,
     /// Greedy continuations of this many prompts from the text, per model.
     pub continuations: usize,
+    /// Add count-based unigram and bigram rows counted on this training text, over the
+    /// tokens of the last adapted model (`--ngram`).
+    pub ngram_train: Option<PathBuf>,
     /// Replace an existing report.
     pub force: bool,
 }
@@ -131,6 +134,9 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             continuations,
         });
     }
+    if let (Some(train), false) = (&cfg.ngram_train, cfg.parity_only) {
+        rows.extend(ngram_rows(cfg, train, &content, &rows)?);
+    }
     if let (Some(path), Some(mut out)) = (&cfg.report, report_out) {
         let title = format!(
             "salt eval: {}",
@@ -154,6 +160,43 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         parity_ok,
         report: cfg.report.clone(),
     })
+}
+
+/// The unigram and bigram rows over the tokens of the last adapted model of `rows`.
+fn ngram_rows(
+    cfg: &EvalConfig,
+    train: &Path,
+    content: &str,
+    rows: &[EvalRow],
+) -> Result<Vec<EvalRow>, Error> {
+    let i = rows
+        .iter()
+        .rposition(|r| r.label != "source")
+        .unwrap_or(rows.len().saturating_sub(1));
+    let Some(model) = cfg.models.get(i) else {
+        return Ok(Vec::new());
+    };
+    let train_text = crate::text::read_text(train)?;
+    let reference = cfg.reference.clone().or_else(|| {
+        let (json, _) = tokenizer_paths(model);
+        json.is_file().then_some(json)
+    });
+    let opts = ScoreOptions {
+        reference,
+        ..cfg.score.clone()
+    };
+    let scores = super::ngram_scores(model, &train_text, &cfg.text, content, &opts)?;
+    Ok(scores
+        .into_iter()
+        .zip(["unigram", "bigram"])
+        .map(|(s, label)| EvalRow {
+            label: label.to_owned(),
+            file_bytes: 0,
+            parity: None,
+            score: Some(s),
+            continuations: Vec::new(),
+        })
+        .collect())
 }
 
 /// The comparison table as `salt eval` prints it, with each parity mismatch below its row.
