@@ -347,6 +347,14 @@ pub enum OutputError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Another run is writing the same output now.
+    #[error("{}: {holder} is writing it; wait for it to end or choose another --out", path.display())]
+    Busy {
+        /// The output path.
+        path: PathBuf,
+        /// Who holds the lock (pid and command line, as it wrote them).
+        holder: String,
+    },
     /// The operating system refused.
     #[error("{}: {source}", path.display())]
     Io {

@@ -2,7 +2,8 @@
 //! with code 2, prints a message naming the file, key, tensor or token and the fix, leaves
 //! nothing in the output folder, and changes no input (sha256 before and after).
 //! Also: killing a transfer at any point leaves no output at the target path, and the
-//! next run removes the killed run's temporary file.
+//! next run removes the killed run's temporary and lock files; two runs started together
+//! with one output give one complete file and a message naming the other run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -660,8 +661,63 @@ fn killing_a_transfer_leaves_no_output() {
     GgufFile::open(&out).unwrap();
     let stale: Vec<String> = listing(dir.path())
         .into_iter()
-        .filter(|n| n.starts_with(".salt-tmp-"))
+        .filter(|n| n.starts_with(".salt-tmp-") || n.starts_with(salt::output::LOCK_PREFIX))
         .collect();
     assert!(stale.is_empty(), "left behind: {stale:?}");
     assert_eq!(sha256_file(&smol), before);
+}
+
+#[test]
+fn two_transfers_to_one_output_give_one_complete_file_and_a_clear_message() {
+    let dir = tmpdir();
+    let out = dir.path().join("same.gguf");
+    let smol = asset(SMOL);
+    let ref_dir = tmpdir();
+    let reference = ref_dir.path().join("same.gguf");
+    assert!(salt_bin()
+        .args(fast_transfer(&smol, &reference))
+        .status()
+        .unwrap()
+        .success());
+    let want = sha256_file(&reference);
+    // Both with --force: a run that starts after the other has finished replaces its
+    // output (two complete runs one after the other); one that overlaps it must fail at
+    // once, naming the other run.
+    let spawn = || {
+        salt_bin()
+            .args(fast_transfer(&smol, &out))
+            .arg("--force")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let pids = [a.id(), b.id()];
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert!(ok >= 1, "neither run succeeded: {outs:?}");
+    for (i, o) in outs.iter().enumerate() {
+        if !o.status.success() {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{err}");
+            let other = pids[1 - i];
+            assert!(
+                err.contains("same.gguf")
+                    && err.contains(&format!("another salt run, pid {other}"))
+                    && err.contains("choose another --out"),
+                "the refused run's message: {err}"
+            );
+        }
+    }
+    assert_eq!(
+        sha256_file(&out),
+        want,
+        "the output is not the complete file"
+    );
+    let left: Vec<String> = listing(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use super::OutputLock;
 use crate::error::OutputError;
 
 /// The temporary file's name prefix; stale ones from killed runs are removed on the next run.
@@ -22,13 +23,15 @@ pub struct AtomicOutput {
     file: BufWriter<File>,
     /// Deletes the temporary file when dropped uncommitted.
     tmp: tempfile::TempPath,
+    /// Held until the file is in place or abandoned (dropped after `tmp`).
+    _lock: OutputLock,
 }
 
 impl AtomicOutput {
     /// Prepares to write `target`.
     ///
-    /// Refuses when `target` exists and `force` is false, when it is one of `inputs`, or
-    /// when its folder does not exist.
+    /// Refuses when `target` exists and `force` is false, when it is one of `inputs`, when
+    /// its folder does not exist, or when another run is writing it ([`OutputLock`]).
     ///
     /// # Errors
     /// [`OutputError`] naming the path and what to do.
@@ -62,9 +65,10 @@ impl AtomicOutput {
                 path: target.to_path_buf(),
             });
         }
+        let lock = OutputLock::acquire(&dir, &name.to_string_lossy(), target)?;
         let stem = format!("{TMP_PREFIX}{}.", name.to_string_lossy());
+        // With the lock held, any temporary file for this target is a dead run's.
         remove_stale(&dir, &stem);
-        // The writer's pid is part of the name, so that only files of dead runs are removed.
         // tempfile creates 0600 files; outputs are ordinary files (0644 before umask).
         let tmp = tempfile::Builder::new()
             .prefix(&format!("{stem}{}.", std::process::id()))
@@ -89,6 +93,7 @@ impl AtomicOutput {
             sync: false,
             file: BufWriter::with_capacity(1 << 20, file),
             tmp,
+            _lock: lock,
         })
     }
 

@@ -2,12 +2,15 @@
 //!
 //! [`AtomicOutput`] writes a temporary file in the destination folder and renames it into
 //! place only when complete, so an interrupted or failed run never leaves a partial file
-//! at the target path and never touches an input. [`OutputSet`] holds the files of one
+//! at the target path and never touches an input; [`OutputLock`] keeps two runs from
+//! writing the same path at once. [`OutputSet`] holds the files of one
 //! output (GGUF, reference tokenizer, plan); [`header`] builds the GGUF's header.
 
 mod atomic;
 mod files;
 pub mod header;
+mod lock;
 
 pub use atomic::AtomicOutput;
 pub use files::{method_path, tokenizer_paths, OutputSet, PlanRows};
+pub use lock::{OutputLock, LOCK_PREFIX};
