@@ -72,12 +72,30 @@ fn report_from_a_real_transfer_renders() {
             .unwrap(),
     })
     .collect();
-    let html = render_report("salt <test> & report", &rows, Some(&plan));
+    let about = salt::eval::ReportAbout {
+        command: Some("salt eval --model 'a b.gguf' <x>".into()),
+        inputs: vec![(
+            "model".into(),
+            "smollm2-135m-instruct-q4_1.gguf".into(),
+            crate::util::sha256_file(&asset("models/smollm2-135m-instruct-q4_1.gguf")),
+        )],
+    };
+    let html = render_report("salt <test> & report", &rows, Some(&plan), &about);
+    assert!(
+        html.contains("<code>salt eval --model 'a b.gguf' &lt;x&gt;</code>"),
+        "the command is shown, escaped"
+    );
+    assert!(
+        html.contains(&format!("<code>{}</code>", about.inputs[0].2)),
+        "the input's sha256 is shown"
+    );
+    // The about table comes first; the comparison table is the next.
+    let html_tables = html.split_once("</table>").unwrap().1;
     assert!(
         html.contains("salt &lt;test&gt; &amp; report"),
         "the title is escaped"
     );
-    let tables: Vec<&str> = html.split("</table>").collect();
+    let tables: Vec<&str> = html_tables.split("</table>").collect();
     assert_eq!(tables[0].matches("<tr>").count(), 1 + rows.len());
     // The loss by class: one row per model and class, the adapted model's classes named.
     let by_class: usize = rows
@@ -127,6 +145,18 @@ fn report_from_a_real_transfer_renders() {
     assert_eq!(bpb, want);
     let k_total: f64 = bars(svgs[3]).iter().map(|b| b.1).sum();
     assert_eq!(k_total as usize, r.k_histogram.values().sum::<usize>());
+    // The class and k charts show counts, as integers ("30", never "30.000").
+    let class_total: f64 = bars(svgs[2]).iter().map(|b| b.1).sum();
+    assert_eq!(class_total as usize, r.n_vocab);
+    for svg in &svgs[2..] {
+        for (_, v) in bars(svg) {
+            assert!(
+                svg.contains(&format!(">{v:.0}</text>"))
+                    && !svg.contains(&format!(">{v:.3}</text>")),
+                "count {v} not shown as an integer"
+            );
+        }
+    }
 
     // Rendering: each chart through a real SVG renderer.
     let have = std::process::Command::new("rsvg-convert")

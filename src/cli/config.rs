@@ -189,6 +189,7 @@ impl EvalArgs {
                 plan: self.plan,
                 ngram_train: self.ngram,
                 force: self.force,
+                command: Some(command_line()),
             },
             display: Display {
                 quiet: self.quiet,
@@ -265,4 +266,18 @@ fn default_cache() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/salt")))
         .unwrap_or_else(|| PathBuf::from(".salt-cache"));
     base.join("hidden")
+}
+
+/// This process's command line, for the report (arguments with spaces quoted).
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.contains(char::is_whitespace) || a.is_empty() {
+                format!("'{a}'")
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -20,5 +20,5 @@ pub use ngram::ngram_scores;
 pub use paired::{paired, Paired};
 pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
 pub use perplexity::{load_model, score, token_nll, windows, ClassScore, ModelScore, ScoreOptions};
-pub use report::{read_plan, render_report, EvalRow, PlanSummary};
+pub use report::{read_plan, render_report, EvalRow, PlanSummary, ReportAbout};
 pub use run::{evaluate, table, EvalConfig, EvalReport};

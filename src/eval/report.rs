@@ -1,6 +1,7 @@
 //! Stage 9 (report): one self-contained HTML file with the comparison table and inline SVG
 //! charts (bits per byte with its spread over windows, fertility, and from a transfer's
-//! `--plan` the neighbour-count histogram and the shares of token classes). No scripts,
+//! `--plan` the neighbour-count histogram and the token classes), the loss by class, the
+//! greedy continuations, and the command and inputs (with sha256) it came from. No scripts,
 //! no fonts, no network: it opens the same anywhere.
 //!
 //! The charts are a few dozen lines of SVG rather than a plotting crate: four bar charts do
@@ -85,9 +86,43 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// What a report says about how it was made: the command and every input file's sha256,
+/// so that a reader can tell which files gave these numbers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReportAbout {
+    /// The command line that made it (the CLI passes its own; a library caller may).
+    pub command: Option<String>,
+    /// (role, file name, sha256 hex) of each input.
+    pub inputs: Vec<(String, String, String)>,
+}
+
+/// How a chart writes the value above each bar.
+#[derive(Clone, Copy, Debug)]
+enum Values {
+    /// Measurements: three decimals (none from 100 up).
+    Measured,
+    /// Counts: integers.
+    Counts,
+}
+
+impl Values {
+    fn show(self, v: f64) -> String {
+        match self {
+            Self::Counts => format!("{v:.0}"),
+            Self::Measured if v >= 100.0 => format!("{v:.0}"),
+            Self::Measured => format!("{v:.3}"),
+        }
+    }
+}
+
 /// A vertical bar chart; each bar carries its value in `data-value` (tests check that
 /// heights are proportional). `err` draws a ± whisker.
-fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, Option<f64>)]) -> String {
+fn bar_chart(
+    title: &str,
+    unit: &str,
+    values: Values,
+    bars: &[(String, f64, Option<f64>)],
+) -> String {
     const W: f64 = 560.0;
     const H: f64 = 220.0;
     const TOP: f64 = 30.0;
@@ -120,11 +155,7 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, Option<f64>)]) -> St
             y = BASE - h,
             cx = x + w / 2.0,
             ly = BASE - h - err.map_or(0.0, |e| e * scale) - 4.0,
-            val = if *v >= 100.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.3}")
-            },
+            val = values.show(*v),
             by = BASE + 14.0,
             l = esc(label),
         );
@@ -185,19 +216,48 @@ fn continuation_table(rows: &[EvalRow]) -> String {
     h
 }
 
-/// The report: title, the table, bits per byte and fertility charts, and the plan's charts.
+/// The command and the inputs with their sha256.
+fn about_table(about: &ReportAbout) -> String {
+    let mut h = String::new();
+    if let Some(c) = &about.command {
+        let _ = writeln!(h, "<p>Command: <code>{}</code></p>", esc(c));
+    }
+    if !about.inputs.is_empty() {
+        h.push_str("<table>\n<tr><th>input</th><th>file</th><th>sha256</th></tr>\n");
+        for (role, name, sha) in &about.inputs {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                esc(role),
+                esc(name),
+                esc(sha)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h
+}
+
+/// The report: title, the command and inputs, the table, bits per byte and fertility
+/// charts, the loss by class, the continuations and the plan's charts.
 #[must_use]
-pub fn render_report(title: &str, rows: &[EvalRow], plan: Option<&PlanSummary>) -> String {
+pub fn render_report(
+    title: &str,
+    rows: &[EvalRow],
+    plan: Option<&PlanSummary>,
+    about: &ReportAbout,
+) -> String {
     let mut h = format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{t}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style>
 </head><body>
 <h1>{t}</h1>
-<table>
+{a}<table>
 <tr><th>model</th><th>vocab</th><th>MiB</th><th>tokens / 1,000 bytes</th><th>bits / byte</th><th>± (windows)</th><th>perplexity</th><th>parity</th><th>scored tokens</th></tr>
 "#,
-        t = esc(title)
+        t = esc(title),
+        a = about_table(about)
     );
     for r in rows {
         let parity = r.parity.as_ref().map_or_else(
@@ -237,9 +297,19 @@ pub fn render_report(title: &str, rows: &[EvalRow], plan: Option<&PlanSummary>) 
             .map(|(r, s)| (r.label.clone(), s.tokens_per_kb, None))
             .collect();
         h.push_str("<h2>Bits per byte (lower is better; whiskers: ±1 standard deviation over windows)</h2>\n");
-        h.push_str(&bar_chart("bits per byte", "bits/byte", &bpb));
+        h.push_str(&bar_chart(
+            "bits per byte",
+            "bits/byte",
+            Values::Measured,
+            &bpb,
+        ));
         h.push_str("<h2>Fertility (tokens per 1,000 bytes of text)</h2>\n");
-        h.push_str(&bar_chart("fertility", "tokens/kB", &fert));
+        h.push_str(&bar_chart(
+            "fertility",
+            "tokens/kB",
+            Values::Measured,
+            &fert,
+        ));
     }
     h.push_str(&class_table(rows));
     h.push_str(&continuation_table(rows));
@@ -248,10 +318,18 @@ pub fn render_report(title: &str, rows: &[EvalRow], plan: Option<&PlanSummary>) 
         let classes: Vec<_> = p
             .classes
             .iter()
-            .map(|(c, n)| (c.clone(), 100.0 * *n as f64 / total.max(1) as f64, None))
+            .map(|(c, n)| {
+                let pct = 100.0 * *n as f64 / total.max(1) as f64;
+                (format!("{c} ({pct:.1}%)"), *n as f64, None)
+            })
             .collect();
-        h.push_str("<h2>Target tokens by class (% of the new vocabulary)</h2>\n");
-        h.push_str(&bar_chart("token classes", "%", &classes));
+        h.push_str("<h2>Target tokens by class (the new vocabulary)</h2>\n");
+        h.push_str(&bar_chart(
+            "token classes",
+            "tokens",
+            Values::Counts,
+            &classes,
+        ));
         if !p.k_histogram.is_empty() {
             // Ten equal-width bins of k keep the chart readable for any spread.
             let (lo, hi) = (
@@ -273,7 +351,12 @@ pub fn render_report(title: &str, rows: &[EvalRow], plan: Option<&PlanSummary>) 
             h.push_str(
                 "<h2>Neighbour counts k (sparsemax support size per regressed token)</h2>\n",
             );
-            h.push_str(&bar_chart("neighbours per token", "tokens", &bars));
+            h.push_str(&bar_chart(
+                "neighbours per token",
+                "tokens",
+                Values::Counts,
+                &bars,
+            ));
         }
     }
     h.push_str("</body></html>\n");

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{parity, read_plan, render_report, score, EvalRow, ScoreOptions};
+use super::{parity, read_plan, render_report, score, EvalRow, ReportAbout, ScoreOptions};
 use crate::error::{Error, OutputError};
 use crate::gguf::GgufFile;
+use crate::output::header::name_and_sha256;
 use crate::output::{tokenizer_paths, AtomicOutput};
 use crate::progress::{Progress, Reporter, Stage};
 
@@ -38,6 +39,8 @@ pub struct EvalConfig {
     pub ngram_train: Option<PathBuf>,
     /// Replace an existing report.
     pub force: bool,
+    /// The command line recorded in the report (the CLI passes its own).
+    pub command: Option<String>,
 }
 
 /// What `evaluate` found.
@@ -144,7 +147,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         );
-        let html = render_report(&title, &rows, plan.as_ref());
+        let html = render_report(&title, &rows, plan.as_ref(), &report_about(cfg)?);
         out.writer()
             .write_all(html.as_bytes())
             .map_err(|source| OutputError::Io {
@@ -159,6 +162,28 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         rows,
         parity_ok,
         report: cfg.report.clone(),
+    })
+}
+
+/// The report's command and inputs, each input with its sha256.
+fn report_about(cfg: &EvalConfig) -> Result<ReportAbout, Error> {
+    let mut files: Vec<(&str, &Path)> = cfg.models.iter().map(|m| ("model", m.as_path())).collect();
+    files.push(("text", &cfg.text));
+    files.extend(cfg.reference.as_deref().map(|p| ("reference tokenizer", p)));
+    files.extend(cfg.plan.as_deref().map(|p| ("plan", p)));
+    files.extend(
+        cfg.ngram_train
+            .as_deref()
+            .map(|p| ("n-gram training text", p)),
+    );
+    let mut inputs = Vec::with_capacity(files.len());
+    for (role, path) in files {
+        let (name, sha) = name_and_sha256(path)?;
+        inputs.push((role.to_owned(), name, sha));
+    }
+    Ok(ReportAbout {
+        command: cfg.command.clone(),
+        inputs,
     })
 }
 
