@@ -12,10 +12,11 @@ CACHE=${SALT_CACHE:-$HOME/.cache/salt}
 mkdir -p "$CACHE"/{wheels,models,plm/use,plm/minilm,text,llama-vocab,tmp}
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# ---- 1. system packages (llama.cpp builds with cmake; bindgen needs libclang; the report
-# test renders the HTML report's SVG charts with rsvg-convert) ---------------------------
+# ---- 1. system packages (llama.cpp builds with cmake and a C/C++ compiler; bindgen needs
+# libclang; the report test renders the HTML report's SVG charts with rsvg-convert; the C
+# API test builds examples/c with cc and lists libsalt.so's symbols with nm) -------------
 need=()
-for p in cmake libclang1-14 libclang-common-14-dev librsvg2-bin; do
+for p in cmake gcc g++ binutils libclang1-14 libclang-common-14-dev librsvg2-bin; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -178,9 +178,9 @@ pub fn check_quantizable(ty: GgmlType, width: usize) -> Result<(), CodecError> {
         });
     }
     let block = ty.block_size() as usize;
-    if width % block != 0 {
+    if !width.is_multiple_of(block) {
         let mut fb = fallback_type(ty);
-        if width % fb.block_size() as usize != 0 {
+        if !width.is_multiple_of(fb.block_size() as usize) {
             fb = GgmlType::F16;
         }
         return Err(CodecError::BlockMismatch {

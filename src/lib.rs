@@ -56,6 +56,7 @@
 // Modules in pipeline order (see above), then the cross-cutting ones.
 pub mod assemble;
 pub mod auxvec;
+pub mod capi;
 pub mod codec;
 pub mod device;
 pub mod error;
@@ -73,6 +74,7 @@ pub mod regression;
 pub mod source;
 pub mod text;
 pub mod tune;
+pub mod version;
 pub mod vocab;
 
 pub use error::{Error, Result};

@@ -5,10 +5,24 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let args = cli::args::Args::parse();
+    // `--version` names the llama.cpp this build validates with and whether CUDA is in.
+    // clap prints the version after its own "salt " prefix: drop ours.
+    let info = salt::version::build_info().to_string();
+    // Leaked once per process: clap wants a 'static str without its "string" feature.
+    let version: &'static str = Box::leak(
+        info.strip_prefix("salt ")
+            .unwrap_or(&info)
+            .to_owned()
+            .into_boxed_str(),
+    );
+    let matches = cli::args::Args::command().version(version).get_matches();
+    let args = match cli::args::Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -85,7 +85,7 @@ impl TensorInfo {
     pub fn check_shape(&self) -> Result<(), String> {
         let block = self.ty.block_size();
         let width = self.row_width();
-        if width % block != 0 {
+        if !width.is_multiple_of(block) {
             return Err(format!(
                 "row width {width} is not a multiple of the {} block size {block}",
                 self.ty

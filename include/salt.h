@@ -1,0 +1,70 @@
+/* salt: adapt a GGUF LLM to a target language with SALT, and validate it in llama.cpp.
+ *
+ * The C API of libsalt.so / libsalt.a (built by `cargo build --release`, in
+ * target/release/). Configurations and results are JSON strings; the README's "C API"
+ * section lists every key. Every call returns a salt_status; on failure
+ * salt_last_error() gives the calling thread's message, naming the file, key or tensor.
+ * No panic crosses this boundary. Calls are safe from several threads at once.
+ *
+ * Only salt_* symbols are exported: the llama.cpp and ggml inside libsalt.so do not clash
+ * with a runtime's own.
+ */
+#ifndef SALT_H
+#define SALT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum salt_status {
+    SALT_OK = 0,
+    SALT_CHECK_FAILED = 1, /* done, but a check failed (eval: tokenizer parity) */
+    SALT_ERROR = 2,        /* failed; see salt_last_error() */
+    SALT_CANCELLED = 3,    /* stopped by the cancel flag; nothing was written */
+    SALT_BAD_ARGUMENT = 4, /* null pointer, not UTF-8, or not this call's JSON */
+    SALT_PANIC = 5         /* a bug, caught at the boundary */
+} salt_status;
+
+/* Progress: stage name ("source", "neighbours", "eval", ...), done and total (total 0:
+ * a message line), the message, and the pointer you passed. Called on the calling
+ * thread; the strings live only for the call. */
+typedef void (*salt_progress_fn)(void *user, const char *stage, uint64_t done,
+                                 uint64_t total, const char *message);
+
+/* A cancel flag: set it from any thread; runs using it stop at their next check (a
+ * fraction of a second) and return SALT_CANCELLED. */
+typedef struct salt_cancel salt_cancel;
+salt_cancel *salt_cancel_new(void);
+void salt_cancel_set(const salt_cancel *flag);
+void salt_cancel_free(salt_cancel *flag);
+
+/* Adapts a model. config_json: {"source", "plm", "out", "methods", "aux" | "aux_train",
+ * "trim_to", "heldout", "plan", "seed", "untie", "max_k", "force"}. On SALT_OK,
+ * *result_json (if result_json is not NULL) is a JSON array with one report per method.
+ * progress, user and cancel may be NULL. */
+salt_status salt_transfer(const char *config_json, salt_progress_fn progress, void *user,
+                          const salt_cancel *cancel, char **result_json);
+
+/* Evaluates models through llama.cpp. config_json: {"models", "text", "max_tokens",
+ * "ctx", "threads", "reference", "report", "plan", "ngram", "parity_only",
+ * "continuations", "force"}. On SALT_OK or SALT_CHECK_FAILED, *table is the table
+ * `salt eval` prints and *result_json the full result. */
+salt_status salt_eval(const char *config_json, salt_progress_fn progress, void *user,
+                      const salt_cancel *cancel, char **table, char **result_json);
+
+/* The calling thread's last error message ("" when none); valid until its next call. */
+const char *salt_last_error(void);
+
+/* Frees a string returned through result_json or table. */
+void salt_string_free(char *s);
+
+/* The version and llama.cpp build, as `salt --version` prints them (static). */
+const char *salt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SALT_H */

@@ -1,0 +1,148 @@
+//! The C API's JSON configurations, mapped onto the library's. Unknown keys are refused
+//! (a typo must not silently fall back to a default); the README's C API section lists
+//! every key.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::auxvec::{AuxSource, TrainOptions};
+use crate::eval::{EvalConfig, ScoreOptions};
+use crate::pipeline::{Method, TransferConfig};
+
+/// `salt_transfer`'s configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferJson {
+    source: PathBuf,
+    plm: PathBuf,
+    out: PathBuf,
+    /// Method names (`["salt"]` by default); several give one output each (`OUT-METHOD.gguf`).
+    #[serde(default)]
+    methods: Vec<String>,
+    /// `"plm"`, or a fastText `.bin` / `.vec` path.
+    aux: Option<String>,
+    /// Train fastText on this text instead (`aux` must then be absent).
+    aux_train: Option<PathBuf>,
+    trim_to: Option<PathBuf>,
+    heldout: Option<PathBuf>,
+    plan: Option<PathBuf>,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    untie: bool,
+    max_k: Option<usize>,
+    #[serde(default)]
+    force: bool,
+}
+
+/// `salt_eval`'s configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalJson {
+    models: Vec<PathBuf>,
+    text: PathBuf,
+    max_tokens: Option<usize>,
+    #[serde(default = "default_ctx")]
+    ctx: usize,
+    reference: Option<PathBuf>,
+    report: Option<PathBuf>,
+    plan: Option<PathBuf>,
+    ngram: Option<PathBuf>,
+    #[serde(default)]
+    parity_only: bool,
+    #[serde(default = "default_continuations")]
+    continuations: usize,
+    #[serde(default)]
+    force: bool,
+    /// llama.cpp threads (default: all cores).
+    threads: Option<usize>,
+}
+
+fn default_ctx() -> usize {
+    512
+}
+
+fn default_continuations() -> usize {
+    3
+}
+
+impl TransferJson {
+    /// The library's configuration and the methods.
+    ///
+    /// # Errors
+    /// A message naming the key.
+    pub fn resolve(self) -> Result<(TransferConfig, Vec<Method>), String> {
+        let aux = match (self.aux.as_deref(), self.aux_train) {
+            (Some("plm"), None) => Some(AuxSource::Plm),
+            (Some(p), None) if p.ends_with(".vec") || p.ends_with(".txt") => {
+                Some(AuxSource::VecText(p.into()))
+            }
+            (Some(p), None) => Some(AuxSource::FastTextBin(p.into())),
+            (None, Some(text)) => Some(AuxSource::Train(TrainOptions {
+                seed: i32::try_from(self.seed % (1 << 31)).unwrap_or(0),
+                ..TrainOptions::new(text)
+            })),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err("\"aux\" and \"aux_train\": give one, not both".into())
+            }
+        };
+        let mut methods = Vec::new();
+        for name in if self.methods.is_empty() {
+            vec!["salt".to_owned()]
+        } else {
+            self.methods
+        } {
+            let m = Method::from_name(&name).ok_or_else(|| {
+                let known: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+                format!(
+                    "\"methods\": {name:?} is not a method (one of {})",
+                    known.join(", ")
+                )
+            })?;
+            if !methods.contains(&m) {
+                methods.push(m);
+            }
+        }
+        let mut cfg = TransferConfig::new(self.source, self.plm, aux, self.out);
+        cfg.method = methods[0];
+        cfg.trim_to = self.trim_to;
+        cfg.trim_heldout = self.heldout;
+        cfg.plan = self.plan;
+        cfg.seed = self.seed;
+        cfg.untie = self.untie;
+        cfg.max_k = self.max_k;
+        cfg.force = self.force;
+        Ok((cfg, methods))
+    }
+}
+
+impl EvalJson {
+    /// The library's configuration.
+    #[must_use]
+    pub fn resolve(self) -> EvalConfig {
+        EvalConfig {
+            models: self.models,
+            text: self.text,
+            reference: self.reference,
+            parity_only: self.parity_only,
+            score: ScoreOptions {
+                ctx: self.ctx,
+                max_tokens: self.max_tokens,
+                threads: self.threads,
+                reference: None,
+            },
+            continuations: if self.report.is_some() {
+                self.continuations
+            } else {
+                0
+            },
+            report: self.report,
+            plan: self.plan,
+            ngram_train: self.ngram,
+            force: self.force,
+            command: None,
+        }
+    }
+}

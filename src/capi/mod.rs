@@ -1,0 +1,294 @@
+//! The C API (`include/salt.h`): transfer and eval for runtimes written in C, C++, Go,
+//! Python or Swift, built as `libsalt.so` / `libsalt.a`.
+//!
+//! - Configurations are JSON strings ([`config`]): one stable ABI whatever keys later
+//!   versions add, and every binding language has a JSON writer.
+//! - Progress events go to a callback with the caller's pointer, on the calling thread; a
+//!   [`SaltCancel`] flag set from any thread stops the run at its next check.
+//! - Every call returns a [`SaltStatus`]; on failure `salt_last_error()` gives this
+//!   thread's message. No panic crosses the boundary (each call runs under
+//!   `catch_unwind`, and a panic becomes `SALT_PANIC` with its message).
+//! - Calls are safe from several threads at once: each keeps its state on its own stack,
+//!   llama.cpp's backend is initialised once, and two runs writing the same output path
+//!   are kept apart by the output lock (one gets an error naming the other).
+//!
+//! Only `salt_*` symbols are exported from the shared library (rustc's version script
+//! hides every other symbol, llama.cpp's and ggml's included), so a runtime that links
+//! its own llama.cpp does not clash with ours.
+
+pub mod config;
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::progress::{CancelFlag, Event, Progress};
+
+/// A call's outcome (`salt_status` in C).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaltStatus {
+    /// Done.
+    Ok = 0,
+    /// Done, but a check failed (eval: a tokenizer parity mismatch).
+    CheckFailed = 1,
+    /// The run failed; `salt_last_error()` says why, naming the file, key or tensor.
+    Error = 2,
+    /// Cancelled through the flag; nothing was written at the output paths.
+    Cancelled = 3,
+    /// A null pointer, a string that is not UTF-8, or a configuration that is not valid
+    /// JSON for this call.
+    BadArgument = 4,
+    /// A bug: a panic was caught at the boundary.
+    Panic = 5,
+}
+
+/// The progress callback: stage name, done, total (0: a message line), message, and the
+/// caller's pointer. The strings live only for the call.
+pub type SaltProgressFn = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        stage: *const c_char,
+        done: u64,
+        total: u64,
+        message: *const c_char,
+    ),
+>;
+
+/// A cancel flag (`salt_cancel` in C), shared between the thread that runs a call and the
+/// thread that cancels it.
+pub struct SaltCancel(CancelFlag);
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// The library error with its chain of causes, one per line (as the CLI prints it).
+fn error_text(e: &crate::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        s.push_str("\n  caused by: ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// Events to the C callback; cancellation from the flag.
+struct Callback<'a> {
+    f: SaltProgressFn,
+    user: *mut c_void,
+    cancel: Option<&'a SaltCancel>,
+}
+
+impl Progress for Callback<'_> {
+    fn event(&mut self, e: &Event<'_>) {
+        let Some(f) = self.f else { return };
+        let stage = CString::new(e.stage.name()).unwrap_or_default();
+        let message = CString::new(e.message.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: the caller promised a callable function; the strings outlive the call.
+        unsafe { f(self.user, stage.as_ptr(), e.done, e.total, message.as_ptr()) };
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.0.is_cancelled())
+    }
+}
+
+/// Reads a JSON configuration argument.
+///
+/// # Safety
+/// `p` is null or a NUL-terminated string.
+unsafe fn read_config<T: serde::de::DeserializeOwned>(
+    p: *const c_char,
+    what: &str,
+) -> Result<T, SaltStatus> {
+    if p.is_null() {
+        set_error(&format!("{what}: the configuration is a null pointer"));
+        return Err(SaltStatus::BadArgument);
+    }
+    // SAFETY: checked non-null; NUL-terminated by the contract.
+    let s = unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| {
+        set_error(&format!("{what}: the configuration is not UTF-8"));
+        SaltStatus::BadArgument
+    })?;
+    serde_json::from_str(s).map_err(|e| {
+        set_error(&format!("{what}: the configuration: {e}"));
+        SaltStatus::BadArgument
+    })
+}
+
+/// Hands a string to C (freed with `salt_string_free`).
+fn give(out: *mut *mut c_char, s: String) {
+    if !out.is_null() {
+        let c = CString::new(s.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: checked non-null; the caller gave a place for one pointer.
+        unsafe { *out = c.into_raw() };
+    }
+}
+
+/// Runs `f` under `catch_unwind`, on the calling thread; maps the result.
+fn guarded(f: impl FnOnce() -> Result<SaltStatus, crate::Error>) -> SaltStatus {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(status)) => status,
+        Ok(Err(crate::Error::Cancelled)) => {
+            set_error("cancelled; nothing was written");
+            SaltStatus::Cancelled
+        }
+        Ok(Err(e)) => {
+            set_error(&error_text(&e));
+            SaltStatus::Error
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            set_error(&format!("internal error (a bug; please report it): {what}"));
+            SaltStatus::Panic
+        }
+    }
+}
+
+/// Adapts a GGUF model (see `include/salt.h`).
+///
+/// # Safety
+/// `config_json` is a NUL-terminated string; `cancel` is null or from `salt_cancel_new`;
+/// `result_json` is null or a place for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn salt_transfer(
+    config_json: *const c_char,
+    progress: SaltProgressFn,
+    user: *mut c_void,
+    cancel: *const SaltCancel,
+    result_json: *mut *mut c_char,
+) -> SaltStatus {
+    let job: config::TransferJson = match unsafe { read_config(config_json, "salt_transfer") } {
+        Ok(j) => j,
+        Err(s) => return s,
+    };
+    let (cfg, methods) = match job.resolve() {
+        Ok(x) => x,
+        Err(msg) => {
+            set_error(&format!("salt_transfer: {msg}"));
+            return SaltStatus::BadArgument;
+        }
+    };
+    // SAFETY: null or a live flag, by the contract.
+    let cancel = unsafe { cancel.as_ref() };
+    guarded(|| {
+        let mut cb = Callback {
+            f: progress,
+            user,
+            cancel,
+        };
+        let reports = crate::pipeline::transfer_methods(&cfg, &methods, &mut cb)?;
+        give(
+            result_json,
+            serde_json::to_string(&reports).unwrap_or_default(),
+        );
+        Ok(SaltStatus::Ok)
+    })
+}
+
+/// Evaluates GGUF models through llama.cpp (see `include/salt.h`).
+///
+/// # Safety
+/// As [`salt_transfer`]; `table` is null or a place for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn salt_eval(
+    config_json: *const c_char,
+    progress: SaltProgressFn,
+    user: *mut c_void,
+    cancel: *const SaltCancel,
+    table: *mut *mut c_char,
+    result_json: *mut *mut c_char,
+) -> SaltStatus {
+    let job: config::EvalJson = match unsafe { read_config(config_json, "salt_eval") } {
+        Ok(j) => j,
+        Err(s) => return s,
+    };
+    let cfg = job.resolve();
+    // SAFETY: null or a live flag, by the contract.
+    let cancel = unsafe { cancel.as_ref() };
+    guarded(|| {
+        let mut cb = Callback {
+            f: progress,
+            user,
+            cancel,
+        };
+        let r = crate::eval::evaluate(&cfg, &mut cb)?;
+        give(table, crate::eval::table(&r.rows));
+        give(result_json, serde_json::to_string(&r).unwrap_or_default());
+        Ok(if r.parity_ok {
+            SaltStatus::Ok
+        } else {
+            set_error("a tokenizer parity check failed (see the table)");
+            SaltStatus::CheckFailed
+        })
+    })
+}
+
+/// This thread's last error message (empty when none); valid until this thread's next
+/// call.
+#[no_mangle]
+pub extern "C" fn salt_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Frees a string the library returned.
+///
+/// # Safety
+/// `s` is null or a string from this library, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn salt_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: made by `CString::into_raw` in `give`.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+/// A new cancel flag.
+#[no_mangle]
+pub extern "C" fn salt_cancel_new() -> *mut SaltCancel {
+    Box::into_raw(Box::new(SaltCancel(CancelFlag::new())))
+}
+
+/// Asks every run using `flag` to stop (any thread).
+///
+/// # Safety
+/// `flag` is null or from `salt_cancel_new` and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn salt_cancel_set(flag: *const SaltCancel) {
+    // SAFETY: by the contract.
+    if let Some(f) = unsafe { flag.as_ref() } {
+        f.0.cancel();
+    }
+}
+
+/// Frees a cancel flag (after the runs using it have returned).
+///
+/// # Safety
+/// `flag` is null or from `salt_cancel_new`, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn salt_cancel_free(flag: *mut SaltCancel) {
+    if !flag.is_null() {
+        // SAFETY: made by `Box::into_raw` in `salt_cancel_new`.
+        drop(unsafe { Box::from_raw(flag) });
+    }
+}
+
+/// The library version and its llama.cpp build, as `salt --version` prints them (static).
+#[no_mangle]
+pub extern "C" fn salt_version() -> *const c_char {
+    static V: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+    V.get_or_init(|| CString::new(crate::version::build_info().to_string()).unwrap_or_default())
+        .as_ptr()
+}

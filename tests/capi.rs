@@ -1,0 +1,217 @@
+//! The C API: the C example (`examples/c/adapt.c`) built with the system C compiler
+//! against `libsalt.so` adapts the demo model and prints the same table as the CLI for the
+//! same inputs; its cancel flag leaves nothing behind; the shared library exports only
+//! `salt_*` symbols; errors come back per thread, with codes, and never as a panic.
+
+use std::ffi::{CStr, CString};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use salt::capi::{salt_eval, salt_last_error, salt_string_free, salt_transfer, SaltStatus};
+
+use crate::util::{asset, tmpdir};
+
+/// The folder cargo put `libsalt.so` in for this test binary.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_path_buf();
+    for dir in [deps.clone(), deps.parent().unwrap().to_path_buf()] {
+        if dir.join("libsalt.so").is_file() {
+            return dir;
+        }
+    }
+    panic!("libsalt.so not found next to {}", exe.display());
+}
+
+fn build_example(dir: &Path) -> PathBuf {
+    let lib = lib_dir();
+    let exe = dir.join("adapt");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Werror", "-I"])
+        .arg(root.join("include"))
+        .arg(root.join("examples/c/adapt.c"))
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lsalt")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("the system C compiler (cc); scripts/setup.sh installs build-essential");
+    assert!(
+        out.status.success(),
+        "cc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+#[test]
+fn the_c_example_adapts_the_demo_model_and_prints_the_clis_table() {
+    let dir = tmpdir();
+    let exe = build_example(dir.path());
+    let gemma = asset("models/gemma-3-270m-q4_k_m.gguf");
+    let heldout = asset("text/bible-ko-heldout.txt");
+    let out = dir.path().join("gemma-ko.gguf");
+    let args = |out: &Path| {
+        vec![
+            gemma.display().to_string(),
+            asset("plm/use").display().to_string(),
+            asset("text/bible-ko-train.txt").display().to_string(),
+            heldout.display().to_string(),
+            out.display().to_string(),
+            "512".to_owned(),
+        ]
+    };
+    let c = Command::new(&exe).args(args(&out)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&c.stderr);
+    assert!(c.status.success(), "the C example failed:\n{stderr}");
+    assert!(
+        stderr.contains("[neighbours] neighbours of 828 tokens"),
+        "no progress events:\n{stderr}"
+    );
+    let c_table = String::from_utf8(c.stdout).unwrap();
+    println!("{c_table}");
+    let cli = Command::new(env!("CARGO_BIN_EXE_salt"))
+        .args(["eval", "--quiet", "--max-tokens", "512", "--model"])
+        .arg(&gemma)
+        .arg("--model")
+        .arg(&out)
+        .arg("--text")
+        .arg(&heldout)
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    assert_eq!(
+        c_table.trim_end(),
+        String::from_utf8(cli.stdout).unwrap().trim_end(),
+        "the C API's table differs from the CLI's"
+    );
+    assert!(c_table.lines().count() >= 3 && c_table.contains("focus"));
+
+    // The cancel flag, set from the callback at the third event: status 3, no output.
+    let cancelled = dir.path().join("cancelled.gguf");
+    let c = Command::new(&exe)
+        .args(args(&cancelled))
+        .env("SALT_CANCEL_AFTER", "3")
+        .output()
+        .unwrap();
+    assert_eq!(
+        c.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    assert!(String::from_utf8_lossy(&c.stderr).contains("cancelled"));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("cancelled") || n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "a cancelled run left {left:?}");
+}
+
+#[test]
+fn the_shared_library_exports_only_salt_symbols() {
+    let so = lib_dir().join("libsalt.so");
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&so)
+        .output()
+        .expect("nm (binutils)");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    println!("{text}");
+    for want in [
+        "salt_transfer",
+        "salt_eval",
+        "salt_last_error",
+        "salt_cancel_new",
+    ] {
+        assert!(names.contains(&want), "{want} is not exported:\n{text}");
+    }
+    let other: Vec<&&str> = names.iter().filter(|n| !n.starts_with("salt_")).collect();
+    assert!(other.is_empty(), "exported beyond salt_*: {other:?}");
+}
+
+/// Calls `salt_transfer` with `json`; (status, this thread's error message).
+fn transfer_json(json: &str) -> (SaltStatus, String) {
+    let c = CString::new(json).unwrap();
+    let mut result = std::ptr::null_mut();
+    // SAFETY: a valid string, no callback, no flag, a place for the result.
+    let status = unsafe {
+        salt_transfer(
+            c.as_ptr(),
+            None,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &mut result,
+        )
+    };
+    // SAFETY: null or the library's string.
+    unsafe { salt_string_free(result) };
+    // SAFETY: the library's thread-local message.
+    let msg = unsafe { CStr::from_ptr(salt_last_error()) }
+        .to_string_lossy()
+        .into_owned();
+    (status, msg)
+}
+
+#[test]
+fn c_api_errors_are_codes_and_per_thread_messages() {
+    let (s, msg) = transfer_json("{not json");
+    assert_eq!(s, SaltStatus::BadArgument);
+    assert!(
+        msg.starts_with("salt_transfer: the configuration:"),
+        "{msg}"
+    );
+    let (s, msg) = transfer_json(r#"{"source": "a", "plm": "b", "out": "c", "metods": []}"#);
+    assert_eq!(s, SaltStatus::BadArgument);
+    assert!(msg.contains("unknown field `metods`"), "{msg}");
+    let (s, msg) =
+        transfer_json(r#"{"source": "a", "plm": "b", "out": "c", "methods": ["saltt"]}"#);
+    assert_eq!(s, SaltStatus::BadArgument);
+    assert!(msg.contains("\"saltt\" is not a method"), "{msg}");
+    // SAFETY: a null configuration is refused, not dereferenced.
+    let s = unsafe {
+        salt_eval(
+            std::ptr::null(),
+            None,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(s, SaltStatus::BadArgument);
+    // Two threads at once, each failing on its own missing file: each reads its own
+    // message, naming its own file.
+    let dir = tmpdir();
+    let plm = asset("plm/use");
+    let handles: Vec<_> = ["first", "second"]
+        .into_iter()
+        .map(|name| {
+            let src = dir.path().join(format!("{name}-missing.gguf"));
+            let out = dir.path().join(format!("{name}-out.gguf"));
+            let json = serde_json::json!({
+                "source": src, "plm": plm, "out": out, "aux": "plm"
+            })
+            .to_string();
+            std::thread::spawn(move || (name, transfer_json(&json)))
+        })
+        .collect();
+    for h in handles {
+        let (name, (s, msg)) = h.join().unwrap();
+        assert_eq!(s, SaltStatus::Error, "{msg}");
+        assert!(
+            msg.contains(&format!("{name}-missing.gguf")),
+            "{name}: {msg}"
+        );
+    }
+}
