@@ -133,11 +133,7 @@ impl EvalJson {
                 threads: self.threads,
                 reference: None,
             },
-            continuations: if self.report.is_some() {
-                self.continuations
-            } else {
-                0
-            },
+            continuations: self.continuations,
             report: self.report,
             plan: self.plan,
             ngram_train: self.ngram,

@@ -180,11 +180,7 @@ impl EvalArgs {
                     threads: self.threads,
                     reference: None,
                 },
-                continuations: if self.report.is_some() {
-                    self.continuations
-                } else {
-                    0
-                },
+                continuations: self.continuations,
                 report: self.report,
                 plan: self.plan,
                 ngram_train: self.ngram,

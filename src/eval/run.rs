@@ -32,7 +32,8 @@ pub struct EvalConfig {
     pub report: Option<PathBuf>,
     /// A transfer's `--plan`, for the report's charts.
     pub plan: Option<PathBuf>,
-    /// Greedy continuations of this many prompts from the text, per model.
+    /// Greedy continuations of this many prompts from the text, per model (with `report`
+    /// only).
     pub continuations: usize,
     /// Add count-based unigram and bigram rows counted on this training text, over the
     /// tokens of the last adapted model (`--ngram`).
@@ -94,7 +95,13 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         None => None,
     };
     let lines: Vec<&str> = content.lines().collect();
-    let prompts = super::prompts(&content, cfg.continuations);
+    // Continuations are shown by the report only: without one, none are generated.
+    let n_prompts = if cfg.report.is_some() {
+        cfg.continuations
+    } else {
+        0
+    };
+    let prompts = super::prompts(&content, n_prompts);
     let mut rows = Vec::new();
     let mut parity_ok = true;
     for m in &cfg.models {
