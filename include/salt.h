@@ -41,7 +41,8 @@ void salt_cancel_set(const salt_cancel *flag);
 void salt_cancel_free(salt_cancel *flag);
 
 /* Adapts a model. config_json: {"source", "plm", "out", "methods", "aux" | "aux_train",
- * "trim_to", "heldout", "plan", "seed", "untie", "max_k", "force"}. On SALT_OK,
+ * "trim_to", "heldout", "plan", "seed", "untie", "max_k", "force",
+ * "split_max_size" (bytes)}. On SALT_OK,
  * *result_json (if result_json is not NULL) is a JSON array with one report per method.
  * progress, user and cancel may be NULL. */
 salt_status salt_transfer(const char *config_json, salt_progress_fn progress, void *user,

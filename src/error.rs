@@ -239,6 +239,14 @@ pub enum GgufError {
         /// What was found.
         found: String,
     },
+    /// The files of a split model do not make one model.
+    #[error("{}: {reason}", path.display())]
+    BadSplit {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// A required tensor is absent.
     #[error("{}: missing tensor {tensor:?}; pass a complete model GGUF (not a vocabulary-only file)", path.display())]
     MissingTensor {

@@ -69,6 +69,8 @@ pub struct ModelSummary {
     pub n_kv: usize,
     /// Number of tensors.
     pub n_tensors: usize,
+    /// Number of files (more than 1 for a split model, opened from its first file).
+    pub n_files: usize,
     /// Tensor count per ggml type.
     pub tensor_types: BTreeMap<String, usize>,
     /// Bytes of tensor data per ggml type.
@@ -116,6 +118,7 @@ pub fn inspect(f: &GgufFile) -> Result<ModelSummary, GgufError> {
         output,
         n_kv: f.kvs.len(),
         n_tensors: f.tensors.len(),
+        n_files: f.n_parts(),
         tensor_types,
         tensor_bytes,
         architecture: arch,
@@ -130,9 +133,14 @@ impl std::fmt::Display for ModelSummary {
                 .map_or_else(|| "-".to_owned(), |t| format!("{} {:?}", t.ty, t.shape))
         };
         writeln!(f, "{}", self.path)?;
+        let files = if self.n_files > 1 {
+            format!(" in {} files", self.n_files)
+        } else {
+            String::new()
+        };
         writeln!(
             f,
-            "  gguf v{}, alignment {}, {} keys, {} tensors",
+            "  gguf v{}, alignment {}, {} keys, {} tensors{files}",
             self.version, self.alignment, self.n_kv, self.n_tensors
         )?;
         writeln!(

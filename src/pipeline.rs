@@ -19,7 +19,9 @@ use crate::ggml::GgmlType;
 use crate::gguf::GgufFile;
 use crate::init::{InitInput, InitParams, Needs, NewRows};
 use crate::neighbours::{select_rows, NeighbourSet};
-use crate::output::header::{name_and_sha256, output_header, tensor_sources, Provenance};
+use crate::output::header::{
+    name_and_sha256, name_and_sha256_parts, output_header, tensor_sources, Provenance,
+};
 use crate::output::{method_path, OutputSet, PlanRows};
 use crate::plm::EmbeddingTable;
 use crate::progress::{Progress, Reporter, Stage};
@@ -80,6 +82,9 @@ pub struct TransferConfig {
     pub force: bool,
     /// Write the per-token plan as JSON lines here.
     pub plan: Option<PathBuf>,
+    /// Split the output GGUF into files of at most this many bytes, named as llama.cpp's
+    /// gguf-split names them (`ko.gguf` -> `ko-00001-of-00003.gguf`, ...).
+    pub split_max_size: Option<u64>,
 }
 
 impl TransferConfig {
@@ -113,6 +118,7 @@ impl TransferConfig {
             output_method: None,
             force: false,
             plan: None,
+            split_max_size: None,
         }
     }
 
@@ -150,15 +156,16 @@ impl TransferConfig {
             .collect()
     }
 
-    fn inputs(&self) -> Vec<&Path> {
-        [
-            Some(self.source.as_path()),
-            Some(self.plm.as_path()),
-            self.trim_to.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    /// Every input file (all the files of a split source), never to be written.
+    fn inputs(&self) -> Vec<PathBuf> {
+        crate::gguf::split::sibling_paths(&self.source)
+            .into_iter()
+            .chain(
+                [Some(self.plm.clone()), self.trim_to.clone()]
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect()
     }
 }
 
@@ -167,6 +174,8 @@ impl TransferConfig {
 pub struct TransferReport {
     /// The output GGUF.
     pub out: String,
+    /// How many files hold it (more than 1 when split; `out` is the first).
+    pub files: usize,
     /// The reference tokenizer written next to it.
     pub tokenizer: String,
     /// Method.
@@ -259,10 +268,13 @@ pub fn transfer_methods(
     check_aux(cfg, methods, needs)?;
     // 8 (early): every output path is checked, and its temporary file made, first.
     let inputs = cfg.inputs();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let mut outputs = cfg
         .output_paths(methods)
         .iter()
-        .map(|(out, plan)| OutputSet::create(out, plan.as_deref(), cfg.force, &inputs))
+        .map(|(out, plan)| {
+            OutputSet::create(out, plan.as_deref(), cfg.force, &inputs, cfg.split_max_size)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     // 1. Source model; every requirement checked before any compute.
     let mut source = SourceModel::open(&cfg.source)?;
@@ -312,7 +324,7 @@ pub fn transfer_methods(
     };
     let shared = Shared {
         stats: source.row_stats()?,
-        hashes: InputHashes::of(cfg, &target)?,
+        hashes: InputHashes::of(cfg, &source, &target)?,
         new_ids: target.new_ids(),
         source: &source,
         target: &target,
@@ -452,9 +464,10 @@ struct InputHashes {
 }
 
 impl InputHashes {
-    fn of(cfg: &TransferConfig, target: &TargetVocab) -> Result<Self, Error> {
+    fn of(cfg: &TransferConfig, source: &SourceModel, target: &TargetVocab) -> Result<Self, Error> {
         Ok(Self {
-            source: name_and_sha256(&cfg.source)?,
+            // A split source is hashed over all its files, in order.
+            source: name_and_sha256_parts(&source.file.part_paths())?,
             tokenizer: name_and_sha256(&target.tokenizer().path)?,
             trim_to: cfg.trim_to.as_deref().map(name_and_sha256).transpose()?,
         })
@@ -591,6 +604,7 @@ fn report(
     let s = &target.alignment.stats;
     TransferReport {
         out: out.gguf_path.display().to_string(),
+        files: out.gguf_files(),
         tokenizer: out.tokenizer_path.display().to_string(),
         method,
         n_vocab: target.vocab.len(),

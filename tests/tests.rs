@@ -21,6 +21,7 @@ mod inspect;
 mod numerics;
 mod readers_hostile;
 mod report;
+mod split;
 mod spm_bpe;
 mod transfer;
 mod trim;

@@ -34,6 +34,8 @@ pub struct TransferJson {
     max_k: Option<usize>,
     #[serde(default)]
     force: bool,
+    /// Split the output into files of at most this many bytes.
+    split_max_size: Option<u64>,
 }
 
 /// `salt_eval`'s configuration.
@@ -114,6 +116,7 @@ impl TransferJson {
         cfg.untie = self.untie;
         cfg.max_k = self.max_k;
         cfg.force = self.force;
+        cfg.split_max_size = self.split_max_size;
         Ok((cfg, methods))
     }
 }

@@ -254,6 +254,11 @@ pub struct TransferArgs {
     /// methods, PLAN-METHOD.plan.jsonl for each).
     #[arg(long)]
     pub plan: Option<PathBuf>,
+    /// Split the output into files of at most SIZE (bytes, or with K, M, G: powers of
+    /// 1000, as gguf-split reads them), named OUT-00001-of-0000N.gguf; llama.cpp loads
+    /// the first.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub split_max_size: Option<u64>,
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
@@ -266,4 +271,33 @@ pub struct TransferArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A size such as `200M` or `2G` (powers of 1000, as llama.cpp's gguf-split reads them), or
+/// plain bytes.
+///
+/// # Errors
+/// A sentence naming the accepted forms.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1_000,
+                'M' => 1_000_000,
+                'G' => 1_000_000_000,
+                'T' => 1_000_000_000_000,
+                _ => 0,
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .filter(|&n| n > 0 && mult > 0)
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            format!("{s:?} is not a size: give bytes, or a number with K, M, G or T (200M, 2G)")
+        })
 }

@@ -153,6 +153,7 @@ impl TransferArgs {
         cfg.keep_chat_tokens = self.no_chat_tokens.then_some(false);
         cfg.force = self.force;
         cfg.plan = self.plan;
+        cfg.split_max_size = self.split_max_size;
         Ok(TransferJob {
             cfg,
             methods,

@@ -29,9 +29,13 @@ pub fn trim_line(r: &TrimReport, seg: Option<&SegmentationChange>) -> String {
 fn summary(r: &TransferReport) -> Vec<String> {
     let mut lines = vec![
         format!(
-            "wrote {} ({:.1} MiB) and {}",
+            "wrote {} ({:.1} MiB{}) and {}",
             r.out,
             r.bytes as f64 / 1_048_576.0,
+            match r.files {
+                1 => String::new(),
+                n => format!(" in {n} files: llama.cpp loads the others from it"),
+            },
             r.tokenizer
         ),
         format!(

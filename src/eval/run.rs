@@ -106,7 +106,8 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
     let mut parity_ok = true;
     for m in &cfg.models {
         Reporter::new(progress).message(Stage::Eval, &m.display().to_string());
-        let label = model_label(&GgufFile::open(m)?)?;
+        let gguf = GgufFile::open(m)?;
+        let label = model_label(&gguf)?;
         let reference = cfg.reference.clone().or_else(|| {
             let (json, _) = tokenizer_paths(m);
             json.is_file().then_some(json)
@@ -130,12 +131,17 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             Some(score(m, &cfg.text, &content, &opts, progress)?)
         };
         let continuations = super::continuations(m, &prompts, 32, cfg.score.threads)?;
-        let file_bytes = std::fs::metadata(m)
-            .map_err(|source| OutputError::Io {
-                path: m.clone(),
-                source,
-            })?
-            .len();
+        // All the files of a split model.
+        let mut file_bytes = 0;
+        for p in gguf.part_paths() {
+            file_bytes += std::fs::metadata(p)
+                .map_err(|source| OutputError::Io {
+                    path: p.to_path_buf(),
+                    source,
+                })?
+                .len();
+        }
+        drop(gguf);
         rows.push(EvalRow {
             label,
             file_bytes,

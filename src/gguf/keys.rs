@@ -43,6 +43,12 @@ pub const TOKEN_EMBD: &str = "token_embd.weight";
 pub const SALT_TOKEN_CLASS: &str = "salt.token_class";
 /// The untied LM head.
 pub const OUTPUT: &str = "output.weight";
+/// gguf-split: this file's index, from 0 (u16).
+pub const SPLIT_NO: &str = "split.no";
+/// gguf-split: how many files hold the model (u16).
+pub const SPLIT_COUNT: &str = "split.count";
+/// gguf-split: how many tensors all the files hold together (i32).
+pub const SPLIT_TENSORS_COUNT: &str = "split.tensors.count";
 
 /// `{arch}.embedding_length`
 #[must_use]

@@ -9,6 +9,7 @@
 
 pub mod keys;
 mod read;
+pub mod split;
 mod value;
 mod write;
 
@@ -37,8 +38,10 @@ pub struct TensorInfo {
     pub dims: Vec<u64>,
     /// Storage type.
     pub ty: GgmlType,
-    /// Offset of the data from the start of the data section.
+    /// Offset of the data from the start of its file's data section.
     pub offset: u64,
+    /// Which file of a split model holds the data (0 for a single file); see [`split`].
+    pub part: usize,
 }
 
 impl TensorInfo {

@@ -30,7 +30,11 @@ impl std::ops::Deref for Backing {
     }
 }
 
-/// A parsed GGUF file: metadata and tensor infos in file order, data borrowed from the map.
+/// A parsed GGUF model: metadata and tensor infos in file order, data borrowed from the map.
+///
+/// A model split by gguf-split (`NAME-00001-of-00003.gguf`, ...) opens as one: the first
+/// file's metadata without the `split.*` keys, and every part's tensors in order, each
+/// tagged with its [`TensorInfo::part`] (see [`super::split`]).
 pub struct GgufFile {
     path: PathBuf,
     /// The open file (used to stream unchanged tensor bytes to a writer).
@@ -40,12 +44,14 @@ pub struct GgufFile {
     pub version: u32,
     /// Key-value pairs in file order.
     pub kvs: Vec<Kv>,
-    /// Tensor infos in file order.
+    /// Tensor infos in file order (of a split model: part by part).
     pub tensors: Vec<TensorInfo>,
     /// Alignment of the data section and of each tensor.
     pub alignment: u64,
-    /// Offset of the data section from the file start.
+    /// Offset of the data section from the start of the (first) file.
     pub data_offset: u64,
+    /// The other files of a split model, in order (part 1, 2, ...); empty for one file.
+    pub(super) more: Vec<GgufFile>,
 }
 
 impl std::fmt::Debug for GgufFile {
@@ -55,16 +61,28 @@ impl std::fmt::Debug for GgufFile {
             .field("version", &self.version)
             .field("kvs", &self.kvs.len())
             .field("tensors", &self.tensors.len())
+            .field("parts", &self.n_parts())
             .finish_non_exhaustive()
     }
 }
 
 impl GgufFile {
-    /// Opens and parses `path`; tensor data is memory-mapped.
+    /// Opens and parses `path`, and the other parts when it is the first file of a split
+    /// model; tensor data is memory-mapped.
     ///
     /// # Errors
-    /// [`GgufError`] naming the file and the field for any malformed or truncated header.
+    /// [`GgufError`] naming the file and the field for any malformed or truncated header,
+    /// and [`GgufError::BadSplit`] for a later part, a missing part or parts that disagree.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, GgufError> {
+        super::split::join(Self::open_part(path)?)
+    }
+
+    /// Opens one file as it is, without looking for the other parts of a split model
+    /// (its `split.*` keys stay among the metadata).
+    ///
+    /// # Errors
+    /// As [`GgufFile::open`], [`GgufError::BadSplit`] aside.
+    pub fn open_part(path: impl AsRef<Path>) -> Result<Self, GgufError> {
         let path = path.as_ref().to_path_buf();
         let io = |source| GgufError::Io {
             path: path.clone(),
@@ -86,22 +104,49 @@ impl GgufFile {
         Self::parse(name.into(), None, Backing::Owned(bytes))
     }
 
-    /// The path it was read from.
+    /// The path it was read from (of a split model: the first part's).
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The open file, when it was read from disk.
+    /// The open file, when it was read from disk (of a split model: the first part).
     #[must_use]
     pub fn file(&self) -> Option<&File> {
         self.file.as_ref()
     }
 
-    /// The whole file image.
+    /// The whole file image (of a split model: the first part's).
     #[must_use]
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// How many files hold the model (1 unless split).
+    #[must_use]
+    pub fn n_parts(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// The paths of all its files, in order.
+    #[must_use]
+    pub fn part_paths(&self) -> Vec<&Path> {
+        std::iter::once(self.path())
+            .chain(self.more.iter().map(GgufFile::path))
+            .collect()
+    }
+
+    /// The file holding part `part` (0 is this one).
+    ///
+    /// # Panics
+    /// When `part` is not below [`GgufFile::n_parts`].
+    #[must_use]
+    pub fn part(&self, part: usize) -> &GgufFile {
+        if part == 0 {
+            self
+        } else {
+            &self.more[part - 1]
+        }
     }
 
     /// The value of `key`, if present.
@@ -125,13 +170,15 @@ impl GgufFile {
         self.tensors.iter().position(|t| t.name == name.as_bytes())
     }
 
-    /// The stored bytes of a tensor (bounds were checked at parse time).
+    /// The stored bytes of a tensor (bounds were checked at parse time), from the part
+    /// that holds it.
     #[must_use]
     pub fn tensor_data(&self, t: &TensorInfo) -> &[u8] {
+        let f = self.part(t.part);
         // Offsets and sizes were validated against the file length in `parse`.
-        let start = usize::try_from(self.data_offset + t.offset).unwrap_or(usize::MAX);
+        let start = usize::try_from(f.data_offset + t.offset).unwrap_or(usize::MAX);
         let len = usize::try_from(t.n_bytes()).unwrap_or(usize::MAX);
-        &self.bytes[start..start + len]
+        &f.bytes[start..start + len]
     }
 
     fn parse(path: PathBuf, file: Option<File>, bytes: Backing) -> Result<Self, GgufError> {
@@ -236,6 +283,7 @@ impl GgufFile {
                 dims,
                 ty,
                 offset,
+                part: 0,
             };
             info.check_shape().map_err(|reason| GgufError::BadTensor {
                 path: path.clone(),
@@ -298,6 +346,7 @@ impl GgufFile {
             tensors,
             alignment,
             data_offset,
+            more: Vec::new(),
         })
     }
 }

@@ -62,7 +62,8 @@ impl GgufHeader {
 
 /// Where a tensor's bytes come from.
 pub enum TensorSource<'a> {
-    /// Tensor `index` of a parsed input file, copied byte for byte.
+    /// Tensor `index` of a parsed input model (from whichever of its files holds it),
+    /// copied byte for byte.
     Copy(&'a GgufFile, usize),
     /// New bytes (already in the tensor's ggml type).
     Bytes(Vec<u8>),
@@ -154,8 +155,10 @@ pub fn write_gguf<W: Write>(
             }
             TensorSource::Copy(f, first) => {
                 let mut j = i + 1; // one past the run's last tensor
+                let part = f.tensors[*first].part;
                 while let Some(TensorSource::Copy(g, k)) = sources.get(j) {
                     let same_layout = std::ptr::eq(*f, *g)
+                        && g.tensors[*k].part == part
                         && g.tensors[*k].offset.checked_sub(f.tensors[*first].offset)
                             == Some(out_offsets[j] - out_offsets[i]);
                     if !same_layout {
@@ -165,7 +168,7 @@ pub fn write_gguf<W: Write>(
                 }
                 let last = &header.tensors[j - 1];
                 let run_len = out_offsets[j - 1] - out_offsets[i] + last.n_bytes();
-                copy_range(out, f, f.tensors[*first].offset, run_len).map_err(io)?;
+                copy_range(out, f.part(part), f.tensors[*first].offset, run_len).map_err(io)?;
                 let pad = last.n_bytes().next_multiple_of(alignment) - last.n_bytes();
                 out.write_all(&zeros[..pad as usize]).map_err(io)?;
                 written += run_len + pad;

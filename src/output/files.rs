@@ -6,17 +6,18 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::AtomicOutput;
+use super::{AtomicOutput, OutputLock};
 use crate::error::{Error, OutputError, VocabError};
-use crate::gguf::{write_gguf, GgufHeader, TensorSource};
+use crate::gguf::{split, write_gguf, GgufHeader, TensorSource};
 use crate::vocab::{TargetClass, TargetTokenizer, Vocab};
 
-/// The paths of the reference tokenizer files written next to `out`.
+/// The paths of the reference tokenizer files written next to `out` (one pair for all
+/// the files of a split output: `ko-00001-of-00003.gguf` -> `ko.tokenizer.json`).
 #[must_use]
 pub fn tokenizer_paths(out: &Path) -> (PathBuf, PathBuf) {
     let stem = out
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(|s| split::unsplit_stem(&s.to_string_lossy()).to_owned())
         .unwrap_or_default();
     let dir = out.parent().unwrap_or(Path::new("."));
     (
@@ -44,6 +45,25 @@ pub fn method_path(path: &Path, method: &str) -> PathBuf {
     path.with_file_name(format!("{stem}-{method}{ext}"))
 }
 
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Files in `dir` that belong to a split of `out`, of any count, sorted.
+fn existing_parts(dir: &Path, out: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| split::is_part_of(out, &e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
 /// Per-token lines of a `--plan` file.
 pub struct PlanRows<'a> {
     /// The output vocabulary.
@@ -58,15 +78,29 @@ pub struct PlanRows<'a> {
     pub neighbours: Vec<(u32, Vec<u32>, &'a [f32])>,
 }
 
+/// The GGUF of one output: one file, or the files of a split.
+enum GgufOut {
+    One(AtomicOutput),
+    /// Split into files of at most `max` bytes. How many is known once the header is:
+    /// the files are made by [`OutputSet::write_gguf`], under the lock held on the
+    /// unsplit name from the start.
+    Split {
+        max: u64,
+        _lock: OutputLock,
+        parts: Vec<AtomicOutput>,
+    },
+}
+
 /// The files of one output, being written.
 pub struct OutputSet {
-    /// The GGUF path.
+    /// The GGUF path (of a split output: the unsplit name until written, then the first
+    /// file's, the one to give llama.cpp).
     pub gguf_path: PathBuf,
     /// The reference `tokenizer.json` path.
     pub tokenizer_path: PathBuf,
     force: bool,
     inputs: Vec<PathBuf>,
-    gguf: AtomicOutput,
+    gguf: GgufOut,
     tokenizer: AtomicOutput,
     model: Option<AtomicOutput>,
     plan: Option<AtomicOutput>,
@@ -81,7 +115,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
 
 impl OutputSet {
     /// Prepares `out`, its tokenizer and `plan`: refuses an existing file without `force`,
-    /// an input as output, a missing folder.
+    /// an input as output, a missing folder. With `split_max`, the GGUF is written as
+    /// split files (see [`crate::gguf::split`]); any existing file of such a split of
+    /// `out`, whatever its count, is refused without `force`.
     ///
     /// # Errors
     /// [`OutputError`] naming the path.
@@ -90,9 +126,33 @@ impl OutputSet {
         plan: Option<&Path>,
         force: bool,
         inputs: &[&Path],
+        split_max: Option<u64>,
     ) -> Result<Self, OutputError> {
-        let gguf = AtomicOutput::create(out, force, inputs)?;
         let (tok_json, _) = tokenizer_paths(out);
+        let gguf = match split_max {
+            None => GgufOut::One(AtomicOutput::create(out, force, inputs)?),
+            Some(max) => {
+                // The tokenizer's checks (folder, input) come first; they hold for `out` too.
+                let dir = match out.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                if !dir.is_dir() {
+                    return Err(OutputError::NoFolder { path: dir });
+                }
+                let lock = OutputLock::acquire(&dir, &file_name(out), out)?;
+                if !force {
+                    if let Some(existing) = existing_parts(&dir, out).into_iter().next() {
+                        return Err(OutputError::Exists { path: existing });
+                    }
+                }
+                GgufOut::Split {
+                    max,
+                    _lock: lock,
+                    parts: Vec::new(),
+                }
+            }
+        };
         let tokenizer = AtomicOutput::create(&tok_json, force, inputs)?;
         let plan = plan
             .map(|p| AtomicOutput::create(p, force, inputs))
@@ -118,8 +178,36 @@ impl OutputSet {
         header: &GgufHeader,
         sources: &[TensorSource<'_>],
     ) -> Result<u64, Error> {
-        let mut w = self.gguf.writer();
-        Ok(write_gguf(&mut w, &self.gguf_path, header, sources)?)
+        match &mut self.gguf {
+            GgufOut::One(o) => Ok(write_gguf(o.writer(), &self.gguf_path, header, sources)?),
+            GgufOut::Split { max, parts, .. } => {
+                let plan = split::plan(header, *max, &self.gguf_path)?;
+                let inputs: Vec<&Path> = self.inputs.iter().map(PathBuf::as_path).collect();
+                let mut total = 0;
+                for (no, part) in plan.iter().enumerate() {
+                    let path = split::part_path(&self.gguf_path, no, plan.len());
+                    let mut o = AtomicOutput::create(&path, self.force, &inputs)?;
+                    total += write_gguf(
+                        o.writer(),
+                        &path,
+                        &part.header,
+                        &sources[part.tensors.clone()],
+                    )?;
+                    parts.push(o);
+                }
+                self.gguf_path = split::part_path(&self.gguf_path, 0, plan.len());
+                Ok(total)
+            }
+        }
+    }
+
+    /// How many GGUF files this output has (once written).
+    #[must_use]
+    pub fn gguf_files(&self) -> usize {
+        match &self.gguf {
+            GgufOut::One(_) => 1,
+            GgufOut::Split { parts, .. } => parts.len(),
+        }
     }
 
     /// Writes the reference tokenizer (and the SentencePiece `.model` it came from).
@@ -190,7 +278,23 @@ impl OutputSet {
     /// # Errors
     /// [`OutputError`] naming the file.
     pub fn commit(self) -> Result<(), OutputError> {
-        self.gguf.commit()?;
+        match self.gguf {
+            GgufOut::One(o) => o.commit()?,
+            GgufOut::Split { parts, .. } => {
+                // All files or none: a failed rename takes back those already in place.
+                let mut placed: Vec<PathBuf> = Vec::with_capacity(parts.len());
+                for o in parts {
+                    let path = o.target().to_path_buf();
+                    if let Err(e) = o.commit() {
+                        for p in &placed {
+                            let _ = std::fs::remove_file(p);
+                        }
+                        return Err(e);
+                    }
+                    placed.push(path);
+                }
+            }
+        }
         self.tokenizer.commit()?;
         if let Some(m) = self.model {
             m.commit()?;

@@ -50,14 +50,26 @@ pub fn file_name(p: &Path) -> String {
 /// # Errors
 /// [`GgufError::Io`] naming the file.
 pub fn name_and_sha256(p: &Path) -> Result<(String, String), GgufError> {
-    let io = |e| GgufError::Io {
-        path: p.to_path_buf(),
-        source: e,
-    };
-    let mut f = std::fs::File::open(p).map_err(io)?;
+    name_and_sha256_parts(&[p])
+}
+
+/// (first file's name, sha256 hex of all the files' bytes one after the other) of an
+/// input held in several files (a split model).
+///
+/// # Errors
+/// [`GgufError::Io`] naming the file.
+pub fn name_and_sha256_parts(parts: &[&Path]) -> Result<(String, String), GgufError> {
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(io)?;
-    Ok((file_name(p), format!("{:x}", h.finalize())))
+    for p in parts {
+        let io = |e| GgufError::Io {
+            path: p.to_path_buf(),
+            source: e,
+        };
+        let mut f = std::fs::File::open(p).map_err(io)?;
+        std::io::copy(&mut f, &mut h).map_err(io)?;
+    }
+    let name = parts.first().map(|p| file_name(p)).unwrap_or_default();
+    Ok((name, format!("{:x}", h.finalize())))
 }
 
 /// The output header for `target`, with embedding tensors of `types` and the
