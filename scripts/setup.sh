@@ -142,4 +142,17 @@ if [ ! -f "$v/ggml-vocab-llama-spm.gguf" ]; then
   tar xzf "$tarball" -C "$v" --strip-components=3 --wildcards '*/llama.cpp/models/ggml-vocab-*'
 fi
 
+# ---- 7. NVRTC, so that every run compiles the CUDA kernels (no GPU or toolkit needed) ------
+n=$CACHE/nvrtc/nvidia/cuda_nvrtc/lib
+if [ "$(uname -m)" = x86_64 ]; then
+  w=$(fetch nvidia-cuda-nvrtc-cu12==12.9.86)
+  check "$w"
+  mkdir -p "$n"
+  for f in libnvrtc.so.12 libnvrtc-builtins.so.12.9; do
+    [ -f "$n/$f" ] || unz "$w" "nvidia/cuda_nvrtc/lib/$f" "$n/$f"
+  done
+  # libnvrtc finds its builtins by soname.
+  ln -sf libnvrtc-builtins.so.12.9 "$n/libnvrtc-builtins.so.12"
+fi
+
 log "assets ready in $CACHE"

@@ -3,10 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The CUDA path builds without a toolkit (cudarc loads the driver at run time); the
+# default build comes last so that target/release/salt is the default binary.
+cargo build --release --locked --features cuda
 cargo build --release --locked --all-targets
+# NVRTC from setup's wheel compiles every kernel (a missing NVRTC fails, not skips).
+export SALT_REQUIRE_NVRTC=1
 # The hostile-input tests print their counts (inputs, parses, typed errors, panics,
-# peak memory) and each bad-input row's message: show them in the CI log.
-shown=(readers_hostile:: gguf_hostile::mutation bad_inputs::)
+# peak memory) and each bad-input row's message, and the kernel tests their NVRTC
+# registers and spills and the shim's agreement with the CPU path: show them in the CI log.
+shown=(readers_hostile:: gguf_hostile::mutation bad_inputs:: kernels::)
 skip=()
 for t in "${shown[@]}"; do skip+=(--skip "$t"); done
 cargo test --release --locked -- "${skip[@]}"

@@ -18,6 +18,7 @@ mod gguf_hostile;
 mod gguf_roundtrip;
 mod init;
 mod inspect;
+mod kernels;
 mod numerics;
 mod readers_hostile;
 mod report;

@@ -254,6 +254,11 @@ pub struct TransferArgs {
     /// methods, PLAN-METHOD.plan.jsonl for each).
     #[arg(long)]
     pub plan: Option<PathBuf>,
+    /// Where neighbours and regressions run: cpu, cuda, cuda:N, auto (the GPU when one
+    /// is usable, else the CPU with a log line) or cuda-shim (the CUDA kernels on the CPU;
+    /// slow, for tests).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub device: salt::device::DeviceChoice,
     /// Split the output into files of at most SIZE (bytes, or with K, M, G: powers of
     /// 1000, as gguf-split reads them), named OUT-00001-of-0000N.gguf; llama.cpp loads
     /// the first.
@@ -300,4 +305,13 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| {
             format!("{s:?} is not a size: give bytes, or a number with K, M, G or T (200M, 2G)")
         })
+}
+
+/// `--device`.
+///
+/// # Errors
+/// A sentence naming the accepted values.
+pub fn parse_device(s: &str) -> Result<salt::device::DeviceChoice, String> {
+    salt::device::DeviceChoice::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a device: cpu, cuda, cuda:N, auto or cuda-shim"))
 }

@@ -154,6 +154,7 @@ impl TransferArgs {
         cfg.force = self.force;
         cfg.plan = self.plan;
         cfg.split_max_size = self.split_max_size;
+        cfg.device = self.device;
         Ok(TransferJob {
             cfg,
             methods,

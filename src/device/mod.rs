@@ -6,8 +6,17 @@
 //! method returns `Ok(None)` (cancelled).
 
 mod cpu;
+pub mod kernels;
+pub mod launch;
+pub mod nvrtc;
+pub mod shim;
 
 pub use cpu::Cpu;
+pub use kernels::KernelDevice;
+pub use shim::Shim;
+
+#[cfg(feature = "cuda")]
+pub mod cuda;
 
 use crate::error::Error;
 use crate::neighbours::Neighbours;
@@ -57,15 +66,19 @@ pub enum DeviceChoice {
     Cpu,
     /// CUDA device N.
     Cuda(usize),
+    /// The CUDA kernels run on the CPU through the shim (`kernels/shim/`): the GPU's
+    /// host code and kernels, tested without a GPU. Slow; for tests and debugging.
+    Shim,
 }
 
 impl DeviceChoice {
-    /// Parses `auto`, `cpu`, `cuda` or `cuda:N`.
+    /// Parses `auto`, `cpu`, `cuda`, `cuda:N` or `cuda-shim`.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "auto" => Some(Self::Auto),
             "cpu" => Some(Self::Cpu),
+            "cuda-shim" => Some(Self::Shim),
             "cuda" => Some(Self::Cuda(0)),
             _ => s
                 .strip_prefix("cuda:")
@@ -78,15 +91,30 @@ impl DeviceChoice {
 /// Opens the chosen device.
 ///
 /// # Errors
-/// Never for [`DeviceChoice::Cpu`] and [`DeviceChoice::Auto`]; a typed error for a
-/// CUDA device that this build or machine cannot use.
+/// Never for [`DeviceChoice::Cpu`], [`DeviceChoice::Shim`] and [`DeviceChoice::Auto`]
+/// (which falls back to the CPU with a line through `log`); a typed error naming what is
+/// missing for a CUDA device that this build or machine cannot use.
 pub fn open(choice: DeviceChoice, log: &mut dyn FnMut(&str)) -> Result<Box<dyn Compute>, Error> {
     match choice {
         DeviceChoice::Cpu => Ok(Box::new(Cpu)),
-        DeviceChoice::Auto => {
-            let _ = log;
-            Ok(Box::new(Cpu))
-        }
-        DeviceChoice::Cuda(_) => Err(crate::error::DeviceError::NotBuilt.into()),
+        DeviceChoice::Shim => Ok(Box::new(KernelDevice::new(Shim))),
+        DeviceChoice::Auto => match open_cuda(0) {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                log(&format!("no usable GPU ({e}); running on the CPU"));
+                Ok(Box::new(Cpu))
+            }
+        },
+        DeviceChoice::Cuda(n) => open_cuda(n),
     }
+}
+
+#[cfg(feature = "cuda")]
+fn open_cuda(n: usize) -> Result<Box<dyn Compute>, Error> {
+    Ok(Box::new(KernelDevice::new(cuda::Cuda::open(n)?)))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn open_cuda(_n: usize) -> Result<Box<dyn Compute>, Error> {
+    Err(crate::error::DeviceError::NotBuilt.into())
 }

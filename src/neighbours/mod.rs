@@ -181,6 +181,20 @@ pub fn neighbours_ticked(
     Some(out)
 }
 
+/// `--max-k`: keeps the `k` most similar of a support (similarities `s` of the whole row;
+/// ties to the lower anchor index), in ascending index order, weights unchanged.
+pub fn truncate_support(support: &mut Vec<(u32, f32)>, s: &[f32], k: usize) {
+    if support.len() > k {
+        support.sort_by(|x, y| {
+            s[y.0 as usize]
+                .total_cmp(&s[x.0 as usize])
+                .then(x.0.cmp(&y.0))
+        });
+        support.truncate(k);
+        support.sort_by_key(|x| x.0);
+    }
+}
+
 /// Supports of the normalised queries `q` among the normalised anchors `a`, one
 /// (lengths, anchor indices, weights) triple per block of [`BLOCK`] queries.
 fn neighbour_blocks(
@@ -225,15 +239,7 @@ fn neighbour_blocks(
                         .as_slice();
                     let mut support = sparsemax(s, scratch);
                     if let Some(k) = max_k {
-                        if support.len() > k {
-                            support.sort_by(|x, y| {
-                                s[y.0 as usize]
-                                    .total_cmp(&s[x.0 as usize])
-                                    .then(x.0.cmp(&y.0))
-                            });
-                            support.truncate(k);
-                            support.sort_by_key(|x| x.0);
-                        }
+                        truncate_support(&mut support, s, k);
                     }
                     lens.push(support.len());
                     for (i, w) in support {

@@ -74,6 +74,8 @@ pub struct PathCounts {
     pub cholesky: usize,
     /// [`SolvePath::Eigen`] (exact path, rank-deficient or ill-conditioned G).
     pub eigen: usize,
+    /// Solved by the device's kernel (f64 Cholesky; see `kernels/regress.cu`).
+    pub kernel: usize,
 }
 
 /// Applies weights `w` to rows `idx` of `[n x width]` `rows`, summed in f64 in the
@@ -222,6 +224,7 @@ pub fn regress_ticked(
             refined: count(SolvePath::Refined),
             cholesky: count(SolvePath::Cholesky),
             eigen: count(SolvePath::Eigen),
+            kernel: 0,
         },
     };
     Ok(Some(r))

@@ -1,0 +1,39 @@
+// The CPU shim: compiles salt's CUDA kernels as host C++ (g++ -std=c++20 -x c++ -include
+// shim.h). A launch runs the blocks of the grid one after another; the threads of a block
+// are OS threads that meet at a std::barrier for every __syncthreads(), so a kernel that
+// forgets one races in the shim as it would on a GPU (ThreadSanitizer sees it, and
+// SALT_SHIM_REVERSE=1 starts the threads in reverse order). __shared__ variables become
+// static: one copy, shared by the threads of the block that is running.
+//
+// Supported: extern "C" __global__ kernels, __device__ functions, fixed-size __shared__
+// arrays and scalars at kernel scope, threadIdx/blockIdx/blockDim/gridDim (.x, .y, .z),
+// __syncthreads(), <cmath> double and float math. Not supported: warp intrinsics
+// (__shfl_*, __ballot_*), atomics, dynamic shared memory, cooperative groups, textures.
+#pragma once
+
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+
+namespace salt_shim {
+struct Dim3 {
+    unsigned x, y, z;
+};
+extern thread_local Dim3 thread_idx;
+extern thread_local Dim3 block_idx;
+extern Dim3 block_dim;
+extern Dim3 grid_dim;
+extern thread_local std::barrier<> *block_barrier;
+}  // namespace salt_shim
+
+#define threadIdx (salt_shim::thread_idx)
+#define blockIdx (salt_shim::block_idx)
+#define blockDim (salt_shim::block_dim)
+#define gridDim (salt_shim::grid_dim)
+#define __global__
+#define __device__ static
+#define __forceinline__ inline
+#define __shared__ static
+#define __syncthreads() (salt_shim::block_barrier->arrive_and_wait())
+
+using std::sqrt;

@@ -1,0 +1,232 @@
+//! The GPU launcher (feature `cuda`): cudarc's driver API, loaded at run time, and the
+//! kernels of `kernels/` compiled by NVRTC ([`super::nvrtc`]) for the device's
+//! architecture at first use. The PTX is cached under `$SALT_CACHE/kernels`, keyed by the
+//! architecture and a hash of the sources, so later runs skip the compile.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr};
+use sha2::{Digest, Sha256};
+
+use super::kernels::{sources, ENTRY_POINTS};
+use super::launch::{DeviceBuf, Launcher};
+use super::nvrtc::Nvrtc;
+use crate::error::DeviceError;
+
+/// Device memory.
+pub struct CudaBuf {
+    slice: CudaSlice<u8>,
+    stream: Arc<CudaStream>,
+    len: usize,
+}
+
+impl DeviceBuf for CudaBuf {
+    fn addr(&self) -> u64 {
+        let (p, _sync) = self.slice.device_ptr(&self.stream);
+        p
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// One GPU with the kernels loaded.
+pub struct Cuda {
+    // Kept alive: the module and functions belong to it.
+    _ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    functions: HashMap<&'static str, CudaFunction>,
+    name: String,
+}
+
+fn launch_err(kernel: &'static str) -> impl Fn(cudarc::driver::DriverError) -> DeviceError {
+    move |e| DeviceError::Launch {
+        kernel,
+        reason: e.to_string(),
+    }
+}
+
+impl Cuda {
+    /// Opens GPU `n` and loads the kernels.
+    ///
+    /// # Errors
+    /// [`DeviceError::Unavailable`] naming what is missing (the driver library, a GPU,
+    /// NVRTC); [`DeviceError::Compile`] when NVRTC refuses a kernel.
+    pub fn open(n: usize) -> Result<Self, DeviceError> {
+        let device = format!("cuda:{n}");
+        let missing = |m: String| DeviceError::Unavailable {
+            device: device.clone(),
+            missing: m,
+        };
+        // cudarc panics when a library is missing: probe first.
+        // SAFETY: only tries to dlopen the driver library.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err(missing(
+                "the NVIDIA driver library (libcuda.so.1) is not installed".into(),
+            ));
+        }
+        let ctx = std::panic::catch_unwind(|| CudaContext::new(n))
+            .map_err(|_| missing("the NVIDIA driver library lacks a function cudarc needs".into()))?
+            .map_err(|e| missing(format!("no usable GPU {n} ({e})")))?;
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(|e| missing(format!("cannot read GPU {n}'s compute capability ({e})")))?;
+        let gpu = ctx.name().unwrap_or_else(|_| "GPU".into());
+        let arch = format!("compute_{major}{minor}");
+        let stream = ctx.default_stream();
+        let mut functions = HashMap::new();
+        let mut nvrtc: Option<Nvrtc> = None;
+        for (file, src) in sources() {
+            let ptx = cached_ptx(file, &src, &arch, &mut nvrtc)?;
+            let module = ctx
+                .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+                .map_err(launch_err("load_module"))?;
+            let entries = ENTRY_POINTS
+                .iter()
+                .find(|(f, _)| *f == file)
+                .map_or(&[][..], |(_, e)| *e);
+            for &e in entries {
+                let f = module
+                    .load_function(e)
+                    .map_err(launch_err("load_function"))?;
+                functions.insert(e, f);
+            }
+        }
+        Ok(Self {
+            _ctx: ctx,
+            stream,
+            functions,
+            name: format!("{device} ({gpu}, {arch})"),
+        })
+    }
+}
+
+/// The PTX of `file` for `arch`, from the cache or compiled now (and cached).
+fn cached_ptx(
+    file: &str,
+    src: &str,
+    arch: &str,
+    nvrtc: &mut Option<Nvrtc>,
+) -> Result<String, DeviceError> {
+    let key = format!("{:x}", Sha256::digest(src.as_bytes()));
+    let dir = super::nvrtc::wheel_path()
+        .ancestors()
+        .nth(5)
+        .map(|c| c.join("kernels"))
+        .unwrap_or_default();
+    let path = dir.join(format!("{file}-{arch}-{}.ptx", &key[..16]));
+    if let Ok(ptx) = std::fs::read_to_string(&path) {
+        return Ok(ptx);
+    }
+    if nvrtc.is_none() {
+        *nvrtc = Some(Nvrtc::load()?);
+    }
+    let compiled = nvrtc
+        .as_ref()
+        .map(|n| n.compile(file, src, arch))
+        .transpose()?
+        .map(|c| String::from_utf8_lossy(&c.image).into_owned())
+        .unwrap_or_default();
+    // The cache is an optimisation: a read-only cache folder only costs a compile.
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, &compiled).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    Ok(compiled)
+}
+
+impl Launcher for Cuda {
+    type Buf = CudaBuf;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn max_block(&self) -> u32 {
+        256
+    }
+
+    fn few_blocks(&self) -> bool {
+        false
+    }
+
+    fn upload(&self, bytes: &[u8]) -> Result<CudaBuf, DeviceError> {
+        let slice = if bytes.is_empty() {
+            self.stream.alloc_zeros::<u8>(1)
+        } else {
+            self.stream.clone_htod(bytes)
+        }
+        .map_err(launch_err("upload"))?;
+        Ok(CudaBuf {
+            slice,
+            stream: self.stream.clone(),
+            len: bytes.len(),
+        })
+    }
+
+    fn zeroed(&self, len: usize) -> Result<CudaBuf, DeviceError> {
+        let slice = self
+            .stream
+            .alloc_zeros::<u8>(len.max(1))
+            .map_err(launch_err("alloc"))?;
+        Ok(CudaBuf {
+            slice,
+            stream: self.stream.clone(),
+            len,
+        })
+    }
+
+    fn download(&self, buf: &CudaBuf, offset: usize, out: &mut [u8]) -> Result<(), DeviceError> {
+        let end = offset
+            .checked_add(out.len())
+            .filter(|&e| e <= buf.len)
+            .ok_or_else(|| DeviceError::Launch {
+                kernel: "download",
+                reason: format!(
+                    "range {offset}+{} outside a buffer of {}",
+                    out.len(),
+                    buf.len
+                ),
+            })?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.stream
+            .memcpy_dtoh(&buf.slice.slice(offset..end), out)
+            .map_err(launch_err("download"))
+    }
+
+    unsafe fn launch(
+        &self,
+        kernel: &'static str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &mut [*mut c_void],
+    ) -> Result<(), DeviceError> {
+        let f = self
+            .functions
+            .get(kernel)
+            .ok_or_else(|| DeviceError::Launch {
+                kernel,
+                reason: "not loaded".into(),
+            })?;
+        // SAFETY: the caller guarantees that params match the kernel and point to live
+        // device buffers of this context.
+        unsafe {
+            cudarc::driver::result::launch_kernel(
+                f.cu_function(),
+                (grid[0], grid[1], grid[2]),
+                (block[0], block[1], block[2]),
+                0,
+                self.stream.cu_stream(),
+                params,
+            )
+        }
+        .map_err(launch_err(kernel))?;
+        self.stream.synchronize().map_err(launch_err(kernel))
+    }
+}

@@ -1,0 +1,261 @@
+//! The CUDA kernels without a GPU: NVRTC compiles every kernel for compute_80 and
+//! compute_90 (and sm_90, for ptxas's register and spill report), and the same `.cu`
+//! sources, run on the CPU through the shim under the host code that drives the GPU, give
+//! the CPU path's neighbours and rows within 1e-4 of the literal formula, on the Korean demo
+//! and on a 2,000-token slice of the SmolLM2 stress case.
+
+use salt::auxvec::AuxSource;
+use salt::device::nvrtc::{usage, Nvrtc};
+use salt::device::{kernels, Compute, Cpu, KernelDevice, Shim};
+use salt::neighbours::Neighbours;
+use salt::pipeline::{kernel_problem, KernelProblem, TransferConfig};
+use salt::regression::{literal_pinv_row, Regressed, RegressionInput};
+
+use crate::fixtures::fasttext;
+use crate::util::asset;
+
+#[test]
+fn nvrtc_compiles_every_kernel_without_spills() {
+    let nvrtc = match Nvrtc::load() {
+        Ok(n) => n,
+        // Setup installs the wheel; without it (a bare `cargo test`) say so and stop.
+        Err(e) if std::env::var_os("SALT_REQUIRE_NVRTC").is_none() => {
+            println!("skipped: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    println!("NVRTC {:?} from {}", nvrtc.version().unwrap(), nvrtc.path);
+    for (file, src) in kernels::sources() {
+        for arch in ["compute_80", "compute_90"] {
+            let ptx = nvrtc
+                .compile(file, &src, arch)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let text = String::from_utf8_lossy(&ptx.image);
+            let entries = kernels::ENTRY_POINTS
+                .iter()
+                .find(|(f, _)| *f == file)
+                .map(|(_, e)| *e)
+                .unwrap();
+            for e in entries {
+                assert!(
+                    text.contains(&format!(".entry {e}")),
+                    "{file} {arch}: no {e} in the PTX"
+                );
+            }
+            println!("{file} {arch}: {} bytes of PTX", ptx.image.len());
+        }
+        for arch in ["sm_80", "sm_90"] {
+            let cubin = nvrtc
+                .compile(file, &src, arch)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let used = usage(&cubin.log);
+            assert!(
+                !used.is_empty(),
+                "{file} {arch}: no ptxas report in {:?}",
+                cubin.log
+            );
+            for u in used {
+                println!(
+                    "{file} {arch} {}: {} registers, {} bytes spill stores, {} bytes spill loads",
+                    u.name, u.registers, u.spill_stores, u.spill_loads
+                );
+                assert!(
+                    u.spill_stores == 0 && u.spill_loads == 0,
+                    "{file} {arch} {} spills registers",
+                    u.name
+                );
+            }
+        }
+    }
+    // A broken source is a typed error with NVRTC's log.
+    let e = nvrtc
+        .compile(
+            "bad.cu",
+            "extern \"C\" __global__ void k() { undefined_name; }",
+            "compute_90",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bad.cu") && e.contains("undefined_name"), "{e}");
+}
+
+/// The CPU's and the shim's supports: identical rows, except where an anchor sits on the
+/// sparsemax threshold (similarities are summed in another order: f32 GEMM on the CPU,
+/// f64 in the kernel), where the anchor in one support and not the other must have a
+/// weight below 1e-5. Returns how many rows differ.
+fn compare_supports(cpu: &Neighbours, dev: &Neighbours) -> usize {
+    assert_eq!(cpu.len(), dev.len());
+    let mut differ = 0;
+    for q in 0..cpu.len() {
+        let ((ia, wa), (ib, wb)) = (cpu.row(q), dev.row(q));
+        if ia == ib {
+            for (x, y) in wa.iter().zip(wb) {
+                assert!((x - y).abs() <= 1e-6, "query {q}: weights {x} and {y}");
+            }
+            continue;
+        }
+        differ += 1;
+        for (idx, w, other) in [(ia, wa, ib), (ib, wb, ia)] {
+            for (a, p) in idx.iter().zip(w) {
+                if !other.contains(a) {
+                    assert!(
+                        *p < 1e-5,
+                        "query {q}: anchor {a} (weight {p}) is in one support only"
+                    );
+                }
+            }
+        }
+    }
+    differ
+}
+
+/// Relative error of `row` against `lit` (max abs difference over the max abs entry).
+fn rel_err(row: &[f32], lit: &[f64]) -> f64 {
+    let scale = lit.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
+    row.iter()
+        .zip(lit)
+        .fold(0f64, |m, (a, b)| m.max((f64::from(*a) - b).abs()))
+        / scale
+}
+
+fn rows64(table: &[f32], idx: &[u32], width: usize) -> Vec<f64> {
+    idx.iter()
+        .flat_map(|&i| {
+            table[i as usize * width..(i as usize + 1) * width]
+                .iter()
+                .map(|&x| f64::from(x))
+        })
+        .collect()
+}
+
+/// The shim against the CPU path on `p`'s queries `pick`: neighbours, then rows on the
+/// CPU's supports, every row within 1e-4 of the CPU's, and every `literal_every`-th row
+/// (and every row the global-memory kernel solved beyond k 200) within 1e-4 of the
+/// literal formula in f64.
+fn shim_against_cpu(p: &KernelProblem, pick: &[usize], literal_every: usize, label: &str) {
+    let (dim, h_t) = (p.dim, p.h_t);
+    let q_aux: Vec<f32> = pick
+        .iter()
+        .flat_map(|&q| p.queries_aux[q * dim..(q + 1) * dim].iter().copied())
+        .collect();
+    let e: Vec<f32> = pick
+        .iter()
+        .flat_map(|&q| p.e[q * h_t..(q + 1) * h_t].iter().copied())
+        .collect();
+    let go = &mut |_: usize, _: usize| true;
+    let shim = KernelDevice::new(Shim);
+    let t = std::time::Instant::now();
+    let nb_cpu = Cpu
+        .neighbours(&q_aux, &p.anchors_aux, dim, None, go)
+        .unwrap()
+        .unwrap();
+    let cpu_s = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let nb_dev = shim
+        .neighbours(&q_aux, &p.anchors_aux, dim, None, go)
+        .unwrap()
+        .unwrap();
+    let shim_s = t.elapsed().as_secs_f64();
+    let differ = compare_supports(&nb_cpu, &nb_dev);
+    let hist = nb_cpu.k_histogram();
+    let k_max = hist.last().map_or(0, |h| h.0);
+    println!(
+        "{label}: {} queries, {} anchors, k {}..{k_max}; supports differ in {differ} rows (at the threshold); neighbours cpu {cpu_s:.2} s, shim {shim_s:.2} s",
+        pick.len(),
+        p.anchors_aux.len() / dim,
+        hist.first().map_or(0, |h| h.0),
+    );
+    assert!(differ * 100 <= pick.len(), "{label}: {differ} rows differ");
+
+    let inp = RegressionInput {
+        e: &e,
+        ..p.regression_input()
+    };
+    let cpu: Regressed = Cpu.regress(&inp, &nb_cpu, go).unwrap().unwrap();
+    let t = std::time::Instant::now();
+    let dev: Regressed = shim.regress(&inp, &nb_cpu, go).unwrap().unwrap();
+    println!(
+        "{label}: regression paths {:?} ({:.2} s in the shim)",
+        dev.paths,
+        t.elapsed().as_secs_f64()
+    );
+    assert!(
+        dev.paths.kernel * 10 >= pick.len() * 9,
+        "{label}: the kernel solved only {:?}",
+        dev.paths
+    );
+    let h_s = p.h_s;
+    let mut worst = (0f64, 0f64);
+    for q in 0..pick.len() {
+        let (idx, _) = nb_cpu.row(q);
+        let row = &dev.embd[q * h_s..(q + 1) * h_s];
+        let c: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        let vs_cpu = rel_err(row, &c);
+        assert!(
+            vs_cpu < 1e-4,
+            "{label}: query {q} (k {}): {vs_cpu:.2e} from the CPU's row",
+            idx.len()
+        );
+        worst.0 = worst.0.max(vs_cpu);
+        if q % literal_every == 0 || idx.len() > 200 {
+            let lit = literal_pinv_row(
+                &rows64(p.anchors_t.as_slice(), idx, h_t),
+                &rows64(&p.anchors_s.embd, idx, h_s),
+                &e[q * h_t..(q + 1) * h_t]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect::<Vec<_>>(),
+                idx.len(),
+                h_t,
+                h_s,
+                p.rcond,
+            );
+            let err = rel_err(row, &lit);
+            assert!(
+                err < 1e-4,
+                "{label}: query {q} (k {}): {err:.2e} from the literal formula",
+                idx.len()
+            );
+            worst.1 = worst.1.max(err);
+        }
+    }
+    println!(
+        "{label}: largest relative error {:.2e} vs the CPU path, {:.2e} vs the literal formula",
+        worst.0, worst.1
+    );
+}
+
+#[test]
+fn shim_matches_the_cpu_path_on_the_korean_demo() {
+    let mut cfg = TransferConfig::new(
+        asset("models/gemma-3-270m-q4_k_m.gguf"),
+        asset("plm/use"),
+        AuxSource::FastTextBin(fasttext("ko")),
+        "unused.gguf".into(),
+    );
+    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    let p = kernel_problem(&cfg).unwrap();
+    let n = p.queries_aux.len() / p.dim;
+    assert!(n > 800, "{n} queries");
+    let all: Vec<usize> = (0..n).collect();
+    shim_against_cpu(&p, &all, 1, "Korean demo");
+}
+
+#[test]
+fn shim_matches_the_cpu_path_on_a_slice_of_the_stress_case() {
+    let cfg = TransferConfig::new(
+        asset("models/smollm2-135m-instruct-q4_1.gguf"),
+        asset("plm/use"),
+        AuxSource::FastTextBin(fasttext("ko")),
+        "unused.gguf".into(),
+    );
+    let p = kernel_problem(&cfg).unwrap();
+    let n = p.queries_aux.len() / p.dim;
+    // 2,000 queries spread over the 106k new tokens.
+    let pick: Vec<usize> = (0..2000).map(|i| i * (n / 2000)).collect();
+    shim_against_cpu(&p, &pick, 20, "SmolLM2 stress slice");
+}
