@@ -3,6 +3,7 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod device;
 mod gguf_io;
 mod head_fit;
 mod regression;
@@ -83,6 +84,6 @@ pub fn report_against(group: &str, id: &str, target_s: f64) {
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, transfer::stress_transfer
+    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, transfer::stress_transfer, device::gpu_stages
 }
 criterion_main!(benches);

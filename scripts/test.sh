@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The CUDA path builds without a toolkit (cudarc loads the driver at run time); the
 # default build comes last so that target/release/salt is the default binary.
-cargo build --release --locked --features cuda
+cargo build --release --locked --features cuda --all-targets
 cargo build --release --locked --all-targets
 # NVRTC from setup's wheel compiles every kernel (a missing NVRTC fails, not skips).
 export SALT_REQUIRE_NVRTC=1

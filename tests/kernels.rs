@@ -134,6 +134,17 @@ fn rows64(table: &[f32], idx: &[u32], width: usize) -> Vec<f64> {
 /// (and every row the global-memory kernel solved beyond k 200) within 1e-4 of the
 /// literal formula in f64.
 fn shim_against_cpu(p: &KernelProblem, pick: &[usize], literal_every: usize, label: &str) {
+    device_against_cpu(&KernelDevice::new(Shim), p, pick, literal_every, label);
+}
+
+/// [`shim_against_cpu`] for any device.
+fn device_against_cpu(
+    dev: &dyn Compute,
+    p: &KernelProblem,
+    pick: &[usize],
+    literal_every: usize,
+    label: &str,
+) {
     let (dim, h_t) = (p.dim, p.h_t);
     let q_aux: Vec<f32> = pick
         .iter()
@@ -144,7 +155,7 @@ fn shim_against_cpu(p: &KernelProblem, pick: &[usize], literal_every: usize, lab
         .flat_map(|&q| p.e[q * h_t..(q + 1) * h_t].iter().copied())
         .collect();
     let go = &mut |_: usize, _: usize| true;
-    let shim = KernelDevice::new(Shim);
+    let shim = dev;
     let t = std::time::Instant::now();
     let nb_cpu = Cpu
         .neighbours(&q_aux, &p.anchors_aux, dim, None, go)
@@ -161,10 +172,11 @@ fn shim_against_cpu(p: &KernelProblem, pick: &[usize], literal_every: usize, lab
     let hist = nb_cpu.k_histogram();
     let k_max = hist.last().map_or(0, |h| h.0);
     println!(
-        "{label}: {} queries, {} anchors, k {}..{k_max}; supports differ in {differ} rows (at the threshold); neighbours cpu {cpu_s:.2} s, shim {shim_s:.2} s",
+        "{label}: {} queries, {} anchors, k {}..{k_max}; supports differ in {differ} rows (at the threshold); neighbours cpu {cpu_s:.2} s, {} {shim_s:.2} s",
         pick.len(),
         p.anchors_aux.len() / dim,
         hist.first().map_or(0, |h| h.0),
+        dev.name(),
     );
     assert!(differ * 100 <= pick.len(), "{label}: {differ} rows differ");
 
@@ -176,9 +188,10 @@ fn shim_against_cpu(p: &KernelProblem, pick: &[usize], literal_every: usize, lab
     let t = std::time::Instant::now();
     let dev: Regressed = shim.regress(&inp, &nb_cpu, go).unwrap().unwrap();
     println!(
-        "{label}: regression paths {:?} ({:.2} s in the shim)",
+        "{label}: regression paths {:?} ({:.2} s on {})",
         dev.paths,
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        shim.name()
     );
     assert!(
         dev.paths.kernel * 10 >= pick.len() * 9,
@@ -258,4 +271,34 @@ fn shim_matches_the_cpu_path_on_a_slice_of_the_stress_case() {
     // 2,000 queries spread over the 106k new tokens.
     let pick: Vec<usize> = (0..2000).map(|i| i * (n / 2000)).collect();
     shim_against_cpu(&p, &pick, 20, "SmolLM2 stress slice");
+}
+
+/// The same checks on a GPU (feature `cuda`; `scripts/device-check.sh`): skipped with a
+/// line when none is usable, unless `SALT_REQUIRE_GPU` is set.
+#[cfg(feature = "cuda")]
+#[test]
+fn gpu_matches_the_cpu_path_on_the_demo_and_the_whole_stress_case() {
+    let gpu = match salt::device::cuda::Cuda::open(0) {
+        Ok(g) => KernelDevice::new(g),
+        Err(e) if std::env::var_os("SALT_REQUIRE_GPU").is_none() => {
+            println!("skipped: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let mut cfg = TransferConfig::new(
+        asset("models/gemma-3-270m-q4_k_m.gguf"),
+        asset("plm/use"),
+        AuxSource::FastTextBin(fasttext("ko")),
+        "unused.gguf".into(),
+    );
+    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    let p = kernel_problem(&cfg).unwrap();
+    let all: Vec<usize> = (0..p.queries_aux.len() / p.dim).collect();
+    device_against_cpu(&gpu, &p, &all, 1, "Korean demo (GPU)");
+    cfg.source = asset("models/smollm2-135m-instruct-q4_1.gguf");
+    cfg.trim_to = None;
+    let p = kernel_problem(&cfg).unwrap();
+    let all: Vec<usize> = (0..p.queries_aux.len() / p.dim).collect();
+    device_against_cpu(&gpu, &p, &all, 500, "SmolLM2 stress case (GPU)");
 }
