@@ -111,11 +111,7 @@ fn cached_ptx(
     nvrtc: &mut Option<Nvrtc>,
 ) -> Result<String, DeviceError> {
     let key = format!("{:x}", Sha256::digest(src.as_bytes()));
-    let dir = super::nvrtc::wheel_path()
-        .ancestors()
-        .nth(5)
-        .map(|c| c.join("kernels"))
-        .unwrap_or_default();
+    let dir = super::nvrtc::cache_dir().join("kernels");
     let path = dir.join(format!("{file}-{arch}-{}.ptx", &key[..16]));
     if let Ok(ptx) = std::fs::read_to_string(&path) {
         return Ok(ptx);

@@ -45,14 +45,19 @@ pub struct Compiled {
     pub log: String,
 }
 
+/// The asset cache (`$SALT_CACHE`, default `~/.cache/salt`).
+#[must_use]
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("SALT_CACHE").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/salt"),
+        PathBuf::from,
+    )
+}
+
 /// Where the wheel's library lies under the asset cache.
 #[must_use]
 pub fn wheel_path() -> PathBuf {
-    let cache = std::env::var_os("SALT_CACHE").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/salt"),
-        PathBuf::from,
-    );
-    cache.join("nvrtc/nvidia/cuda_nvrtc/lib/libnvrtc.so.12")
+    cache_dir().join("nvrtc/nvidia/cuda_nvrtc/lib/libnvrtc.so.12")
 }
 
 fn unavailable(missing: String) -> DeviceError {

@@ -35,16 +35,25 @@ pub fn part_path(out: &Path, no: usize, count: usize) -> PathBuf {
     out.with_file_name(format!("{stem}-{:05}-of-{count:05}.gguf", no + 1))
 }
 
+/// `(prefix, index from 0, count)` of a name in llama.cpp's pattern for split files,
+/// `PREFIX-NNNNN-of-MMMMM.gguf` (the prefix keeps any folder of the path).
+fn parse_name(s: &str) -> Option<(&str, usize, usize)> {
+    let rest = s.strip_suffix(".gguf")?;
+    let (head, count) = rest.rsplit_once("-of-")?;
+    let (prefix, no) = head.rsplit_once('-')?;
+    let digits = |x: &str| x.len() == 5 && x.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(no) && digits(count)) || prefix.is_empty() {
+        return None;
+    }
+    let (no, count): (usize, usize) = (no.parse().ok()?, count.parse().ok()?);
+    (no >= 1).then_some((prefix, no - 1, count))
+}
+
 /// A file stem without its split suffix (`ko-00001-of-00003` -> `ko`); others unchanged.
 #[must_use]
-pub fn unsplit_stem(stem: &str) -> &str {
-    let digits = |x: &str| x.len() == 5 && x.bytes().all(|b| b.is_ascii_digit());
-    stem.rsplit_once("-of-")
-        .and_then(|(head, count)| {
-            let (prefix, no) = head.rsplit_once('-')?;
-            (digits(no) && digits(count) && !prefix.is_empty()).then_some(prefix)
-        })
-        .unwrap_or(stem)
+pub fn unsplit_stem(stem: &str) -> String {
+    let name = format!("{stem}.gguf");
+    parse_name(&name).map_or_else(|| stem.to_owned(), |(p, _, _)| p.to_owned())
 }
 
 /// Whether `name` is a part name of the output `out` (any number of parts).
@@ -55,16 +64,7 @@ pub fn is_part_of(out: &Path, name: &str) -> bool {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = base.strip_suffix(".gguf").unwrap_or(&base);
-    let Some(rest) = name
-        .strip_prefix(stem)
-        .and_then(|r| r.strip_prefix('-'))
-        .and_then(|r| r.strip_suffix(".gguf"))
-    else {
-        return false;
-    };
-    let digits = |s: &str| s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit());
-    rest.split_once("-of-")
-        .is_some_and(|(a, b)| digits(a) && digits(b))
+    parse_name(name).is_some_and(|(p, _, _)| p == stem)
 }
 
 /// The files of the split model that `path` names by its pattern, when they exist
@@ -72,16 +72,8 @@ pub fn is_part_of(out: &Path, name: &str) -> bool {
 /// name alone, without reading: for guarding inputs before anything is opened.
 #[must_use]
 pub fn sibling_paths(path: &Path) -> Vec<PathBuf> {
-    let parsed = path.to_str().and_then(|s| {
-        let rest = s.strip_suffix(".gguf")?;
-        let (head, count) = rest.rsplit_once("-of-")?;
-        let (prefix, no) = head.rsplit_once('-')?;
-        let digits = |x: &str| x.len() == 5 && x.bytes().all(|b| b.is_ascii_digit());
-        (digits(no) && digits(count) && !prefix.is_empty())
-            .then(|| (prefix.to_owned(), count.parse::<usize>().unwrap_or(0)))
-    });
-    match parsed {
-        Some((prefix, count)) if count > 1 => (0..count)
+    match path.to_str().and_then(parse_name) {
+        Some((prefix, _, count)) if count > 1 => (0..count)
             .map(|i| PathBuf::from(format!("{prefix}-{:05}-of-{count:05}.gguf", i + 1)))
             .filter(|p| p == path || p.exists())
             .collect(),
@@ -99,11 +91,10 @@ fn bad(path: &Path, reason: String) -> GgufError {
 /// The prefix of a part's path (`dir/NAME` of `dir/NAME-00002-of-00003.gguf`), when its
 /// name follows llama.cpp's pattern for part `no` of `count`.
 fn prefix_of(path: &Path, no: usize, count: usize) -> Option<String> {
-    let s = path.to_str()?;
-    let suffix = format!("-{:05}-of-{count:05}.gguf", no + 1);
-    s.strip_suffix(&suffix)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
+    path.to_str()
+        .and_then(parse_name)
+        .filter(|&(_, n, c)| (n, c) == (no, count))
+        .map(|(p, _, _)| p.to_owned())
 }
 
 /// Joins a split model from its first file: opens the other parts next to it and
@@ -353,6 +344,7 @@ mod tests {
         assert!(!is_part_of(out, "ko-2-of-3.gguf"));
         assert!(!is_part_of(out, "kor-00002-of-00003.gguf"));
         assert_eq!(unsplit_stem("ko-00001-of-00003"), "ko");
+        assert_eq!(unsplit_stem("ko-00000-of-00003"), "ko-00000-of-00003");
         assert_eq!(unsplit_stem("ko-1-of-3"), "ko-1-of-3");
         assert_eq!(unsplit_stem("-00001-of-00003"), "-00001-of-00003");
         assert_eq!(

@@ -17,7 +17,7 @@ use crate::vocab::{TargetClass, TargetTokenizer, Vocab};
 pub fn tokenizer_paths(out: &Path) -> (PathBuf, PathBuf) {
     let stem = out
         .file_stem()
-        .map(|s| split::unsplit_stem(&s.to_string_lossy()).to_owned())
+        .map(|s| split::unsplit_stem(&s.to_string_lossy()))
         .unwrap_or_default();
     let dir = out.parent().unwrap_or(Path::new("."));
     (
