@@ -242,8 +242,8 @@ fn device_against_cpu(
     );
 }
 
-#[test]
-fn shim_matches_the_cpu_path_on_the_korean_demo() {
+/// The Korean demo's transfer: Gemma <- USE trimmed to the Korean training split.
+fn demo_config() -> TransferConfig {
     let mut cfg = TransferConfig::new(
         asset("models/gemma-3-270m-q4_k_m.gguf"),
         asset("plm/use"),
@@ -251,6 +251,12 @@ fn shim_matches_the_cpu_path_on_the_korean_demo() {
         "unused.gguf".into(),
     );
     cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    cfg
+}
+
+#[test]
+fn shim_matches_the_cpu_path_on_the_korean_demo() {
+    let cfg = demo_config();
     let p = kernel_problem(&cfg).unwrap();
     let n = p.queries_aux.len() / p.dim;
     assert!(n > 800, "{n} queries");
@@ -286,13 +292,7 @@ fn gpu_matches_the_cpu_path_on_the_demo_and_the_whole_stress_case() {
         }
         Err(e) => panic!("{e}"),
     };
-    let mut cfg = TransferConfig::new(
-        asset("models/gemma-3-270m-q4_k_m.gguf"),
-        asset("plm/use"),
-        AuxSource::FastTextBin(fasttext("ko")),
-        "unused.gguf".into(),
-    );
-    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    let mut cfg = demo_config();
     let p = kernel_problem(&cfg).unwrap();
     let all: Vec<usize> = (0..p.queries_aux.len() / p.dim).collect();
     device_against_cpu(&gpu, &p, &all, 1, "Korean demo (GPU)");

@@ -11,7 +11,7 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr
 use sha2::{Digest, Sha256};
 
 use super::kernels::{sources, ENTRY_POINTS};
-use super::launch::{DeviceBuf, Launcher};
+use super::launch::{checked_range, DeviceBuf, Launcher};
 use super::nvrtc::Nvrtc;
 use crate::error::DeviceError;
 
@@ -177,22 +177,12 @@ impl Launcher for Cuda {
     }
 
     fn download(&self, buf: &CudaBuf, offset: usize, out: &mut [u8]) -> Result<(), DeviceError> {
-        let end = offset
-            .checked_add(out.len())
-            .filter(|&e| e <= buf.len)
-            .ok_or_else(|| DeviceError::Launch {
-                kernel: "download",
-                reason: format!(
-                    "range {offset}+{} outside a buffer of {}",
-                    out.len(),
-                    buf.len
-                ),
-            })?;
+        let r = checked_range(offset, out.len(), buf.len)?;
         if out.is_empty() {
             return Ok(());
         }
         self.stream
-            .memcpy_dtoh(&buf.slice.slice(offset..end), out)
+            .memcpy_dtoh(&buf.slice.slice(r), out)
             .map_err(launch_err("download"))
     }
 

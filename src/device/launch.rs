@@ -74,3 +74,23 @@ pub trait Launcher: Send + Sync {
 pub fn bytes_of<T: bytemuck::Pod>(v: &[T]) -> &[u8] {
     bytemuck::cast_slice(v)
 }
+
+/// The byte range `offset..offset + len` of a buffer of `buf_len` bytes, or the error a
+/// download outside it gives.
+///
+/// # Errors
+/// [`DeviceError::Launch`] naming the range.
+pub fn checked_range(
+    offset: usize,
+    len: usize,
+    buf_len: usize,
+) -> Result<std::ops::Range<usize>, DeviceError> {
+    offset
+        .checked_add(len)
+        .filter(|&e| e <= buf_len)
+        .map(|end| offset..end)
+        .ok_or_else(|| DeviceError::Launch {
+            kernel: "download",
+            reason: format!("range {offset}+{len} outside a buffer of {buf_len}"),
+        })
+}

@@ -5,7 +5,7 @@
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 
-use super::launch::{DeviceBuf, Launcher};
+use super::launch::{checked_range, DeviceBuf, Launcher};
 use crate::error::DeviceError;
 
 extern "C" {
@@ -75,18 +75,8 @@ impl Launcher for Shim {
 
     fn download(&self, buf: &ShimBuf, offset: usize, out: &mut [u8]) -> Result<(), DeviceError> {
         let src = bytemuck::cast_slice::<u64, u8>(&buf.words);
-        let end = offset
-            .checked_add(out.len())
-            .filter(|&e| e <= buf.len)
-            .ok_or_else(|| DeviceError::Launch {
-                kernel: "download",
-                reason: format!(
-                    "range {offset}+{} outside a buffer of {}",
-                    out.len(),
-                    buf.len
-                ),
-            })?;
-        out.copy_from_slice(&src[offset..end]);
+        let r = checked_range(offset, out.len(), buf.len)?;
+        out.copy_from_slice(&src[r]);
         Ok(())
     }
 

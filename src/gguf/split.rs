@@ -81,6 +81,13 @@ pub fn sibling_paths(path: &Path) -> Vec<PathBuf> {
     }
 }
 
+/// Whether `kv` is one of gguf-split's keys.
+fn is_split_key(kv: &Kv) -> bool {
+    [SPLIT_NO, SPLIT_COUNT, SPLIT_TENSORS_COUNT]
+        .iter()
+        .any(|k| kv.key == k.as_bytes())
+}
+
 fn bad(path: &Path, reason: String) -> GgufError {
     GgufError::BadSplit {
         path: path.to_path_buf(),
@@ -135,11 +142,7 @@ pub fn join(mut first: GgufFile) -> Result<GgufFile, GgufError> {
             ),
         ));
     }
-    first.kvs.retain(|kv| {
-        ![SPLIT_NO, SPLIT_COUNT, SPLIT_TENSORS_COUNT]
-            .iter()
-            .any(|k| kv.key == k.as_bytes())
-    });
+    first.kvs.retain(|kv| !is_split_key(kv));
     if count > 1 {
         let prefix = prefix_of(&path, 0, count).ok_or_else(|| {
             bad(
@@ -228,12 +231,7 @@ fn split_keys(no: usize, count: usize, total: usize) -> [Kv; 3] {
 /// Serialised size of `kvs`.
 fn kvs_len(kvs: &[Kv]) -> u64 {
     let mut buf = Vec::new();
-    for kv in kvs {
-        buf.extend_from_slice(&(kv.key.len() as u64).to_le_bytes());
-        buf.extend_from_slice(&kv.key);
-        buf.extend_from_slice(&[0; 4]);
-        kv.value.put(&mut buf);
-    }
+    super::write::put_kvs(&mut buf, kvs);
     buf.len() as u64
 }
 
@@ -252,11 +250,7 @@ pub fn plan(header: &GgufHeader, max_bytes: u64, out: &Path) -> Result<Vec<Split
     let mut kvs0: Vec<Kv> = header
         .kvs
         .iter()
-        .filter(|kv| {
-            ![SPLIT_NO, SPLIT_COUNT, SPLIT_TENSORS_COUNT]
-                .iter()
-                .any(|k| kv.key == k.as_bytes())
-        })
+        .filter(|kv| !is_split_key(kv))
         .cloned()
         .collect();
     let align_kv: Vec<Kv> = kvs0

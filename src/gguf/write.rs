@@ -107,11 +107,7 @@ pub fn write_gguf<W: Write>(
     head.extend_from_slice(&header.version.to_le_bytes());
     head.extend_from_slice(&(header.tensors.len() as u64).to_le_bytes());
     head.extend_from_slice(&(header.kvs.len() as u64).to_le_bytes());
-    for kv in &header.kvs {
-        put_str(&mut head, &kv.key);
-        head.extend_from_slice(&(kv.value.value_type() as u32).to_le_bytes());
-        kv.value.put(&mut head);
-    }
+    put_kvs(&mut head, &header.kvs);
     let mut offset = 0u64;
     for t in &header.tensors {
         put_str(&mut head, &t.name);
@@ -197,6 +193,15 @@ fn copy_range<W: Write>(out: &mut W, f: &GgufFile, offset: u64, len: u64) -> std
             Ok(())
         }
         None => out.write_all(&f.bytes()[start as usize..(start + len) as usize]),
+    }
+}
+
+/// Appends the stored encoding of `kvs` (key, type id, value each).
+pub(super) fn put_kvs(out: &mut Vec<u8>, kvs: &[Kv]) {
+    for kv in kvs {
+        put_str(out, &kv.key);
+        out.extend_from_slice(&(kv.value.value_type() as u32).to_le_bytes());
+        kv.value.put(out);
     }
 }
 
