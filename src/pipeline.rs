@@ -412,13 +412,7 @@ fn neighbour_set(
     rep.message(Stage::AuxVectors, "auxiliary vectors");
     let vectors = crate::auxvec::for_vocab(aux, &target.tokenizer().vocab, plm)?;
     laps.lap("aux vectors");
-    let classes = &target.alignment.classes;
-    let shared: Vec<bool> = classes
-        .iter()
-        .map(|c| matches!(c, TargetClass::Shared(_)))
-        .collect();
-    let new: Vec<bool> = classes.iter().map(|c| *c == TargetClass::New).collect();
-    let (anchors, queries) = NeighbourSet::select(&shared, &new, &vectors.has);
+    let (anchors, queries, src_ids) = anchors_and_queries(target, &vectors.has);
     rep.message(
         Stage::Neighbours,
         &format!(
@@ -443,10 +437,6 @@ fn neighbour_set(
         }
     }
     laps.lap("neighbours");
-    let src_ids: Vec<u32> = anchors
-        .iter()
-        .map(|&a| classes[a as usize].source().unwrap_or(0))
-        .collect();
     let rows = source.rows(&src_ids)?;
     let set = NeighbourSet {
         anchors,
@@ -455,6 +445,23 @@ fn neighbour_set(
         with_aux: vectors.count(),
     };
     Ok((set, rows))
+}
+
+/// Anchors (shared tokens with a vector `has`), queries (new tokens with one), both
+/// ascending target ids, and the anchors' source ids.
+fn anchors_and_queries(target: &TargetVocab, has: &[bool]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+    let classes = &target.alignment.classes;
+    let shared: Vec<bool> = classes
+        .iter()
+        .map(|c| matches!(c, TargetClass::Shared(_)))
+        .collect();
+    let new: Vec<bool> = classes.iter().map(|c| *c == TargetClass::New).collect();
+    let (anchors, queries) = NeighbourSet::select(&shared, &new, has);
+    let src_ids = anchors
+        .iter()
+        .map(|&a| classes[a as usize].source().unwrap_or(0))
+        .collect();
+    (anchors, queries, src_ids)
 }
 
 /// Names and hashes of the inputs, for the provenance keys of every output.
@@ -705,17 +712,7 @@ pub fn kernel_problem(cfg: &TransferConfig) -> Result<KernelProblem, Error> {
         fix: "give a PLM folder with embeddings",
     })?;
     let vectors = crate::auxvec::for_vocab(aux, &target.tokenizer().vocab, Some(&plm))?;
-    let classes = &target.alignment.classes;
-    let shared: Vec<bool> = classes
-        .iter()
-        .map(|c| matches!(c, TargetClass::Shared(_)))
-        .collect();
-    let new: Vec<bool> = classes.iter().map(|c| *c == TargetClass::New).collect();
-    let (anchors, queries) = NeighbourSet::select(&shared, &new, &vectors.has);
-    let src_ids: Vec<u32> = anchors
-        .iter()
-        .map(|&a| classes[a as usize].source().unwrap_or(0))
-        .collect();
+    let (anchors, queries, src_ids) = anchors_and_queries(&target, &vectors.has);
     let d = vectors.dim;
     Ok(KernelProblem {
         queries_aux: select_rows(&queries, d, &vectors.data),
