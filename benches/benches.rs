@@ -6,8 +6,12 @@ use criterion::{criterion_group, criterion_main};
 mod device;
 mod gguf_io;
 mod head_fit;
+mod peak;
 mod regression;
 mod transfer;
+
+#[global_allocator]
+static ALLOC: peak::Counting = peak::Counting;
 
 /// Prints `candidate / baseline` of the times criterion measured (read back from its
 /// `estimates.json`, so a group filtered out of this run shows its last run's figures),
@@ -66,6 +70,21 @@ fn estimate_ns(group: &str, id: &str) -> Option<f64> {
         .or_else(|| v["mean"]["point_estimate"].as_f64())
 }
 
+/// The machine in words (CPU model and cores), for figures printed by the benches.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("{cpu}, {cores} cores")
+}
+
 /// Prints the time criterion measured for `group/id` against an absolute target.
 pub fn report_against(group: &str, id: &str, target_s: f64) {
     match estimate_ns(group, id) {
@@ -84,6 +103,6 @@ pub fn report_against(group: &str, id: &str, target_s: f64) {
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, transfer::stress_transfer, device::gpu_stages
+    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, head_fit::whole_fit, transfer::stress_transfer, device::gpu_stages
 }
 criterion_main!(benches);

@@ -5,18 +5,28 @@
 #   scripts/tables.sh ko-smollm-trim  SmolLM2-135M <- USE trimmed to Korean
 #   scripts/tables.sh ko-smollm       SmolLM2-135M <- the full USE vocabulary (no trimming)
 # Each adapts the source once with every method of METHODS (one run: trimming, fastText on
-# the language's training split and neighbours happen once), evaluates the source and the
-# outputs on the held-out split and writes out/tables/NAME/{table.txt,report.html}.
-# The table ends with paired differences against the first method (same windows).
+# the language's training split and neighbours happen once), fits the head of each init of
+# HEADS on the training split (salt tune with its defaults, body frozen), evaluates the
+# source, the inits, the fitted models and count-based unigram/bigram rows (counted on the
+# training split) on the held-out split, and writes out/tables/NAME/{table.txt,report.html}.
+# Korean tables are also scored on the Korean constitution (table-constitution.txt), a
+# text unrelated to the Bible the heads and n-grams were fitted on.
+# Each table ends with paired differences against its first row (same windows).
+#
 # TABLE_TOKENS (default 51000) caps the scored tokens per model; SALT_BIN picks the binary;
-# METHODS (default focus,salt,fvt,omp,salt-centred) the methods. About 6-12 minutes per
-# model on 2 cores.
+# METHODS (default focus,salt,fvt,omp,salt-centred) the inits; HEADS (default: METHODS;
+# "none" for no head) the inits that get a fitted head; TUNE_TOKENS (default 32768) the
+# head's training positions; SOURCE=0 leaves the source out (its row is the slowest to
+# score and does not depend on anything here). Gemma on 2 cores: about 6-12 minutes per
+# init or head scored, 10 per head fitted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: scripts/tables.sh ko-gemma|de-qwen|ko-smollm-trim|ko-smollm}
 CACHE=${SALT_CACHE:-$HOME/.cache/salt}
 TOKENS=${TABLE_TOKENS:-51000}
 METHODS=${METHODS:-focus,salt,fvt,omp,salt-centred}
+HEADS=${HEADS:-$METHODS}
+TUNE_TOKENS=${TUNE_TOKENS:-32768}
 if [ -z "${SALT_BIN:-}" ]; then
   scripts/setup.sh
   cargo build --release --locked
@@ -36,16 +46,32 @@ heldout=$CACHE/text/bible-$lang-heldout.txt
 OUT=out/tables/$name
 mkdir -p "$OUT"
 [ ${#trim[@]} -gt 0 ] && trim+=("$train" --heldout "$heldout")
+stamp() { date -u +%H:%M:%S; }
 
-echo "== $name: adapting $(basename "$src") with $METHODS ($(date -u +%H:%M:%S))"
+echo "== $name: adapting $(basename "$src") with $METHODS ($(stamp))"
 $salt transfer --source "$src" --plm "$CACHE/plm/use" "${trim[@]}" \
   --aux-train "$train" --aux-save "$OUT/fasttext.bin" --method "$METHODS" \
   --plan "$OUT/init.plan.jsonl" --out "$OUT/init.gguf" --force --quiet
-models=(--model "$src")
+models=()
+[ "${SOURCE:-1}" = 0 ] || models+=(--model "$src")
 IFS=, read -r -a methods <<<"$METHODS"
 for m in "${methods[@]}"; do models+=(--model "$OUT/init-$m.gguf"); done
-echo "== $name: evaluating, at most $TOKENS scored tokens per model ($(date -u +%H:%M:%S))"
+if [ "$HEADS" != none ]; then
+  IFS=, read -r -a heads <<<"$HEADS"
+  for m in "${heads[@]}"; do
+    echo "== $name: fitting the head of $m on $(basename "$train") ($TUNE_TOKENS positions, $(stamp))"
+    $salt tune --model "$OUT/init-$m.gguf" --train "$train" --max-tokens "$TUNE_TOKENS" \
+      --cache "$CACHE/hidden" --out "$OUT/init-$m-head.gguf" --force --quiet
+    models+=(--model "$OUT/init-$m-head.gguf")
+  done
+fi
+echo "== $name: evaluating, at most $TOKENS scored tokens per model ($(stamp))"
 $salt eval "${models[@]}" --text "$heldout" --max-tokens "$TOKENS" --quiet \
-  --report "$OUT/report.html" --plan "$OUT/init-${methods[0]}.plan.jsonl" \
+  --ngram "$train" --report "$OUT/report.html" --plan "$OUT/init-${methods[0]}.plan.jsonl" \
   --force | tee "$OUT/table.txt"
-echo "== $name: done ($(date -u +%H:%M:%S))"
+if [ "$lang" = ko ]; then
+  echo "== $name: scoring the Korean constitution ($(stamp))"
+  $salt eval "${models[@]}" --text "$CACHE/text/constitution-ko.txt" --quiet \
+    --ngram "$train" | tee "$OUT/table-constitution.txt"
+fi
+echo "== $name: done ($(stamp))"
