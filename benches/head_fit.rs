@@ -79,7 +79,6 @@ pub fn whole_fit(c: &mut Criterion) {
         });
     });
     g.finish();
-    crate::report_against("head_fit", "fit_rows_3_iters", 60.0);
     for n in [N, 32_768] {
         let (w0, train, val) = planted(n, 11);
         let (fit, peak) = crate::peak::peak_during(|| {
@@ -100,9 +99,10 @@ pub fn whole_fit(c: &mut Criterion) {
 }
 
 /// Random initial rows and hidden states whose next token is a function of the first
-/// coordinate, skewed toward low ids as a language's are toward frequent pieces (the second
-/// coordinate is a constant 1, a bias the rows can use; the others are small noise), so the validation loss falls as in
-/// a real fit; a tenth of the positions are held out for validation.
+/// coordinate, skewed toward low ids as a language's are toward frequent pieces (the
+/// second coordinate is a constant 1, a bias the rows can use; the others are small
+/// noise), so the validation loss falls as in a real fit; a tenth of the positions are
+/// held out for validation.
 fn planted(n: usize, seed: u64) -> (Vec<f32>, Hidden, Hidden) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let w0: Vec<f32> = (0..V * D).map(|_| rng.random_range(-0.05..0.05)).collect();
