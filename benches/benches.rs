@@ -6,12 +6,15 @@ use criterion::{criterion_group, criterion_main};
 mod device;
 mod gguf_io;
 mod head_fit;
-mod peak;
 mod regression;
 mod transfer;
 
+// The test binary's counting allocator: the head-fit bench reports its peak heap.
+#[path = "../tests/alloc.rs"]
+mod alloc;
+
 #[global_allocator]
-static ALLOC: peak::Counting = peak::Counting;
+static ALLOC: alloc::Counting = alloc::Counting;
 
 /// Prints `candidate / baseline` of the times criterion measured (read back from its
 /// `estimates.json`, so a group filtered out of this run shows its last run's figures),

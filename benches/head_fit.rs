@@ -81,7 +81,7 @@ pub fn whole_fit(c: &mut Criterion) {
     g.finish();
     for n in [N, 32_768] {
         let (w0, train, val) = planted(n, 11);
-        let (fit, peak) = crate::peak::peak_during(|| {
+        let (fit, peak) = crate::alloc::peak_during_all_threads(|| {
             salt::tune::fit_rows(&w0, &all, &train, &val, &opts, &mut salt::progress::Silent)
         });
         let fit = fit.expect("fit");
