@@ -1,14 +1,12 @@
 //! Greedy continuations of a few prompts, so that a person can see whether an adapted
 //! model writes the language (the HTML report shows them beside the numbers).
 
-use std::num::NonZeroU32;
 use std::path::Path;
 
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use serde::Serialize;
 
-use super::backend::backend;
+use super::backend::{backend, context_params};
 use super::perplexity::load_model;
 use crate::error::EvalError;
 
@@ -51,14 +49,8 @@ pub fn continuations(
     }
     let model = load_model(path)?;
     let vocab = model.vocab();
-    let threads = threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
-        as i32;
     let n_ctx = 512u32;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
+    let params = context_params(n_ctx, threads);
     let mut ctx = model
         .new_context(backend()?, params)
         .map_err(|e| EvalError::Load {

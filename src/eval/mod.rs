@@ -15,6 +15,7 @@ mod run;
 mod tally;
 
 pub use backend::backend;
+pub(crate) use backend::context_params;
 pub use generate::{continuations, prompts, Continuation};
 pub use ngram::ngram_scores;
 pub use paired::{paired, Paired};

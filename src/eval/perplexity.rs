@@ -15,17 +15,15 @@
 //! token (`salt.token_class` of adapted models).
 //! EOS is never appended, whatever the tokenizer's `add_eos`.
 
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
-use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
-use super::backend::backend;
+use super::backend::{backend, context_params};
 use super::tally::{Frame, ScoreFacts, Tally};
 use crate::error::EvalError;
 use crate::progress::{Progress, Reporter, Stage};
@@ -266,16 +264,9 @@ pub fn score(
         text_path,
         model_path,
     )?;
-    let threads = opts
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
-        as i32;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(ctx as u32))
+    let params = context_params(ctx as u32, opts.threads)
         .with_n_batch(ctx as u32)
-        .with_n_ubatch(ctx as u32)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
+        .with_n_ubatch(ctx as u32);
     let mut lctx = model
         .new_context(backend()?, params)
         .map_err(|e| EvalError::Load {

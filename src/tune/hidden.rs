@@ -5,15 +5,14 @@
 //! the forward pass is the slow part and the fit is often re-run.
 
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
-use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
+use llama_cpp_2::context::params::LlamaPoolingType;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::error::{EvalError, TuneError};
-use crate::eval::{backend, load_model, windows};
+use crate::eval::{backend, context_params, load_model, windows};
 use crate::gguf::{keys, GgufFile};
 use crate::progress::{Progress, Reporter, Stage};
 
@@ -119,16 +118,9 @@ pub fn hidden_states(
         }
     }
     let d = lmodel.n_embd() as usize;
-    let threads = opts
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
-        as i32;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(ctx as u32))
+    let params = context_params(ctx as u32, opts.threads)
         .with_n_batch(ctx as u32)
         .with_n_ubatch(ctx as u32)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads)
         .with_embeddings(true)
         .with_pooling_type(LlamaPoolingType::None);
     let mut lctx = lmodel
