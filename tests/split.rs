@@ -142,6 +142,12 @@ fn config(source: PathBuf, out: PathBuf) -> TransferConfig {
     cfg
 }
 
+/// The unsplit name of the split file `first` (`m-00001-of-00003.gguf` -> `m.gguf`).
+fn src_like(first: &Path) -> PathBuf {
+    let stem = split::unsplit_stem(&first.file_stem().unwrap().to_string_lossy());
+    first.with_file_name(format!("{stem}.gguf"))
+}
+
 /// Keys of `f` but the provenance of the source file (its name and hash).
 fn keys_but_source(f: &GgufFile) -> Vec<salt::gguf::Kv> {
     f.kvs
@@ -218,6 +224,34 @@ fn split_source_and_split_output_give_the_unsplit_model() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("-00001-of-") && e.contains("--force"), "{e}");
+    // With --force, a split of another count replaces the old one: none of the old
+    // files is left to be loaded by mistake, and the new one joins to the same model.
+    let mut fewer = cfg.clone();
+    fewer.split_max_size = Some(size / 2 + 1);
+    fewer.force = true;
+    let r2 = transfer(&fewer, &mut salt::progress::Silent).unwrap();
+    let parts2 = split::sibling_paths(Path::new(&r2.out));
+    println!("--force: {} files -> {} files", parts.len(), parts2.len());
+    assert!(parts2.len() >= 2 && parts2.len() < parts.len());
+    for p in &parts {
+        assert!(!p.exists(), "{} left behind", p.display());
+    }
+    assert_same_tensors(&GgufFile::open(&parts2[0]).unwrap(), &a);
+    // And an unsplit output replaces a split one, with its files.
+    let mut whole = fewer.clone();
+    whole.split_max_size = None;
+    transfer(&whole, &mut salt::progress::Silent).unwrap();
+    assert!(out.exists());
+    for p in &parts2 {
+        assert!(!p.exists(), "{} left behind", p.display());
+    }
+    // The split source under the output's prefix is an input: never removed as stale.
+    let mut beside = config(first.clone(), src_like(&first));
+    beside.force = true;
+    transfer(&beside, &mut salt::progress::Silent).unwrap();
+    for p in split::sibling_paths(&first) {
+        assert!(p.exists(), "input {} removed", p.display());
+    }
     // An input is never an output: not even the third file of a split source.
     let mut cfg = config(first.clone(), dir.path().join("x.gguf"));
     cfg.out = split::sibling_paths(&first)[2].clone();

@@ -104,6 +104,11 @@ pub struct OutputSet {
     tokenizer: AtomicOutput,
     model: Option<AtomicOutput>,
     plan: Option<AtomicOutput>,
+    /// With `force`: files of an earlier output under the same name in another form (a
+    /// split of any count, or the unsplit file beside a split), found at the start and
+    /// removed once the new files are in place, so that no old model is left to be
+    /// loaded or shipped by mistake. Inputs are never among them.
+    stale: Vec<PathBuf>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -129,6 +134,11 @@ impl OutputSet {
         split_max: Option<u64>,
     ) -> Result<Self, OutputError> {
         let (tok_json, _) = tokenizer_paths(out);
+        let stale = if force {
+            earlier_forms(out, split_max.is_some(), inputs)
+        } else {
+            Vec::new()
+        };
         let gguf = match split_max {
             None => GgufOut::One(AtomicOutput::create(out, force, inputs)?),
             Some(max) => {
@@ -166,6 +176,7 @@ impl OutputSet {
             tokenizer,
             model: None,
             plan,
+            stale,
         })
     }
 
@@ -278,11 +289,14 @@ impl OutputSet {
     /// # Errors
     /// [`OutputError`] naming the file.
     pub fn commit(self) -> Result<(), OutputError> {
+        let mut placed: Vec<PathBuf> = Vec::new();
         match self.gguf {
-            GgufOut::One(o) => o.commit()?,
+            GgufOut::One(o) => {
+                placed.push(o.target().to_path_buf());
+                o.commit()?;
+            }
             GgufOut::Split { parts, .. } => {
                 // All files or none: a failed rename takes back those already in place.
-                let mut placed: Vec<PathBuf> = Vec::with_capacity(parts.len());
                 for o in parts {
                     let path = o.target().to_path_buf();
                     if let Err(e) = o.commit() {
@@ -302,6 +316,39 @@ impl OutputSet {
         if let Some(p) = self.plan {
             p.commit()?;
         }
+        for path in self.stale.iter().filter(|p| !placed.contains(p)) {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(OutputError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// The GGUF files an earlier run may have left under the name `out` in another form than
+/// the one about to be written: every split of `out` (any count; a split output of another
+/// count keeps none of its names), and `out` itself when a split is written. Inputs (a
+/// split source under the same prefix) are left out.
+fn earlier_forms(out: &Path, split: bool, inputs: &[&Path]) -> Vec<PathBuf> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let canon_inputs: Vec<PathBuf> = inputs
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let mut found = existing_parts(&dir, out);
+    if split && out.is_file() {
+        found.push(out.to_path_buf());
+    }
+    found.retain(|p| p.canonicalize().is_ok_and(|c| !canon_inputs.contains(&c)));
+    found
 }
