@@ -292,19 +292,9 @@ pub fn transfer_methods(
     laps.lap("read source");
     // 2. Target vocabulary: load (a GGUF once), trim, append chat tokens, align.
     let plm_gguf = plm_gguf(&cfg.plm)?;
-    let full = match &plm_gguf {
-        Some(f) => vocab::target_from_gguf(f)?,
-        None => vocab::load_target(&cfg.plm)?,
-    };
-    let target = vocab::prepare_target(
-        &source.file,
-        &source.arch,
-        &source.vocab,
-        full,
-        cfg.trim_spec().as_ref(),
-        cfg.keep_chat_tokens,
-        &mut |m| rep.message(Stage::Target, m),
-    )?;
+    let target = target_vocab(cfg, &source, plm_gguf.as_ref(), &mut |m| {
+        rep.message(Stage::Target, m);
+    })?;
     laps.lap("align");
     rep.check()?;
     // 3-5. PLM table, auxiliary vectors, neighbours: once, for every method that needs them.
@@ -364,6 +354,30 @@ fn check_aux(cfg: &TransferConfig, methods: &[Method], needs: Needs) -> Result<(
         }),
         _ => Ok(()),
     }
+}
+
+/// Stage 2: the target vocabulary of `cfg.plm` (read from `plm_file` when the PLM is a
+/// GGUF), trimmed, with the chat tokens, aligned with the source's; `note` gets its
+/// messages.
+fn target_vocab(
+    cfg: &TransferConfig,
+    source: &SourceModel,
+    plm_file: Option<&GgufFile>,
+    note: &mut dyn FnMut(&str),
+) -> Result<TargetVocab, Error> {
+    let full = match plm_file {
+        Some(f) => vocab::target_from_gguf(f)?,
+        None => vocab::load_target(&cfg.plm)?,
+    };
+    vocab::prepare_target(
+        &source.file,
+        &source.arch,
+        &source.vocab,
+        full,
+        cfg.trim_spec().as_ref(),
+        cfg.keep_chat_tokens,
+        note,
+    )
 }
 
 /// `cfg.plm` opened as a GGUF when it is one.
@@ -689,19 +703,7 @@ pub fn kernel_problem(cfg: &TransferConfig) -> Result<KernelProblem, Error> {
     })?;
     let source = SourceModel::open(&cfg.source)?;
     let plm_file = plm_gguf(&cfg.plm)?;
-    let full = match &plm_file {
-        Some(f) => vocab::target_from_gguf(f)?,
-        None => vocab::load_target(&cfg.plm)?,
-    };
-    let target = vocab::prepare_target(
-        &source.file,
-        &source.arch,
-        &source.vocab,
-        full,
-        cfg.trim_spec().as_ref(),
-        cfg.keep_chat_tokens,
-        &mut |_| {},
-    )?;
+    let target = target_vocab(cfg, &source, plm_file.as_ref(), &mut |_| {})?;
     let needs = Needs {
         neighbours: true,
         plm: true,
