@@ -6,7 +6,7 @@ use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_batch::LlamaBatch;
 use salt::gguf::GgufFile;
 use salt::pipeline::Method;
-use salt::tune::{fit_rows, nll_and_grad, FitOptions, Hidden, TuneConfig};
+use salt::tune::{fit_rows, nll_and_grad, FitOptions, FitRows, Hidden, TuneConfig};
 
 use crate::fixtures::{adapted, head};
 use crate::util::{asset, sha256_file, tmpdir};
@@ -148,14 +148,16 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
     let dir = tmpdir();
     let (focus, _) = adapted(GEMMA, "ko", Method::Focus);
     let train = head("text/bible-ko-train.txt", 400);
-    let run = |name: &str| {
+    let run_rows = |name: &str, rows: FitRows| {
         let mut cfg = TuneConfig::new(focus.clone(), train.clone(), dir.path().join(name));
+        cfg.rows = rows;
         cfg.hidden.ctx = 256;
         cfg.hidden.max_tokens = Some(1500);
         cfg.hidden.cache = Some(dir.path().join("cache"));
         cfg.fit.iters = 4;
         salt::tune::tune(&cfg, &mut salt::progress::Silent).unwrap()
     };
+    let run = |name: &str| run_rows(name, FitRows::All);
     let r = run("a.gguf");
     println!("{:?}", r.log);
     assert!(r.log[r.log.len() - 1].train_nll < r.log[0].train_nll);
@@ -175,6 +177,49 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
         g.require_tensor("token_embd.weight").unwrap(),
     );
     assert!(f.tensor_data(ea) == g.tensor_data(eb));
+
+    // --rows new fits the new tokens' rows only, unshared the special and chat tokens'
+    // too: the shared tokens' rows of both are the same unfitted rows, unlike all's.
+    let codes: Vec<i128> = g
+        .get(salt::gguf::keys::SALT_TOKEN_CLASS)
+        .and_then(salt::gguf::Value::as_array)
+        .unwrap()
+        .iter()
+        .map(|c| c.as_int().unwrap())
+        .collect();
+    let count = |of: &[i128]| codes.iter().filter(|c| of.contains(c)).count();
+    let (rn, ru) = (
+        run_rows("new.gguf", FitRows::New),
+        run_rows("unshared.gguf", FitRows::Unshared),
+    );
+    assert_eq!(rn.rows_fitted, count(&[1, 2]));
+    assert_eq!(ru.rows_fitted, count(&[1, 2, 3]));
+    assert!(count(&[3]) > 0 && count(&[0]) > 0);
+    let out_rows = |name: &str| {
+        let h = GgufFile::open(dir.path().join(name)).unwrap();
+        let o = h.require_tensor("output.weight").unwrap();
+        salt::assemble::gather_rows(&h, o, &(0..v as u32).collect::<Vec<_>>()).unwrap()
+    };
+    let (wn, wu) = (out_rows("new.gguf"), out_rows("unshared.gguf"));
+    let row = |w: &[f32], c: usize| {
+        w[c * d..(c + 1) * d]
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    };
+    let codes = &codes;
+    let by_class = |code: i128| (0..v).filter(move |&c| codes[c] == code);
+    for c in by_class(0) {
+        assert_eq!(row(&wn, c), row(&wu, c), "shared row {c}");
+    }
+    assert!(
+        by_class(0).any(|c| row(&wn, c) != row(&rows, c)),
+        "all fits shared rows"
+    );
+    assert!(
+        by_class(3).any(|c| row(&wn, c) != row(&wu, c)),
+        "unshared fits special rows"
+    );
 
     // One decode of held-out text in an embeddings context gives both the hidden states
     // and llama.cpp's logits; the logits W h from the written rows must equal them.

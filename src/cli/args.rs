@@ -48,7 +48,8 @@ pub struct TuneArgs {
     /// The new GGUF (its reference tokenizer is copied beside it).
     #[arg(long)]
     pub out: PathBuf,
-    /// Rows fitted: all, or new (the new tokens' only).
+    /// Rows fitted: all, new (the new tokens' only) or unshared (all but the shared
+    /// tokens': new, special and chat).
     #[arg(long, default_value = "all")]
     pub rows: String,
     /// L2 pull toward the initial rows.

@@ -211,7 +211,8 @@ impl TuneArgs {
         let rows = match self.rows.as_str() {
             "all" => FitRows::All,
             "new" => FitRows::New,
-            r => bail!("--rows {r}: give all or new"),
+            "unshared" => FitRows::Unshared,
+            r => bail!("--rows {r}: give all, new or unshared"),
         };
         if !(0.0..1.0).contains(&self.val_share) || self.val_share == 0.0 {
             bail!(

@@ -34,6 +34,10 @@ pub enum FitRows {
     All,
     /// Only the rows of new tokens (`salt.token_class` initialised or random).
     New,
+    /// Every row but the shared tokens' (new, random, special and chat tokens): the
+    /// shared rows keep the source's output side, which a head fitted on one domain's
+    /// text would bend toward it (README, the constitution).
+    Unshared,
 }
 
 /// What to tune.
@@ -207,21 +211,32 @@ fn check_plain_logits(f: &GgufFile, path: &Path) -> Result<(), Error> {
 fn fit_ids(f: &GgufFile, path: &Path, rows: FitRows, v: usize) -> Result<Vec<u32>, Error> {
     match rows {
         FitRows::All => Ok((0..v as u32).collect()),
-        FitRows::New => {
+        FitRows::New | FitRows::Unshared => {
             let classes = f
                 .get(keys::SALT_TOKEN_CLASS)
                 .and_then(Value::as_array)
                 .ok_or_else(|| TuneError::Unsupported {
                     path: path.to_path_buf(),
                     reason: format!(
-                        "--rows new needs {} (a salt transfer's output); use --rows all",
+                        "--rows {} needs {} (a salt transfer's output); use --rows all",
+                        if rows == FitRows::New {
+                            "new"
+                        } else {
+                            "unshared"
+                        },
                         keys::SALT_TOKEN_CLASS
                     ),
                 })?;
+            // RowClass codes: 0 shared, 1 initialised, 2 random, 3 special or chat.
+            let fitted: &[i128] = if rows == FitRows::New {
+                &[1, 2]
+            } else {
+                &[1, 2, 3]
+            };
             Ok(classes
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| matches!(c.as_int(), Some(1 | 2)))
+                .filter(|(_, c)| c.as_int().is_some_and(|c| fitted.contains(&c)))
                 .map(|(i, _)| i as u32)
                 .collect())
         }
