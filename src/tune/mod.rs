@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::assemble::RowClass;
 use crate::error::{Error, OutputError, TuneError};
 use crate::ggml::GgmlType;
 use crate::gguf::{keys, GgufFile, GgufHeader, TensorSource, Value};
@@ -38,6 +39,27 @@ pub enum FitRows {
     /// shared rows keep the source's output side, which a head fitted on one domain's
     /// text would bend toward it (README, the constitution).
     Unshared,
+}
+
+impl FitRows {
+    /// Its `--rows` name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::New => "new",
+            Self::Unshared => "unshared",
+        }
+    }
+
+    /// The `salt.token_class` codes whose rows are fitted; `None` for every row.
+    fn classes(self) -> Option<&'static [RowClass]> {
+        match self {
+            Self::All => None,
+            Self::New => Some(&[RowClass::Initialised, RowClass::Random]),
+            Self::Unshared => Some(&[RowClass::Initialised, RowClass::Random, RowClass::Special]),
+        }
+    }
 }
 
 /// What to tune.
@@ -209,38 +231,32 @@ fn check_plain_logits(f: &GgufFile, path: &Path) -> Result<(), Error> {
 
 /// The rows `rows` selects, ascending.
 fn fit_ids(f: &GgufFile, path: &Path, rows: FitRows, v: usize) -> Result<Vec<u32>, Error> {
-    match rows {
-        FitRows::All => Ok((0..v as u32).collect()),
-        FitRows::New | FitRows::Unshared => {
-            let classes = f
-                .get(keys::SALT_TOKEN_CLASS)
-                .and_then(Value::as_array)
-                .ok_or_else(|| TuneError::Unsupported {
-                    path: path.to_path_buf(),
-                    reason: format!(
-                        "--rows {} needs {} (a salt transfer's output); use --rows all",
-                        if rows == FitRows::New {
-                            "new"
-                        } else {
-                            "unshared"
-                        },
-                        keys::SALT_TOKEN_CLASS
-                    ),
-                })?;
-            // RowClass codes: 0 shared, 1 initialised, 2 random, 3 special or chat.
-            let fitted: &[i128] = if rows == FitRows::New {
-                &[1, 2]
-            } else {
-                &[1, 2, 3]
-            };
-            Ok(classes
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.as_int().is_some_and(|c| fitted.contains(&c)))
-                .map(|(i, _)| i as u32)
-                .collect())
-        }
-    }
+    let Some(fitted) = rows.classes() else {
+        return Ok((0..v as u32).collect());
+    };
+    let classes = f
+        .get(keys::SALT_TOKEN_CLASS)
+        .and_then(Value::as_array)
+        .ok_or_else(|| TuneError::Unsupported {
+            path: path.to_path_buf(),
+            reason: format!(
+                "--rows {} needs {} (a salt transfer's output); use --rows all",
+                rows.name(),
+                keys::SALT_TOKEN_CLASS
+            ),
+        })?;
+    let is_fitted = |c: &Value| {
+        c.as_int()
+            .and_then(|c| u8::try_from(c).ok())
+            .and_then(RowClass::from_code)
+            .is_some_and(|c| fitted.contains(&c))
+    };
+    Ok(classes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| is_fitted(c))
+        .map(|(i, _)| i as u32)
+        .collect())
 }
 
 fn tuned_header(
