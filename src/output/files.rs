@@ -51,6 +51,14 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The folder `out` is written in (`.` for a bare file name).
+fn folder_of(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Files in `dir` that belong to a split of `out`, of any count, sorted.
 fn existing_parts(dir: &Path, out: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -143,10 +151,7 @@ impl OutputSet {
             None => GgufOut::One(AtomicOutput::create(out, force, inputs)?),
             Some(max) => {
                 // The tokenizer's checks (folder, input) come first; they hold for `out` too.
-                let dir = match out.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                    _ => PathBuf::from("."),
-                };
+                let dir = folder_of(out);
                 if !dir.is_dir() {
                     return Err(OutputError::NoFolder { path: dir });
                 }
@@ -337,10 +342,7 @@ impl OutputSet {
 /// count keeps none of its names), and `out` itself when a split is written. Inputs (a
 /// split source under the same prefix) are left out.
 fn earlier_forms(out: &Path, split: bool, inputs: &[&Path]) -> Vec<PathBuf> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder_of(out);
     let canon_inputs: Vec<PathBuf> = inputs
         .iter()
         .filter_map(|p| p.canonicalize().ok())
