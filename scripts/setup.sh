@@ -134,6 +134,18 @@ if [ ! -f "$t/constitution-ko.txt" ]; then
   unz "$(fetch konlpy==0.6.0)" konlpy/data/corpus/kolaw/constitution.txt "$t/constitution-ko.txt"
 fi
 check "$t/constitution-ko.txt"
+# A second non-Bible Korean text, kept apart from the constitution (the test text): konlpy's
+# ten National Assembly bills (kobill), joined in file order. salt tune's --rows default was
+# chosen on it (README), so it is a validation text, never a reported test text.
+if [ ! -f "$t/kobill-ko.txt" ]; then
+  w=$(fetch konlpy==0.6.0)
+  : > "$t/kobill-ko.txt.part"
+  for n in $(seq 1809890 1809899); do
+    unzip -p "$w" "konlpy/data/corpus/kobill/$n.txt" >> "$t/kobill-ko.txt.part"
+  done
+  mv "$t/kobill-ko.txt.part" "$t/kobill-ko.txt"
+fi
+check "$t/kobill-ko.txt"
 
 # ---- 6. llama.cpp's vocab test files -------------------------------------------------------
 v=$CACHE/llama-vocab
