@@ -39,10 +39,7 @@ impl AtomicOutput {
         let name = target.file_name().ok_or_else(|| OutputError::NoFolder {
             path: target.to_path_buf(),
         })?;
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = super::folder_of(target);
         if !dir.is_dir() {
             return Err(OutputError::NoFolder { path: dir });
         }

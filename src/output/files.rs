@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{AtomicOutput, OutputLock};
+use super::{folder_of, AtomicOutput, OutputLock};
 use crate::error::{Error, OutputError, VocabError};
 use crate::gguf::{split, write_gguf, GgufHeader, TensorSource};
 use crate::vocab::{TargetClass, TargetTokenizer, Vocab};
@@ -49,14 +49,6 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// The folder `out` is written in (`.` for a bare file name).
-fn folder_of(out: &Path) -> PathBuf {
-    match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Files in `dir` that belong to a split of `out`, of any count, sorted.

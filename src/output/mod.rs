@@ -14,3 +14,13 @@ mod lock;
 pub use atomic::AtomicOutput;
 pub use files::{method_path, tokenizer_paths, OutputSet, PlanRows};
 pub use lock::{OutputLock, LOCK_PREFIX};
+
+use std::path::{Path, PathBuf};
+
+/// The folder `out` is written in (`.` for a bare file name).
+fn folder_of(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
