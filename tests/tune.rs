@@ -201,6 +201,15 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
         salt::assemble::gather_rows(&h, o, &(0..v as u32).collect::<Vec<_>>()).unwrap()
     };
     let (wn, wu) = (out_rows("new.gguf"), out_rows("unshared.gguf"));
+    // Each file names the rows it was fitted with (eval labels heads by it).
+    for (name, rows) in [
+        ("a.gguf", "all"),
+        ("new.gguf", "new"),
+        ("unshared.gguf", "unshared"),
+    ] {
+        let h = GgufFile::open(dir.path().join(name)).unwrap();
+        assert_eq!(h.opt_str("salt.head_fit").unwrap(), Some(rows), "{name}");
+    }
     let row = |w: &[f32], c: usize| {
         w[c * d..(c + 1) * d]
             .iter()

@@ -50,7 +50,7 @@ pub struct TuneArgs {
     pub out: PathBuf,
     /// Rows fitted: all, new (the new tokens' only) or unshared (all but the shared
     /// tokens': new, special and chat).
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = salt::tune::FitRows::DEFAULT.name())]
     pub rows: String,
     /// L2 pull toward the initial rows.
     #[arg(long, default_value_t = 1e-4)]

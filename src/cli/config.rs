@@ -208,11 +208,9 @@ pub struct TuneJob {
 impl TuneArgs {
     /// The library configuration.
     pub fn resolve(self) -> anyhow::Result<TuneJob> {
-        let rows = match self.rows.as_str() {
-            "all" => FitRows::All,
-            "new" => FitRows::New,
-            "unshared" => FitRows::Unshared,
-            r => bail!("--rows {r}: give all, new or unshared"),
+        let Some(rows) = FitRows::from_name(&self.rows) else {
+            let names: Vec<&str> = FitRows::ALL.iter().map(|r| r.name()).collect();
+            bail!("--rows {}: give {}", self.rows, names.join(", "));
         };
         if !(0.0..1.0).contains(&self.val_share) || self.val_share == 0.0 {
             bail!(

@@ -58,7 +58,9 @@ pub struct EvalReport {
 }
 
 /// A model's row label: `source`, its `salt.method`, or `METHOD/OUTPUT-METHOD` when its
-/// output rows had their own rule; `+head` when `salt tune` fitted its head.
+/// output rows had their own rule; `+head` when `salt tune` fitted its head with the
+/// default rows, `+head:ROWS` with other `--rows` (`salt.head_fit`), so that heads of one
+/// init fitted two ways stay apart in a table.
 fn model_label(f: &GgufFile) -> Result<String, Error> {
     let method = f.opt_str("salt.method")?;
     let out = f.opt_str("salt.output_method")?;
@@ -67,10 +69,14 @@ fn model_label(f: &GgufFile) -> Result<String, Error> {
         (Some(m), None) => m.to_owned(),
         (Some(m), Some(o)) => format!("{m}/{o}"),
     };
-    Ok(match f.opt_str("salt.head")? {
-        Some(_) => format!("{label}+head"),
-        None => label,
-    })
+    let default_rows = crate::tune::FitRows::DEFAULT.name();
+    Ok(
+        match (f.opt_str("salt.head")?, f.opt_str("salt.head_fit")?) {
+            (None, _) => label,
+            (Some(_), Some(rows)) if rows != default_rows => format!("{label}+head:{rows}"),
+            (Some(_), _) => format!("{label}+head"),
+        },
+    )
 }
 
 /// Evaluates every model of `cfg`.
