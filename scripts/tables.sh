@@ -6,7 +6,7 @@
 #   scripts/tables.sh ko-smollm       SmolLM2-135M <- the full USE vocabulary (no trimming)
 # Each adapts the source once with every method of METHODS (one run: trimming, fastText on
 # the language's training split and neighbours happen once), fits the head of each init of
-# HEADS on the training split (salt tune with its defaults, body frozen), evaluates the
+# HEADS on the training split (salt tune with its defaults but ROWS, body frozen), evaluates the
 # source, the inits, the fitted models and count-based unigram/bigram rows (counted on the
 # training split) on the held-out split, and writes out/tables/NAME/{table.txt,report.html}.
 # Korean tables are also scored on the Korean constitution (table-constitution.txt), a
@@ -16,7 +16,8 @@
 # TABLE_TOKENS (default 51000) caps the scored tokens per model; SALT_BIN picks the binary;
 # METHODS (default focus,salt,fvt,omp,salt-centred) the inits; HEADS (default: METHODS;
 # "none" for no head) the inits that get a fitted head; TUNE_TOKENS (default 32768) the
-# head's training positions; SOURCE=0 leaves the source out of the held-out table (its row
+# head's training positions; ROWS (default: salt tune's, unshared) the rows it fits
+# (all reproduces the tables fitted before 2026-12-04); SOURCE=0 leaves the source out of the held-out table (its row
 # is the slowest to score and depends on nothing here; the constitution keeps it).
 # Gemma on 2 cores: about 7 minutes per init or head scored (the source 25), 10 per head
 # fitted.
@@ -28,6 +29,7 @@ TOKENS=${TABLE_TOKENS:-51000}
 METHODS=${METHODS:-focus,salt,fvt,omp,salt-centred}
 HEADS=${HEADS:-$METHODS}
 TUNE_TOKENS=${TUNE_TOKENS:-32768}
+ROWS=${ROWS:-unshared}
 if [ -z "${SALT_BIN:-}" ]; then
   scripts/setup.sh
   cargo build --release --locked
@@ -62,9 +64,9 @@ for m in "${methods[@]}"; do models+=(--model "$OUT/init-$m.gguf"); done
 if [ "$HEADS" != none ]; then
   IFS=, read -r -a heads <<<"$HEADS"
   for m in "${heads[@]}"; do
-    echo "== $name: fitting the head of $m on $(basename "$train") ($TUNE_TOKENS positions, $(stamp))"
+    echo "== $name: fitting the head of $m on $(basename "$train") ($TUNE_TOKENS positions, rows $ROWS, $(stamp))"
     $salt tune --model "$OUT/init-$m.gguf" --train "$train" --max-tokens "$TUNE_TOKENS" \
-      --cache "$CACHE/hidden" --out "$OUT/init-$m-head.gguf" --force --quiet
+      --rows "$ROWS" --cache "$CACHE/hidden" --out "$OUT/init-$m-head.gguf" --force --quiet
     models+=(--model "$OUT/init-$m-head.gguf")
   done
 fi
