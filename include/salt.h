@@ -48,6 +48,16 @@ void salt_cancel_free(salt_cancel *flag);
 salt_status salt_transfer(const char *config_json, salt_progress_fn progress, void *user,
                           const salt_cancel *cancel, char **result_json);
 
+/* Fits the output rows (the head) of a model on a target-language training text, the
+ * body frozen, and writes a new GGUF. config_json: {"model", "train", "out", "rows"
+ * ("all", "new", "unshared"), "l2", "iters", "max_tokens", "val_share", "ctx",
+ * "head_type" ("same" or a ggml type name), "cache" (a folder; absent: no cache),
+ * "threads", "force"}; absent keys keep `salt tune`'s defaults. On SALT_OK,
+ * *result_json (if result_json is not NULL) is the report: positions, rows fitted, the
+ * iteration kept, the per-iteration losses, seconds. */
+salt_status salt_tune(const char *config_json, salt_progress_fn progress, void *user,
+                      const salt_cancel *cancel, char **result_json);
+
 /* Evaluates models through llama.cpp. config_json: {"models", "text", "max_tokens",
  * "ctx", "threads", "reference", "report", "plan", "ngram", "parity_only",
  * "continuations", "force"}. On SALT_OK or SALT_CHECK_FAILED, *table is the table

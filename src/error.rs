@@ -66,6 +66,16 @@ pub enum Error {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TuneError {
+    /// A setting out of its range (named by its flag and its C API key).
+    #[error("{name} {value}: {reason}")]
+    Setting {
+        /// `--flag (json_key)`.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// The range.
+        reason: &'static str,
+    },
     /// The model's logits are not a plain product with the output rows.
     #[error("{}: {reason}", path.display())]
     Unsupported {

@@ -1,15 +1,21 @@
 //! The C API: the C example (`examples/c/adapt.c`) built with the system C compiler
 //! against `libsalt.so` adapts the demo model and prints the same table as the CLI for the
-//! same inputs; its cancel flag leaves nothing behind; the shared library exports only
-//! `salt_*` symbols; errors come back per thread, with codes, and never as a panic.
+//! same inputs; its cancel flag leaves nothing behind; `salt_tune` writes the library's
+//! bytes; the shared library exports only `salt_*` symbols; errors come back per thread,
+//! with codes, and never as a panic.
 
-use std::ffi::{CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use salt::capi::{salt_eval, salt_last_error, salt_string_free, salt_transfer, SaltStatus};
+use salt::capi::{
+    salt_eval, salt_last_error, salt_string_free, salt_transfer, salt_tune, SaltStatus,
+};
+use salt::pipeline::Method;
+use salt::tune::{FitRows, TuneConfig};
 
-use crate::util::{asset, tmpdir};
+use crate::fixtures::{adapted, head};
+use crate::util::{asset, sha256_file, tmpdir};
 
 /// The folder cargo put `libsalt.so` in for this test binary.
 fn lib_dir() -> PathBuf {
@@ -130,6 +136,7 @@ fn the_shared_library_exports_only_salt_symbols() {
     println!("{text}");
     for want in [
         "salt_transfer",
+        "salt_tune",
         "salt_eval",
         "salt_last_error",
         "salt_cancel_new",
@@ -214,4 +221,117 @@ fn c_api_errors_are_codes_and_per_thread_messages() {
             "{name}: {msg}"
         );
     }
+}
+
+/// Counts the progress events of the fit stage (`user` is a `u64` counter).
+unsafe extern "C" fn count_fit_events(
+    user: *mut c_void,
+    stage: *const c_char,
+    _done: u64,
+    _total: u64,
+    _message: *const c_char,
+) {
+    // SAFETY: the library passes a NUL-terminated stage name and our counter.
+    if unsafe { CStr::from_ptr(stage) }.to_bytes() == b"fit" {
+        unsafe { *user.cast::<u64>() += 1 };
+    }
+}
+
+/// Calls `salt_tune` with `json`; (status, the result or this thread's error message,
+/// fit events seen).
+fn tune_json(json: &str) -> (SaltStatus, String, u64) {
+    let c = CString::new(json).unwrap();
+    let mut result: *mut c_char = std::ptr::null_mut();
+    let mut events = 0u64;
+    // SAFETY: a valid string, a callback matching the contract with our counter, no flag,
+    // a place for the result.
+    let status = unsafe {
+        salt_tune(
+            c.as_ptr(),
+            Some(count_fit_events),
+            (&raw mut events).cast(),
+            std::ptr::null(),
+            &mut result,
+        )
+    };
+    let text = if result.is_null() {
+        // SAFETY: the library's thread-local message.
+        unsafe { CStr::from_ptr(salt_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        // SAFETY: the library's string, freed once.
+        let s = unsafe { CStr::from_ptr(result) }
+            .to_string_lossy()
+            .into_owned();
+        unsafe { salt_string_free(result) };
+        s
+    };
+    (status, text, events)
+}
+
+#[test]
+fn salt_tune_writes_the_librarys_bytes_and_refuses_bad_settings() {
+    let dir = tmpdir();
+    let (focus, _) = adapted("models/gemma-3-270m-q4_k_m.gguf", "ko", Method::Focus);
+    let train = head("text/bible-ko-train.txt", 400);
+    let c_out = dir.path().join("c.gguf");
+    let json = |extra: serde_json::Value| {
+        let mut j = serde_json::json!({
+            "model": focus, "train": train, "out": c_out,
+            "ctx": 256, "max_tokens": 1500, "iters": 4
+        });
+        j.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        j.to_string()
+    };
+    let (s, result, events) = tune_json(&json(serde_json::json!({})));
+    assert_eq!(s, SaltStatus::Ok, "{result}");
+    assert!(events > 0, "no fit progress reached the callback");
+    let report: serde_json::Value = serde_json::from_str(&result).unwrap();
+
+    // The library with the same settings (and TuneConfig::new's defaults for the rest).
+    let mut cfg = TuneConfig::new(focus.clone(), train.clone(), dir.path().join("lib.gguf"));
+    cfg.hidden.ctx = 256;
+    cfg.hidden.max_tokens = Some(1500);
+    cfg.fit.iters = 4;
+    assert_eq!(cfg.rows, FitRows::DEFAULT);
+    let r = salt::tune::tune(&cfg, &mut salt::progress::Silent).unwrap();
+    assert_eq!(report["rows_fitted"], r.rows_fitted);
+    assert_eq!(report["best_iter"], r.best_iter);
+    assert_eq!(sha256_file(&c_out), sha256_file(&cfg.out));
+
+    // Bad settings name their key, and nothing new is written.
+    let bad_out = dir.path().join("bad.gguf");
+    let bad = |extra: serde_json::Value| {
+        let mut j: serde_json::Value = serde_json::from_str(&json(extra)).unwrap();
+        j["out"] = serde_json::json!(bad_out);
+        tune_json(&j.to_string())
+    };
+    let (s, msg, _) = bad(serde_json::json!({"rows": "everything"}));
+    assert_eq!(s, SaltStatus::BadArgument);
+    assert!(
+        msg.contains("\"rows\": \"everything\" is not one of all, new, unshared"),
+        "{msg}"
+    );
+    let (s, msg, _) = bad(serde_json::json!({"head_type": "q9_9"}));
+    assert_eq!(s, SaltStatus::BadArgument);
+    assert!(msg.contains("\"head_type\": \"q9_9\""), "{msg}");
+    for share in [0.0, 1.0, -0.5] {
+        let (s, msg, _) = bad(serde_json::json!({ "val_share": share }));
+        assert_eq!(s, SaltStatus::Error, "{share}: {msg}");
+        assert!(msg.starts_with("--val-share (val_share) "), "{msg}");
+    }
+    let (s, msg, _) = bad(serde_json::json!({"l2": -1.0}));
+    assert_eq!(s, SaltStatus::Error);
+    assert!(msg.starts_with("--l2 (l2) -1:"), "{msg}");
+    let (s, msg, _) = bad(serde_json::json!({"threds": 2}));
+    assert_eq!(s, SaltStatus::BadArgument);
+    assert!(msg.contains("unknown field `threds`"), "{msg}");
+    assert!(!bad_out.exists());
+    // An existing output is refused without force.
+    let (s, msg, _) = tune_json(&json(serde_json::json!({})));
+    assert_eq!(s, SaltStatus::Error, "{msg}");
+    assert!(msg.contains("c.gguf"), "{msg}");
 }

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use crate::auxvec::{AuxSource, TrainOptions};
 use crate::eval::{EvalConfig, ScoreOptions};
+use crate::ggml::GgmlType;
 use crate::pipeline::{Method, TransferConfig};
+use crate::tune::{FitRows, TuneConfig};
 
 /// `salt_transfer`'s configuration.
 #[derive(Debug, Deserialize)]
@@ -59,6 +61,62 @@ pub struct EvalJson {
     force: bool,
     /// llama.cpp threads (default: all cores).
     threads: Option<usize>,
+}
+
+/// `salt_tune`'s configuration; an absent key keeps [`TuneConfig::new`]'s default (the
+/// CLI's), except `cache`: no hidden-state cache unless a folder is named.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneJson {
+    model: PathBuf,
+    train: PathBuf,
+    out: PathBuf,
+    /// `"all"`, `"new"` or `"unshared"`.
+    rows: Option<String>,
+    l2: Option<f64>,
+    iters: Option<usize>,
+    max_tokens: Option<usize>,
+    val_share: Option<f64>,
+    ctx: Option<usize>,
+    /// A ggml type name, or `"same"` (the input's output type).
+    head_type: Option<String>,
+    cache: Option<PathBuf>,
+    threads: Option<usize>,
+    #[serde(default)]
+    force: bool,
+}
+
+impl TuneJson {
+    /// The library's configuration (ranges are checked by [`crate::tune::tune`]).
+    ///
+    /// # Errors
+    /// A message naming the key.
+    pub fn resolve(self) -> Result<TuneConfig, String> {
+        let mut cfg = TuneConfig::new(self.model, self.train, self.out);
+        if let Some(name) = self.rows {
+            cfg.rows = FitRows::from_name(&name).ok_or_else(|| {
+                let names: Vec<&str> = FitRows::ALL.iter().map(|r| r.name()).collect();
+                format!("\"rows\": {name:?} is not one of {}", names.join(", "))
+            })?;
+        }
+        match self.head_type.as_deref() {
+            None | Some("same") => {}
+            Some(name) => {
+                cfg.head_type = Some(GgmlType::from_name(name).ok_or_else(|| {
+                    format!("\"head_type\": {name:?} is not a ggml type (try q8_0, f16, f32)")
+                })?);
+            }
+        }
+        cfg.fit.l2 = self.l2.unwrap_or(cfg.fit.l2);
+        cfg.fit.iters = self.iters.unwrap_or(cfg.fit.iters);
+        cfg.hidden.max_tokens = self.max_tokens.or(cfg.hidden.max_tokens);
+        cfg.hidden.ctx = self.ctx.unwrap_or(cfg.hidden.ctx);
+        cfg.hidden.threads = self.threads;
+        cfg.hidden.cache = self.cache;
+        cfg.val_share = self.val_share.unwrap_or(cfg.val_share);
+        cfg.force = self.force;
+        Ok(cfg)
+    }
 }
 
 fn default_ctx() -> usize {

@@ -1,4 +1,4 @@
-//! The C API (`include/salt.h`): transfer and eval for runtimes written in C, C++, Go,
+//! The C API (`include/salt.h`): transfer, tune and eval for runtimes written in C, C++, Go,
 //! Python or Swift, built as `libsalt.so` / `libsalt.a`.
 //!
 //! - Configurations are JSON strings ([`config`]): one stable ABI whatever keys later
@@ -87,6 +87,21 @@ struct Callback<'a> {
     cancel: Option<&'a SaltCancel>,
 }
 
+impl Callback<'_> {
+    /// The caller's callback and flag.
+    ///
+    /// # Safety
+    /// `cancel` is null or a live flag from `salt_cancel_new` for the whole call.
+    unsafe fn new(f: SaltProgressFn, user: *mut c_void, cancel: *const SaltCancel) -> Self {
+        Self {
+            f,
+            user,
+            // SAFETY: by this function's contract.
+            cancel: unsafe { cancel.as_ref() },
+        }
+    }
+}
+
 impl Progress for Callback<'_> {
     fn event(&mut self, e: &Event<'_>) {
         let Some(f) = self.f else { return };
@@ -157,6 +172,43 @@ fn guarded(f: impl FnOnce() -> Result<SaltStatus, crate::Error>) -> SaltStatus {
     }
 }
 
+/// The shape of the calls that write a model: read and resolve the JSON configuration
+/// (`BadArgument` naming the key), run under the guard with the caller's callback, and
+/// hand back the run's report as JSON.
+///
+/// # Safety
+/// `config_json` is null or a NUL-terminated string; `result_json` is null or a place for
+/// one pointer.
+unsafe fn run_job<J: serde::de::DeserializeOwned, C, R: serde::Serialize>(
+    what: &str,
+    config_json: *const c_char,
+    resolve: impl FnOnce(J) -> Result<C, String>,
+    mut cb: Callback<'_>,
+    result_json: *mut *mut c_char,
+    run: impl FnOnce(&C, &mut dyn Progress) -> Result<R, crate::Error>,
+) -> SaltStatus {
+    // SAFETY: by this function's contract.
+    let job: J = match unsafe { read_config(config_json, what) } {
+        Ok(j) => j,
+        Err(s) => return s,
+    };
+    let cfg = match resolve(job) {
+        Ok(c) => c,
+        Err(msg) => {
+            set_error(&format!("{what}: {msg}"));
+            return SaltStatus::BadArgument;
+        }
+    };
+    guarded(|| {
+        let report = run(&cfg, &mut cb)?;
+        give(
+            result_json,
+            serde_json::to_string(&report).unwrap_or_default(),
+        );
+        Ok(SaltStatus::Ok)
+    })
+}
+
 /// Adapts a GGUF model (see `include/salt.h`).
 ///
 /// # Safety
@@ -170,32 +222,47 @@ pub unsafe extern "C" fn salt_transfer(
     cancel: *const SaltCancel,
     result_json: *mut *mut c_char,
 ) -> SaltStatus {
-    let job: config::TransferJson = match unsafe { read_config(config_json, "salt_transfer") } {
-        Ok(j) => j,
-        Err(s) => return s,
-    };
-    let (cfg, methods) = match job.resolve() {
-        Ok(x) => x,
-        Err(msg) => {
-            set_error(&format!("salt_transfer: {msg}"));
-            return SaltStatus::BadArgument;
-        }
-    };
     // SAFETY: null or a live flag, by the contract.
-    let cancel = unsafe { cancel.as_ref() };
-    guarded(|| {
-        let mut cb = Callback {
-            f: progress,
-            user,
-            cancel,
-        };
-        let reports = crate::pipeline::transfer_methods(&cfg, &methods, &mut cb)?;
-        give(
+    let cb = unsafe { Callback::new(progress, user, cancel) };
+    // SAFETY: by this function's contract.
+    unsafe {
+        run_job(
+            "salt_transfer",
+            config_json,
+            config::TransferJson::resolve,
+            cb,
             result_json,
-            serde_json::to_string(&reports).unwrap_or_default(),
-        );
-        Ok(SaltStatus::Ok)
-    })
+            |(cfg, methods), p| crate::pipeline::transfer_methods(cfg, methods, p),
+        )
+    }
+}
+
+/// Fits the head of a GGUF on a target-language text and writes a new GGUF (see
+/// `include/salt.h`).
+///
+/// # Safety
+/// As [`salt_transfer`].
+#[no_mangle]
+pub unsafe extern "C" fn salt_tune(
+    config_json: *const c_char,
+    progress: SaltProgressFn,
+    user: *mut c_void,
+    cancel: *const SaltCancel,
+    result_json: *mut *mut c_char,
+) -> SaltStatus {
+    // SAFETY: null or a live flag, by the contract.
+    let cb = unsafe { Callback::new(progress, user, cancel) };
+    // SAFETY: by this function's contract.
+    unsafe {
+        run_job(
+            "salt_tune",
+            config_json,
+            config::TuneJson::resolve,
+            cb,
+            result_json,
+            crate::tune::tune,
+        )
+    }
 }
 
 /// Evaluates GGUF models through llama.cpp (see `include/salt.h`).
@@ -217,13 +284,8 @@ pub unsafe extern "C" fn salt_eval(
     };
     let cfg = job.resolve();
     // SAFETY: null or a live flag, by the contract.
-    let cancel = unsafe { cancel.as_ref() };
+    let mut cb = unsafe { Callback::new(progress, user, cancel) };
     guarded(|| {
-        let mut cb = Callback {
-            f: progress,
-            user,
-            cancel,
-        };
         let r = crate::eval::evaluate(&cfg, &mut cb)?;
         give(table, crate::eval::table(&r.rows));
         give(result_json, serde_json::to_string(&r).unwrap_or_default());

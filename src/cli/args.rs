@@ -53,19 +53,19 @@ pub struct TuneArgs {
     #[arg(long, default_value = salt::tune::FitRows::DEFAULT.name())]
     pub rows: String,
     /// L2 pull toward the initial rows.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = salt::tune::FitOptions::default().l2)]
     pub l2: f64,
     /// L-BFGS iterations at most (the rows of the best validation iteration are kept).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = salt::tune::FitOptions::default().iters)]
     pub iters: usize,
     /// Training positions at most (the start of the text).
-    #[arg(long, default_value_t = 32768)]
+    #[arg(long, default_value_t = salt::tune::HiddenOptions::DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
     /// Share of the training windows kept for validation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = salt::tune::TuneConfig::DEFAULT_VAL_SHARE)]
     pub val_share: f64,
     /// Positions per window.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = salt::tune::HiddenOptions::DEFAULT_CTX)]
     pub ctx: usize,
     /// The head's ggml type (same: the input's output type).
     #[arg(long, default_value = "same")]

@@ -212,12 +212,6 @@ impl TuneArgs {
             let names: Vec<&str> = FitRows::ALL.iter().map(|r| r.name()).collect();
             bail!("--rows {}: give {}", self.rows, names.join(", "));
         };
-        if !(0.0..1.0).contains(&self.val_share) || self.val_share == 0.0 {
-            bail!(
-                "--val-share {}: give a share between 0 and 1",
-                self.val_share
-            );
-        }
         let head_type = match self.head_type.as_str() {
             "same" => None,
             name => Some(salt::ggml::GgmlType::from_name(name).with_context(|| {

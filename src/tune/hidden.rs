@@ -67,6 +67,26 @@ pub struct HiddenOptions {
     pub cache: Option<PathBuf>,
 }
 
+impl HiddenOptions {
+    /// Positions per window unless told otherwise (as `salt eval`'s).
+    pub const DEFAULT_CTX: usize = 512;
+    /// Positions at most unless told otherwise: about four minutes of llama.cpp on 2 cores
+    /// for Gemma, and most of the gain of 51k (README).
+    pub const DEFAULT_MAX_TOKENS: usize = 32_768;
+}
+
+impl Default for HiddenOptions {
+    /// The measured defaults (README), all cores, no cache.
+    fn default() -> Self {
+        Self {
+            ctx: Self::DEFAULT_CTX,
+            max_tokens: Some(Self::DEFAULT_MAX_TOKENS),
+            threads: None,
+            cache: None,
+        }
+    }
+}
+
 /// The hidden states of `text` under `model` (from the cache when the same body, tokens
 /// and window were seen before).
 ///

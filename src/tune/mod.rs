@@ -99,6 +99,9 @@ pub struct TuneConfig {
 }
 
 impl TuneConfig {
+    /// The share of the training windows kept for validation unless told otherwise.
+    pub const DEFAULT_VAL_SHARE: f64 = 0.1;
+
     /// The measured defaults (README) for `model`, `train` and `out`.
     #[must_use]
     pub fn new(model: PathBuf, train: PathBuf, out: PathBuf) -> Self {
@@ -108,16 +111,40 @@ impl TuneConfig {
             out,
             rows: FitRows::DEFAULT,
             fit: FitOptions::default(),
-            hidden: HiddenOptions {
-                ctx: 512,
-                max_tokens: Some(32_768),
-                threads: None,
-                cache: None,
-            },
-            val_share: 0.1,
+            hidden: HiddenOptions::default(),
+            val_share: Self::DEFAULT_VAL_SHARE,
             head_type: None,
             force: false,
         }
+    }
+
+    /// Refuses settings the fit cannot use (before anything is read), so every caller (the
+    /// CLI, the C API, Rust) gets the same message.
+    ///
+    /// # Errors
+    /// [`TuneError::Setting`] naming the setting.
+    pub fn check(&self) -> Result<(), TuneError> {
+        let bad = |name, value: f64, reason| TuneError::Setting {
+            name,
+            value: value.to_string(),
+            reason,
+        };
+        // NaN fails both comparisons, so it is refused too.
+        if !(self.val_share > 0.0 && self.val_share < 1.0) {
+            return Err(bad(
+                "--val-share (val_share)",
+                self.val_share,
+                "give a share between 0 and 1",
+            ));
+        }
+        if !(self.fit.l2 >= 0.0 && self.fit.l2.is_finite()) {
+            return Err(bad(
+                "--l2 (l2)",
+                self.fit.l2,
+                "give a finite pull of 0 or more",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -144,6 +171,7 @@ pub struct TuneReport {
 /// [`TuneError`] for a model or text the fit cannot use, [`OutputError`] for the output,
 /// llama.cpp's errors, [`Error::Cancelled`] (nothing written).
 pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport, Error> {
+    cfg.check()?;
     let f = GgufFile::open(&cfg.model)?;
     check_plain_logits(&f, &cfg.model)?;
     let embd = f.require_tensor(keys::TOKEN_EMBD)?;
