@@ -58,7 +58,7 @@ pub struct TuneArgs {
     /// L-BFGS iterations at most (the rows of the best validation iteration are kept).
     #[arg(long, default_value_t = salt::tune::FitOptions::default().iters)]
     pub iters: usize,
-    /// Training positions at most (the start of the text).
+    /// Training positions at most, in windows spread evenly over the whole text.
     #[arg(long, default_value_t = salt::tune::HiddenOptions::DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
     /// Share of the training windows kept for validation.

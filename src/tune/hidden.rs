@@ -3,6 +3,10 @@
 //! each position's `t_embd`, which every architecture we support (gemma3, llama, qwen2)
 //! sets to the output norm's result, right before the LM head. Cached on disk, because
 //! the forward pass is the slow part and the fit is often re-run.
+//!
+//! Under a token cap the windows are spread evenly over the whole text, not taken from
+//! its start: a text is rarely uniform (a Bible's first 32,768 tokens are Genesis alone),
+//! and the head should see what the whole text holds for the same forward-pass cost.
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -59,7 +63,7 @@ impl Hidden {
 pub struct HiddenOptions {
     /// Positions per window (as `salt eval --ctx`).
     pub ctx: usize,
-    /// At most about this many positions.
+    /// At most about this many positions, in windows spread evenly over the text.
     pub max_tokens: Option<usize>,
     /// llama.cpp threads (`None`: all cores).
     pub threads: Option<usize>,
@@ -123,7 +127,8 @@ pub fn hidden_states(
         }
         .into());
     }
-    let key = cache_key(model, &tokens, ctx, n_win)?;
+    let picked = spread(wins.len(), n_win);
+    let key = cache_key(model, &tokens, ctx, &picked)?;
     let cache_file = opts
         .cache
         .as_ref()
@@ -156,7 +161,7 @@ pub fn hidden_states(
         windows: n_win,
     };
     let mut batch = LlamaBatch::new(ctx, 1);
-    for (w, (input, first)) in wins.iter().take(n_win).enumerate() {
+    for (w, (input, first)) in picked.iter().map(|&i| &wins[i]).enumerate() {
         rep.step(Stage::Hidden, w, n_win)?;
         lctx.clear_kv_cache();
         batch.clear();
@@ -183,13 +188,26 @@ pub fn hidden_states(
     Ok(out)
 }
 
+/// `n` of `len` window indices, ascending and evenly spaced from the first (all of them
+/// when `n >= len`), so that the kept windows stand for the whole text and the last ones,
+/// kept for validation, come from its end.
+#[must_use]
+pub fn spread(len: usize, n: usize) -> Vec<usize> {
+    let n = n.min(len);
+    // i * len / n is strictly increasing for n <= len; u128 cannot overflow.
+    (0..n)
+        .map(|i| (i as u128 * len as u128 / n as u128) as usize)
+        .collect()
+}
+
 /// FNV-1a over the body (every tensor but `output.weight`, whose rows the fit replaces),
-/// the token ids and the window: the hidden states depend on nothing else.
+/// the token ids, the window and the windows picked: the hidden states depend on nothing
+/// else.
 fn cache_key(
     model: &Path,
     tokens: &[LlamaToken],
     ctx: usize,
-    windows: usize,
+    picked: &[usize],
 ) -> Result<u64, crate::Error> {
     let f = GgufFile::open(model)?;
     let mut h = Fnv::default();
@@ -203,7 +221,9 @@ fn cache_key(
         h.bytes(&t.0.to_le_bytes());
     }
     h.bytes(&(ctx as u64).to_le_bytes());
-    h.bytes(&(windows as u64).to_le_bytes());
+    for &w in picked {
+        h.bytes(&(w as u64).to_le_bytes());
+    }
     Ok(h.0)
 }
 
@@ -229,7 +249,9 @@ impl Fnv {
     }
 }
 
-const MAGIC: &[u8; 8] = b"SALTHID1";
+// SALTHID1 files held the text's first windows; their keys differ from today's anyway
+// (the picked windows are hashed), the new magic only makes that explicit.
+const MAGIC: &[u8; 8] = b"SALTHID2";
 
 fn write_cache(path: &Path, h: &Hidden) -> Result<(), crate::Error> {
     let err = |source| TuneError::Cache {
@@ -291,4 +313,23 @@ fn read_cache(path: &Path) -> std::io::Result<Hidden> {
         targets,
         windows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    /// Evenly spaced, ascending, from the first window, within bounds; everything when
+    /// the cap exceeds the windows.
+    #[test]
+    fn spread_picks_evenly_from_the_whole_text() {
+        assert_eq!(spread(10, 5), vec![0, 2, 4, 6, 8]);
+        assert_eq!(spread(7, 7), (0..7).collect::<Vec<_>>());
+        assert_eq!(spread(3, 9), vec![0, 1, 2]);
+        assert!(spread(0, 4).is_empty());
+        let p = spread(1_901, 64);
+        assert_eq!(p.len(), 64);
+        assert!(p.windows(2).all(|w| w[0] < w[1]));
+        assert!(*p.last().unwrap() >= 1_901 - 1_901 / 64 - 1 && p[63] < 1_901);
+    }
 }

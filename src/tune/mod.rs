@@ -5,9 +5,9 @@
 //! tensor of the input but `output.weight`, which is the fitted head (a tied input gets
 //! one, as with `--untie`). The input embedding is not touched.
 //!
-//! The end of the training text (`val_share` of its windows) is kept for validation: the
-//! fit keeps the rows of the iteration with the lowest validation loss, so no held-out
-//! text is needed to choose when to stop.
+//! The last `val_share` of the windows read (they are spread over the whole text, so these
+//! come from its end) are kept for validation: the fit keeps the rows of the iteration with
+//! the lowest validation loss, so no held-out text is needed to choose when to stop.
 
 pub mod fit;
 pub mod hidden;
