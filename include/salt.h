@@ -51,8 +51,9 @@ salt_status salt_transfer(const char *config_json, salt_progress_fn progress, vo
 /* Fits the output rows (the head) of a model on a target-language training text, the
  * body frozen, and writes a new GGUF. config_json: {"model", "train", "out", "rows"
  * ("all", "new", "unshared"), "l2", "iters", "max_tokens", "val_share", "ctx",
- * "head_type" ("same" or a ggml type name), "cache" (a folder; absent: no cache),
- * "threads", "force"}; absent keys keep `salt tune`'s defaults. On SALT_OK,
+ * "head_type" ("same" or a ggml type name), "inputs" ("keep", "tie"), "cache"
+ * (a folder; absent: no cache), "threads", "force"}; absent keys keep `salt tune`'s
+ * defaults. On SALT_OK,
  * *result_json (if result_json is not NULL) is the report: positions, rows fitted, the
  * iteration kept, the per-iteration losses, seconds. */
 salt_status salt_tune(const char *config_json, salt_progress_fn progress, void *user,

@@ -6,7 +6,7 @@ use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_batch::LlamaBatch;
 use salt::gguf::GgufFile;
 use salt::pipeline::Method;
-use salt::tune::{fit_rows, nll_and_grad, FitOptions, FitRows, Hidden, TuneConfig};
+use salt::tune::{fit_rows, nll_and_grad, FitOptions, FitRows, Hidden, InputRows, TuneConfig};
 
 use crate::fixtures::{adapted, head};
 use crate::util::{asset, sha256_file, tmpdir};
@@ -148,15 +148,17 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
     let dir = tmpdir();
     let (focus, _) = adapted(GEMMA, "ko", Method::Focus);
     let train = head("text/bible-ko-train.txt", 400);
-    let run_rows = |name: &str, rows: FitRows| {
+    let run_with = |name: &str, rows: FitRows, inputs: InputRows| {
         let mut cfg = TuneConfig::new(focus.clone(), train.clone(), dir.path().join(name));
         cfg.rows = rows;
+        cfg.inputs = inputs;
         cfg.hidden.ctx = 256;
         cfg.hidden.max_tokens = Some(1500);
         cfg.hidden.cache = Some(dir.path().join("cache"));
         cfg.fit.iters = 4;
         salt::tune::tune(&cfg, &mut salt::progress::Silent).unwrap()
     };
+    let run_rows = |name: &str, rows: FitRows| run_with(name, rows, InputRows::Keep);
     let run = |name: &str| run_rows(name, FitRows::All);
     let r = run("a.gguf");
     println!("{:?}", r.log);
@@ -229,6 +231,41 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
         by_class(3).any(|c| row(&wn, c) != row(&wu, c)),
         "unshared fits special rows"
     );
+
+    // --inputs tie: each fitted row becomes that token's input row too (token_embd and
+    // the head are both Q8_0 here, so the same bytes), and every other input row is copied.
+    let tied = run_with("inputs.gguf", FitRows::Unshared, InputRows::Tie);
+    assert_eq!((ru.inputs, tied.inputs), (InputRows::Keep, InputRows::Tie));
+    assert_eq!(InputRows::DEFAULT, InputRows::Keep);
+    let (h, u) = (
+        GgufFile::open(dir.path().join("inputs.gguf")).unwrap(),
+        GgufFile::open(dir.path().join("unshared.gguf")).unwrap(),
+    );
+    let (he, ho, uo) = (
+        h.require_tensor("token_embd.weight").unwrap(),
+        h.require_tensor("output.weight").unwrap(),
+        u.require_tensor("output.weight").unwrap(),
+    );
+    assert!(
+        h.tensor_data(ho) == u.tensor_data(uo),
+        "same head as without --inputs"
+    );
+    assert_eq!((he.ty, ho.ty), (eb.ty, eb.ty));
+    let rb = he.row_bytes() as usize;
+    let bytes_of = |data: &[u8], c: usize| data[c * rb..(c + 1) * rb].to_vec();
+    for (c, &code) in codes.iter().enumerate() {
+        let want = if code != 0 {
+            bytes_of(h.tensor_data(ho), c)
+        } else {
+            bytes_of(g.tensor_data(eb), c)
+        };
+        assert_eq!(bytes_of(h.tensor_data(he), c), want, "input row {c}");
+    }
+    assert!(
+        by_class(1).any(|c| bytes_of(h.tensor_data(he), c) != bytes_of(g.tensor_data(eb), c)),
+        "new tokens' input rows changed"
+    );
+    assert_eq!(h.opt_str("salt.head_inputs").unwrap(), Some("tie"));
 
     // One decode of held-out text in an embeddings context gives both the hidden states
     // and llama.cpp's logits; the logits W h from the written rows must equal them.

@@ -10,7 +10,7 @@ use crate::auxvec::{AuxSource, TrainOptions};
 use crate::eval::{EvalConfig, ScoreOptions};
 use crate::ggml::GgmlType;
 use crate::pipeline::{Method, TransferConfig};
-use crate::tune::{FitRows, TuneConfig};
+use crate::tune::{FitRows, InputRows, TuneConfig};
 
 /// `salt_transfer`'s configuration.
 #[derive(Debug, Deserialize)]
@@ -80,6 +80,8 @@ pub struct TuneJson {
     ctx: Option<usize>,
     /// A ggml type name, or `"same"` (the input's output type).
     head_type: Option<String>,
+    /// `"keep"` or `"tie"`.
+    inputs: Option<String>,
     cache: Option<PathBuf>,
     threads: Option<usize>,
     #[serde(default)]
@@ -97,6 +99,12 @@ impl TuneJson {
             cfg.rows = FitRows::from_name(&name).ok_or_else(|| {
                 let names: Vec<&str> = FitRows::ALL.iter().map(|r| r.name()).collect();
                 format!("\"rows\": {name:?} is not one of {}", names.join(", "))
+            })?;
+        }
+        if let Some(name) = self.inputs {
+            cfg.inputs = InputRows::from_name(&name).ok_or_else(|| {
+                let names: Vec<&str> = InputRows::ALL.iter().map(|r| r.name()).collect();
+                format!("\"inputs\": {name:?} is not one of {}", names.join(", "))
             })?;
         }
         match self.head_type.as_deref() {

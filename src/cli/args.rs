@@ -79,6 +79,10 @@ pub struct TuneArgs {
     /// llama.cpp threads.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// The fitted tokens' input rows: keep, or tie (the fitted rows become their input
+    /// rows too; helps Korean Gemma, harms SmolLM2 and Qwen, README).
+    #[arg(long, default_value = salt::tune::InputRows::DEFAULT.name())]
+    pub inputs: String,
     /// Replace an existing --out.
     #[arg(long)]
     pub force: bool,

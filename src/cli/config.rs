@@ -10,7 +10,7 @@ use salt::eval::{EvalConfig, ScoreOptions};
 use salt::pipeline::{Method, TransferConfig, TrimSpec};
 use salt::vocab::{Script, TrimKeep, SCRIPTS};
 
-use salt::tune::{FitOptions, FitRows, HiddenOptions, TuneConfig};
+use salt::tune::{FitOptions, FitRows, HiddenOptions, InputRows, TuneConfig};
 
 use super::args::{EvalArgs, TransferArgs, TrimArgs, TuneArgs};
 
@@ -212,6 +212,10 @@ impl TuneArgs {
             let names: Vec<&str> = FitRows::ALL.iter().map(|r| r.name()).collect();
             bail!("--rows {}: give {}", self.rows, names.join(", "));
         };
+        let Some(inputs) = InputRows::from_name(&self.inputs) else {
+            let names: Vec<&str> = InputRows::ALL.iter().map(|r| r.name()).collect();
+            bail!("--inputs {}: give {}", self.inputs, names.join(", "));
+        };
         let head_type = match self.head_type.as_str() {
             "same" => None,
             name => Some(salt::ggml::GgmlType::from_name(name).with_context(|| {
@@ -238,6 +242,7 @@ impl TuneArgs {
         };
         cfg.val_share = self.val_share;
         cfg.head_type = head_type;
+        cfg.inputs = inputs;
         cfg.force = self.force;
         Ok(TuneJob {
             cfg,

@@ -3,7 +3,8 @@
 //! states on a training text ([`hidden`]), the output rows are fitted to predict the next
 //! token by softmax regression on the CPU ([`fit`]), and a new GGUF is written with every
 //! tensor of the input but `output.weight`, which is the fitted head (a tied input gets
-//! one, as with `--untie`). The input embedding is not touched.
+//! one, as with `--untie`). The input embedding is kept, unless [`InputRows::Tie`] makes
+//! the fitted rows the input rows of the same tokens too.
 //!
 //! The last `val_share` of the windows read (they are spread over the whole text, so these
 //! come from its end) are kept for validation: the fit keeps the rows of the iteration with
@@ -75,6 +76,41 @@ impl FitRows {
     }
 }
 
+/// What happens to the input rows of the fitted tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputRows {
+    /// The input rows stay as they are.
+    Keep,
+    /// Each fitted row becomes that token's input row too, the view of a tied model,
+    /// which read its input and output rows from one table in training. It helps Korean
+    /// Gemma and harms SmolLM2 and Qwen (README), so it is not the default.
+    Tie,
+}
+
+impl InputRows {
+    /// Every choice, in `--inputs` order.
+    pub const ALL: [Self; 2] = [Self::Keep, Self::Tie];
+    /// What [`TuneConfig::new`] and `salt tune` do unless told otherwise (README: the
+    /// validation loss of three models).
+    pub const DEFAULT: Self = Self::Keep;
+
+    /// Its `--inputs` name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Keep => "keep",
+            Self::Tie => "tie",
+        }
+    }
+
+    /// The choice named `name`, if any.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
 /// What to tune.
 #[derive(Clone, Debug)]
 pub struct TuneConfig {
@@ -94,6 +130,8 @@ pub struct TuneConfig {
     pub val_share: f64,
     /// The head's ggml type (`None`: the input's output type, or its `token_embd` type).
     pub head_type: Option<GgmlType>,
+    /// The fitted tokens' input rows: tied to the fitted rows, or kept.
+    pub inputs: InputRows,
     /// Replace an existing output.
     pub force: bool,
 }
@@ -114,6 +152,7 @@ impl TuneConfig {
             hidden: HiddenOptions::default(),
             val_share: Self::DEFAULT_VAL_SHARE,
             head_type: None,
+            inputs: InputRows::DEFAULT,
             force: false,
         }
     }
@@ -157,6 +196,8 @@ pub struct TuneReport {
     pub positions: (usize, usize),
     /// Rows fitted.
     pub rows_fitted: usize,
+    /// What was done to their input rows.
+    pub inputs: InputRows,
     /// The iteration kept.
     pub best_iter: usize,
     /// Per iteration.
@@ -213,13 +254,22 @@ pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport,
     let fitted = fit_rows(&w0, &fit_ids, &train, &val, &cfg.fit, progress)?;
     let secs_fit = t1.elapsed().as_secs_f64();
     let bytes = crate::codec::quantize(head_type, &fitted.rows, d, keys::OUTPUT)?;
-    let header = tuned_header(&f, cfg, head_type, fit_ids.len(), train.len())?;
+    let inputs = cfg.inputs;
+    let embd_bytes = if inputs == InputRows::Tie {
+        Some(input_rows(&f, embd, &fit_ids, &fitted.rows)?)
+    } else {
+        None
+    };
+    let header = tuned_header(&f, cfg, head_type, inputs, fit_ids.len(), train.len())?;
     let sources: Vec<TensorSource<'_>> = {
-        let mut bytes = Some(bytes);
+        let (mut bytes, mut embd_bytes) = (Some(bytes), embd_bytes);
         header
             .tensors
             .iter()
             .map(|t| match f.tensor_index(&t.name_str()) {
+                Some(_) if t.name == keys::TOKEN_EMBD.as_bytes() && embd_bytes.is_some() => {
+                    TensorSource::Bytes(embd_bytes.take().unwrap_or_default())
+                }
                 Some(i) if t.name != keys::OUTPUT.as_bytes() => TensorSource::Copy(&f, i),
                 _ => TensorSource::Bytes(bytes.take().unwrap_or_default()),
             })
@@ -242,10 +292,39 @@ pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport,
         out: cfg.out.clone(),
         positions: (train.len(), val.len()),
         rows_fitted: fit_ids.len(),
+        inputs,
         best_iter: fitted.best_iter,
         log: fitted.log,
         seconds: (secs_hidden, secs_fit),
     })
+}
+
+/// `token_embd` with the rows of `fit_ids` replaced by the fitted output rows (`rows`,
+/// all `[V x d]`), in its own type; the other rows' bytes are copied.
+fn input_rows(
+    f: &GgufFile,
+    embd: &crate::gguf::TensorInfo,
+    fit_ids: &[u32],
+    rows: &[f32],
+) -> Result<Vec<u8>, Error> {
+    let d = embd.row_width() as usize;
+    let v = embd.dims[1] as usize;
+    let mut plan: Vec<crate::assemble::RowSource> = (0..v as u32)
+        .map(crate::assemble::RowSource::Copy)
+        .collect();
+    let mut new_rows = Vec::with_capacity(fit_ids.len() * d);
+    for (k, &i) in fit_ids.iter().enumerate() {
+        plan[i as usize] = crate::assemble::RowSource::New(k as u32);
+        new_rows.extend_from_slice(&rows[i as usize * d..(i as usize + 1) * d]);
+    }
+    Ok(crate::assemble::assemble_tensor(
+        f,
+        embd,
+        &plan,
+        &new_rows,
+        embd.ty,
+        keys::TOKEN_EMBD,
+    )?)
 }
 
 /// The fit assumes logits = W h: refuse models whose logits are scaled or soft-capped.
@@ -304,6 +383,7 @@ fn tuned_header(
     f: &GgufFile,
     cfg: &TuneConfig,
     head_type: GgmlType,
+    inputs: InputRows,
     rows: usize,
     positions: usize,
 ) -> Result<GgufHeader, Error> {
@@ -330,12 +410,13 @@ fn tuned_header(
     header.set("salt.head_rows", Value::U64(rows as u64));
     header.set("salt.head_positions", Value::U64(positions as u64));
     header.set("salt.head_l2", Value::F64(cfg.fit.l2));
+    header.set("salt.head_inputs", Value::str(inputs.name()));
     Ok(header)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::FitRows;
+    use super::{FitRows, InputRows};
 
     /// Each choice is found by its own name, the names are distinct, and the CLI's
     /// default is one of them.
@@ -347,5 +428,9 @@ mod tests {
         assert_eq!(FitRows::from_name("shared"), None);
         assert_eq!(FitRows::from_name("All"), None);
         assert!(FitRows::ALL.contains(&FitRows::DEFAULT));
+        for r in InputRows::ALL {
+            assert_eq!(InputRows::from_name(r.name()), Some(r));
+        }
+        assert_eq!(InputRows::from_name("auto"), None);
     }
 }
