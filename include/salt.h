@@ -53,9 +53,9 @@ salt_status salt_transfer(const char *config_json, salt_progress_fn progress, vo
  * ("all", "new", "unshared"), "l2", "iters", "max_tokens", "val_share", "ctx",
  * "head_type" ("same" or a ggml type name), "inputs" ("keep", "tie"), "cache"
  * (a folder; absent: no cache), "threads", "force"}; absent keys keep `salt tune`'s
- * defaults. On SALT_OK,
- * *result_json (if result_json is not NULL) is the report: positions, rows fitted, the
- * iteration kept, the per-iteration losses, seconds. */
+ * defaults. On SALT_OK, *result_json (if result_json is not NULL) is the report:
+ * positions, rows fitted, the input rows' treatment, the iteration kept, the
+ * per-iteration losses, seconds. */
 salt_status salt_tune(const char *config_json, salt_progress_fn progress, void *user,
                       const salt_cancel *cancel, char **result_json);
 

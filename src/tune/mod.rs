@@ -254,13 +254,12 @@ pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport,
     let fitted = fit_rows(&w0, &fit_ids, &train, &val, &cfg.fit, progress)?;
     let secs_fit = t1.elapsed().as_secs_f64();
     let bytes = crate::codec::quantize(head_type, &fitted.rows, d, keys::OUTPUT)?;
-    let inputs = cfg.inputs;
-    let embd_bytes = if inputs == InputRows::Tie {
+    let embd_bytes = if cfg.inputs == InputRows::Tie {
         Some(input_rows(&f, embd, &fit_ids, &fitted.rows)?)
     } else {
         None
     };
-    let header = tuned_header(&f, cfg, head_type, inputs, fit_ids.len(), train.len())?;
+    let header = tuned_header(&f, cfg, head_type, fit_ids.len(), train.len())?;
     let sources: Vec<TensorSource<'_>> = {
         let (mut bytes, mut embd_bytes) = (Some(bytes), embd_bytes);
         header
@@ -292,7 +291,7 @@ pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport,
         out: cfg.out.clone(),
         positions: (train.len(), val.len()),
         rows_fitted: fit_ids.len(),
-        inputs,
+        inputs: cfg.inputs,
         best_iter: fitted.best_iter,
         log: fitted.log,
         seconds: (secs_hidden, secs_fit),
@@ -383,7 +382,6 @@ fn tuned_header(
     f: &GgufFile,
     cfg: &TuneConfig,
     head_type: GgmlType,
-    inputs: InputRows,
     rows: usize,
     positions: usize,
 ) -> Result<GgufHeader, Error> {
@@ -410,7 +408,7 @@ fn tuned_header(
     header.set("salt.head_rows", Value::U64(rows as u64));
     header.set("salt.head_positions", Value::U64(positions as u64));
     header.set("salt.head_l2", Value::F64(cfg.fit.l2));
-    header.set("salt.head_inputs", Value::str(inputs.name()));
+    header.set("salt.head_inputs", Value::str(cfg.inputs.name()));
     Ok(header)
 }
 
