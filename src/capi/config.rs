@@ -96,15 +96,12 @@ impl TuneJson {
     pub fn resolve(self) -> Result<TuneConfig, String> {
         let mut cfg = TuneConfig::new(self.model, self.train, self.out);
         if let Some(name) = self.rows {
-            cfg.rows = FitRows::from_name(&name).ok_or_else(|| {
-                let names: Vec<&str> = FitRows::ALL.iter().map(|r| r.name()).collect();
-                format!("\"rows\": {name:?} is not one of {}", names.join(", "))
-            })?;
+            cfg.rows = FitRows::from_name(&name)
+                .ok_or_else(|| format!("\"rows\": {name:?} is not one of {}", FitRows::names()))?;
         }
         if let Some(name) = self.inputs {
             cfg.inputs = InputRows::from_name(&name).ok_or_else(|| {
-                let names: Vec<&str> = InputRows::ALL.iter().map(|r| r.name()).collect();
-                format!("\"inputs\": {name:?} is not one of {}", names.join(", "))
+                format!("\"inputs\": {name:?} is not one of {}", InputRows::names())
             })?;
         }
         match self.head_type.as_deref() {
@@ -163,10 +160,9 @@ impl TransferJson {
             self.methods
         } {
             let m = Method::from_name(&name).ok_or_else(|| {
-                let known: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
                 format!(
                     "\"methods\": {name:?} is not a method (one of {})",
-                    known.join(", ")
+                    Method::names()
                 )
             })?;
             if !methods.contains(&m) {

@@ -46,11 +46,10 @@ pub struct EvalJob {
 /// `salt,focus`, `all` -> methods (in the order given, duplicates dropped).
 /// One method by name.
 fn method(name: &str) -> anyhow::Result<Method> {
-    let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
     Method::from_name(name).with_context(|| {
         format!(
             "--method {name}: not a method (one or more of {}, or all)",
-            names.join(", ")
+            Method::names()
         )
     })
 }
@@ -209,12 +208,10 @@ impl TuneArgs {
     /// The library configuration.
     pub fn resolve(self) -> anyhow::Result<TuneJob> {
         let Some(rows) = FitRows::from_name(&self.rows) else {
-            let names: Vec<&str> = FitRows::ALL.iter().map(|r| r.name()).collect();
-            bail!("--rows {}: give {}", self.rows, names.join(", "));
+            bail!("--rows {}: give {}", self.rows, FitRows::names());
         };
         let Some(inputs) = InputRows::from_name(&self.inputs) else {
-            let names: Vec<&str> = InputRows::ALL.iter().map(|r| r.name()).collect();
-            bail!("--inputs {}: give {}", self.inputs, names.join(", "));
+            bail!("--inputs {}: give {}", self.inputs, InputRows::names());
         };
         let head_type = match self.head_type.as_str() {
             "same" => None,

@@ -83,6 +83,12 @@ impl Method {
         Self::ALL.into_iter().find(|m| m.name() == name)
     }
 
+    /// Every name, comma-separated, for the front ends' error messages.
+    #[must_use]
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
     /// What the method needs from the earlier stages.
     #[must_use]
     pub fn needs(self) -> Needs {

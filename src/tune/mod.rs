@@ -66,6 +66,12 @@ impl FitRows {
         Self::ALL.into_iter().find(|r| r.name() == name)
     }
 
+    /// Every name, comma-separated, for the front ends' error messages.
+    #[must_use]
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
     /// The `salt.token_class` codes whose rows are fitted; `None` for every row.
     fn classes(self) -> Option<&'static [RowClass]> {
         match self {
@@ -108,6 +114,12 @@ impl InputRows {
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Every name, comma-separated, for the front ends' error messages.
+    #[must_use]
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
     }
 }
 
