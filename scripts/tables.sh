@@ -17,8 +17,11 @@
 # METHODS (default focus,salt,fvt,omp,salt-centred) the inits; HEADS (default: METHODS;
 # "none" for no head) the inits that get a fitted head; TUNE_TOKENS (default 32768) the
 # head's training positions; ROWS (default: salt tune's, unshared) the rows it fits
-# (all reproduces the tables fitted before 2026-12-04); SOURCE=0 leaves the source out of the held-out table (its row
-# is the slowest to score and depends on nothing here; the constitution keeps it).
+# (all reproduces the tables fitted before 2026-12-04); INPUTS (default: salt tune's, keep)
+# what happens to the fitted tokens' input rows (tie: the tied rows); ROUNDS (default 1) how
+# many times salt tune runs, each round on the last round's output; SOURCE=0 leaves the source
+# out of the held-out table (its row is the slowest to score and depends on nothing here; the
+# constitution keeps it).
 # Gemma on 2 cores: about 7 minutes per init or head scored (the source 25), 10 per head
 # fitted.
 set -euo pipefail
@@ -30,6 +33,8 @@ METHODS=${METHODS:-focus,salt,fvt,omp,salt-centred}
 HEADS=${HEADS:-$METHODS}
 TUNE_TOKENS=${TUNE_TOKENS:-32768}
 ROWS=${ROWS:-unshared}
+INPUTS=${INPUTS:-keep}
+ROUNDS=${ROUNDS:-1}
 if [ -z "${SALT_BIN:-}" ]; then
   scripts/setup.sh
   cargo build --release --locked
@@ -64,9 +69,16 @@ for m in "${methods[@]}"; do models+=(--model "$OUT/init-$m.gguf"); done
 if [ "$HEADS" != none ]; then
   IFS=, read -r -a heads <<<"$HEADS"
   for m in "${heads[@]}"; do
-    echo "== $name: fitting the head of $m on $(basename "$train") ($TUNE_TOKENS positions, rows $ROWS, $(stamp))"
-    $salt tune --model "$OUT/init-$m.gguf" --train "$train" --max-tokens "$TUNE_TOKENS" \
-      --rows "$ROWS" --cache "$CACHE/hidden" --out "$OUT/init-$m-head.gguf" --force --quiet
+    from=$OUT/init-$m.gguf
+    for ((round = 1; round <= ROUNDS; round++)); do
+      echo "== $name: fitting the head of $m on $(basename "$train") ($TUNE_TOKENS positions, rows $ROWS, inputs $INPUTS, round $round of $ROUNDS, $(stamp))"
+      # Round r reads round r-1's file; the last round writes init-M-head.gguf.
+      to=$OUT/init-$m-head.gguf
+      [ "$round" = "$ROUNDS" ] || to=$OUT/init-$m-head-round$round.gguf
+      $salt tune --model "$from" --train "$train" --max-tokens "$TUNE_TOKENS" --rows "$ROWS" \
+        --inputs "$INPUTS" --cache "$CACHE/hidden" --out "$to" --force --quiet
+      from=$to
+    done
     models+=(--model "$OUT/init-$m-head.gguf")
   done
 fi
