@@ -51,6 +51,15 @@ pub enum Error {
         /// How to give it.
         fix: &'static str,
     },
+    /// The inputs do not allow the route asked for (trim keeps the source's own tokenizer;
+    /// replacement needs another).
+    #[error("{reason}; {fix}")]
+    Route {
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
     /// The caller cancelled the run (nothing was written at the output paths).
     #[error("cancelled; nothing was written")]
     Cancelled,

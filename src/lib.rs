@@ -54,6 +54,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 // Modules in pipeline order (see above), then the cross-cutting ones.
+pub mod adapt;
 pub mod assemble;
 pub mod auxvec;
 pub mod capi;
@@ -68,6 +69,7 @@ pub mod inspect;
 pub mod neighbours;
 pub mod output;
 pub mod pipeline;
+pub mod plan;
 pub mod plm;
 pub mod progress;
 pub mod regression;

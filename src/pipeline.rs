@@ -130,6 +130,7 @@ impl TransferConfig {
             min_count: self.trim_min_count,
             keep: self.trim_keep.clone(),
             heldout: self.trim_heldout.as_deref(),
+            specials: None,
         })
     }
 
@@ -265,6 +266,7 @@ pub fn transfer_methods(
     let mut laps = Laps::new();
     let all: Vec<Method> = methods.iter().copied().chain(cfg.output_method).collect();
     let needs = Needs::any(&all);
+    let own = check_route(cfg, &all)?;
     check_aux(cfg, methods, needs)?;
     // A device that cannot run is refused before anything is read or written.
     let device = device::open(cfg.device, &mut |m| rep.message(Stage::Neighbours, m))?;
@@ -291,8 +293,8 @@ pub fn transfer_methods(
     let types = source.output_types(cfg.embd_type, &mut |m| rep.message(Stage::Source, m))?;
     laps.lap("read source");
     // 2. Target vocabulary: load (a GGUF once), trim, append chat tokens, align.
-    let plm_gguf = plm_gguf(&cfg.plm)?;
-    let target = target_vocab(cfg, &source, plm_gguf.as_ref(), &mut |m| {
+    let plm_gguf = if own { None } else { plm_gguf(&cfg.plm)? };
+    let target = target_vocab(cfg, &source, plm_gguf.as_ref(), own, &mut |m| {
         rep.message(Stage::Target, m);
     })?;
     laps.lap("align");
@@ -344,6 +346,46 @@ pub fn transfer_methods(
     Ok(reports)
 }
 
+/// Whether this is the trim route (`--method trim`), checked before anything is read: it
+/// runs alone, on the source's own tokenizer (`plm` = the source), with a text to trim to.
+fn check_route(cfg: &TransferConfig, methods: &[Method]) -> Result<bool, Error> {
+    if !methods.contains(&Method::Trim) {
+        return Ok(false);
+    }
+    let fail = |reason: &str, fix| {
+        Err(Error::Route {
+            reason: format!("--method trim: {reason}"),
+            fix,
+        })
+    };
+    if methods.len() > 1 {
+        return fail(
+            "the trim route keeps the source's tokenizer and runs alone",
+            "run the replacement methods in another transfer",
+        );
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    if !same(&cfg.plm, &cfg.source) {
+        return fail(
+            &format!(
+                "--plm {} is not the source; trim keeps the source's own tokenizer",
+                cfg.plm.display()
+            ),
+            "drop --plm (or give the source GGUF)",
+        );
+    }
+    if cfg.trim_to.is_none() {
+        return fail(
+            "nothing to trim to",
+            "give --trim-to TEXT, a text of the target language",
+        );
+    }
+    Ok(true)
+}
+
 /// Methods that need neighbours need auxiliary vectors: refused before anything else.
 fn check_aux(cfg: &TransferConfig, methods: &[Method], needs: Needs) -> Result<(), Error> {
     match methods.iter().find(|m| m.needs().neighbours) {
@@ -363,19 +405,33 @@ fn target_vocab(
     cfg: &TransferConfig,
     source: &SourceModel,
     plm_file: Option<&GgufFile>,
+    own: bool,
     note: &mut dyn FnMut(&str),
 ) -> Result<TargetVocab, Error> {
-    let full = match plm_file {
-        Some(f) => vocab::target_from_gguf(f)?,
-        None => vocab::load_target(&cfg.plm)?,
+    let mut spec = cfg.trim_spec();
+    let full = if own {
+        if let Some(spec) = spec.as_mut() {
+            spec.specials = Some(vocab::own_specials(
+                &source.file,
+                &source.vocab,
+                cfg.keep_chat_tokens,
+            )?);
+        }
+        vocab::target_from_gguf(&source.file)?
+    } else {
+        match plm_file {
+            Some(f) => vocab::target_from_gguf(f)?,
+            None => vocab::load_target(&cfg.plm)?,
+        }
     };
     vocab::prepare_target(
         &source.file,
         &source.arch,
         &source.vocab,
         full,
-        cfg.trim_spec().as_ref(),
+        spec.as_ref(),
         cfg.keep_chat_tokens,
+        own,
         note,
     )
 }
@@ -487,10 +543,16 @@ struct InputHashes {
 
 impl InputHashes {
     fn of(cfg: &TransferConfig, source: &SourceModel, target: &TargetVocab) -> Result<Self, Error> {
+        // A split source is hashed over all its files, in order.
+        let source_hash = name_and_sha256_parts(&source.file.part_paths())?;
+        let tokenizer = if target.own {
+            source_hash.clone()
+        } else {
+            name_and_sha256(&target.tokenizer().path)?
+        };
         Ok(Self {
-            // A split source is hashed over all its files, in order.
-            source: name_and_sha256_parts(&source.file.part_paths())?,
-            tokenizer: name_and_sha256(&target.tokenizer().path)?,
+            source: source_hash,
+            tokenizer,
             trim_to: cfg.trim_to.as_deref().map(name_and_sha256).transpose()?,
         })
     }
@@ -585,6 +647,10 @@ fn write_output(
         ],
         token_class: planned.classes.iter().map(|c| *c as u8).collect(),
         output_method: cfg.output_method.map(|m| m.name().to_owned()),
+        trim_scripts: (cfg.trim_to.is_some() && !cfg.trim_keep.scripts.is_empty()).then(|| {
+            let names: Vec<&str> = cfg.trim_keep.scripts.iter().map(|s| s.name).collect();
+            names.join(",")
+        }),
     };
     let header = output_header(source, target, types, &prov)?;
     laps.lap("header");
@@ -703,7 +769,7 @@ pub fn kernel_problem(cfg: &TransferConfig) -> Result<KernelProblem, Error> {
     })?;
     let source = SourceModel::open(&cfg.source)?;
     let plm_file = plm_gguf(&cfg.plm)?;
-    let target = target_vocab(cfg, &source, plm_file.as_ref(), &mut |_| {})?;
+    let target = target_vocab(cfg, &source, plm_file.as_ref(), false, &mut |_| {})?;
     let needs = Needs {
         neighbours: true,
         plm: true,

@@ -70,6 +70,7 @@ fn report_from_a_real_transfer_renders() {
         score: Some(score(&m, &heldout, &text, &opts, &mut salt::progress::Silent).unwrap()),
         continuations: salt::eval::continuations(&m, &salt::eval::prompts(&text, 2), 6, None)
             .unwrap(),
+        speed: None,
     })
     .collect();
     let about = salt::eval::ReportAbout {

@@ -22,6 +22,7 @@ mod kernels;
 mod numerics;
 mod readers_hostile;
 mod report;
+mod route;
 mod split;
 mod spm_bpe;
 mod transfer;

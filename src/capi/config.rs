@@ -17,9 +17,10 @@ use crate::tune::{FitRows, InputRows, TuneConfig};
 #[serde(deny_unknown_fields)]
 pub struct TransferJson {
     source: PathBuf,
-    plm: PathBuf,
+    /// Absent: the trim route (the source's own tokenizer, `methods` default `["trim"]`).
+    plm: Option<PathBuf>,
     out: PathBuf,
-    /// Method names (`["salt"]` by default); several give one output each (`OUT-METHOD.gguf`).
+    /// Method names (`["salt"]` by default, `["trim"]` without `plm`); several give one output each (`OUT-METHOD.gguf`).
     #[serde(default)]
     methods: Vec<String>,
     /// `"plm"`, or a fastText `.bin` / `.vec` path.
@@ -57,6 +58,10 @@ pub struct EvalJson {
     parity_only: bool,
     #[serde(default = "default_continuations")]
     continuations: usize,
+    /// Time prompt processing and generation (off by default in the C API: it costs a
+    /// few seconds per model).
+    #[serde(default)]
+    speed: bool,
     #[serde(default)]
     force: bool,
     /// llama.cpp threads (default: all cores).
@@ -154,8 +159,9 @@ impl TransferJson {
             }
         };
         let mut methods = Vec::new();
+        let default = if self.plm.is_none() { "trim" } else { "salt" };
         for name in if self.methods.is_empty() {
-            vec!["salt".to_owned()]
+            vec![default.to_owned()]
         } else {
             self.methods
         } {
@@ -169,7 +175,8 @@ impl TransferJson {
                 methods.push(m);
             }
         }
-        let mut cfg = TransferConfig::new(self.source, self.plm, aux, self.out);
+        let plm = self.plm.unwrap_or_else(|| self.source.clone());
+        let mut cfg = TransferConfig::new(self.source, plm, aux, self.out);
         cfg.method = methods[0];
         cfg.trim_to = self.trim_to;
         cfg.trim_heldout = self.heldout;
@@ -204,6 +211,7 @@ impl EvalJson {
             ngram_train: self.ngram,
             force: self.force,
             command: None,
+            speed: self.speed.then(crate::eval::SpeedOptions::default),
         }
     }
 }

@@ -26,6 +26,13 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Align a source GGUF's vocabulary with a target tokenizer and count the classes.
     Overlap(OverlapArgs),
+    /// One command to a model worth shipping: plan, build every viable route (trim, and
+    /// replacement with a fitted head), score them on a validation part of your text, and
+    /// write the winner.
+    Adapt(AdaptArgs),
+    /// Before any transfer: each route's vocabulary, size, tokens per kB and cost on your
+    /// text, and the route and initialiser to use.
+    Plan(PlanArgs),
     /// Adapt a GGUF model to the target tokenizer and write a new GGUF.
     Transfer(TransferArgs),
     /// Evaluate GGUF models through llama.cpp: fertility, perplexity, bits per byte,
@@ -86,6 +93,81 @@ pub struct TuneArgs {
     /// Replace an existing --out.
     #[arg(long)]
     pub force: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  salt adapt --source gemma-3-270m.gguf --text korean.txt --plm use/ --out gemma-ko.gguf"
+)]
+pub struct AdaptArgs {
+    /// The source GGUF model.
+    #[arg(long, help_heading = "Inputs")]
+    pub source: PathBuf,
+    /// Your text of the target language; its last lines are kept for validation.
+    #[arg(long, help_heading = "Inputs")]
+    pub text: PathBuf,
+    /// A small model of the target language whose tokenizer may replace the source's
+    /// (folder, tokenizer file or GGUF). Without it, only the trim routes run.
+    #[arg(long, help_heading = "Inputs")]
+    pub plm: Option<PathBuf>,
+    /// A held-out text, scored for the report only (never used to choose).
+    #[arg(long, help_heading = "Inputs")]
+    pub heldout: Option<PathBuf>,
+    /// The model written (its reference tokenizer beside it).
+    #[arg(long, help_heading = "Output")]
+    pub out: PathBuf,
+    /// Keep every candidate in OUT.candidates/.
+    #[arg(long, help_heading = "Output")]
+    pub keep_candidates: bool,
+    /// Replace an existing output.
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
+    /// Write the validation report (HTML) here.
+    #[arg(long, help_heading = "Output")]
+    pub report: Option<PathBuf>,
+    /// Share of the text's lines kept for validation (the last ones).
+    #[arg(long, default_value_t = 0.1, help_heading = "Choice")]
+    pub val_share: f64,
+    /// Bits per byte (a fraction of the best, 0.01 = 1%) to trade for speed.
+    #[arg(long, default_value_t = 0.0, help_heading = "Choice")]
+    pub tolerance: f64,
+    /// Training positions of the replacement's head fit (a bigger budget: more).
+    #[arg(long, default_value_t = salt::adapt::Budget::default().fit_tokens, help_heading = "Budget")]
+    pub fit_tokens: usize,
+    /// L-BFGS iterations of the head fit.
+    #[arg(long, default_value_t = salt::adapt::Budget::default().fit_iters, help_heading = "Budget")]
+    pub fit_iters: usize,
+    /// Scored tokens per model on the validation part.
+    #[arg(long, default_value_t = salt::adapt::Budget::default().eval_tokens, help_heading = "Budget")]
+    pub eval_tokens: usize,
+    /// llama.cpp threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// The source GGUF model.
+    #[arg(long)]
+    pub source: PathBuf,
+    /// A PLM whose tokenizer could replace the source's (folder, tokenizer file or GGUF).
+    #[arg(long)]
+    pub plm: Option<PathBuf>,
+    /// Your text of the target language (the training text; never a held-out text).
+    #[arg(long)]
+    pub text: PathBuf,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -190,6 +272,15 @@ pub struct EvalArgs {
     /// (over the last adapted model's tokens, scored on the same windows).
     #[arg(long)]
     pub ngram: Option<PathBuf>,
+    /// Do not time prompt processing and generation.
+    #[arg(long)]
+    pub no_speed: bool,
+    /// Tokens of each timed prompt batch.
+    #[arg(long, default_value_t = salt::eval::SpeedOptions::default().prompt_tokens)]
+    pub speed_prompt: usize,
+    /// Tokens generated after each timed prompt.
+    #[arg(long, default_value_t = salt::eval::SpeedOptions::default().gen_tokens)]
+    pub speed_gen: usize,
     /// Replace an existing --report file.
     #[arg(long)]
     pub force: bool,
@@ -200,9 +291,11 @@ pub struct TransferArgs {
     /// The source GGUF model.
     #[arg(long)]
     pub source: PathBuf,
-    /// The target PLM: a folder (tokenizer + embeddings), a tokenizer file, or a GGUF.
+    /// The target PLM whose tokenizer replaces the source's: a folder (tokenizer +
+    /// embeddings), a tokenizer file, or a GGUF. Without it (or with the source itself),
+    /// the trim route: the source's own tokenizer cut to --trim-to's text, every row kept.
     #[arg(long)]
-    pub plm: PathBuf,
+    pub plm: Option<PathBuf>,
     /// The PLM's embedding table, FILE[:TENSOR] (.safetensors, .npy, .gguf).
     #[arg(long)]
     pub plm_embeddings: Option<String>,
@@ -225,9 +318,11 @@ pub struct TransferArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// How new rows are initialised: one method, a comma-separated list, or `all`
-    /// (one output per method; the shared stages run once).
-    #[arg(long, default_value = "salt")]
-    pub method: String,
+    /// (one output per method; the shared stages run once). Methods: salt,
+    /// salt-centred (or salt-centered), focus, fvt, omp, mean, random; trim for the trim
+    /// route. Default: salt with --plm, trim without.
+    #[arg(long)]
+    pub method: Option<String>,
     /// Write a separate output.weight for a tied source (needed by --output-method and
     /// by a fitted head).
     #[arg(long)]

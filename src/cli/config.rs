@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use salt::auxvec::{AuxSource, TrainOptions};
-use salt::eval::{EvalConfig, ScoreOptions};
+use salt::eval::{EvalConfig, ScoreOptions, SpeedOptions};
 use salt::pipeline::{Method, TransferConfig, TrimSpec};
 use salt::vocab::{Script, TrimKeep, SCRIPTS};
 
@@ -99,6 +99,7 @@ impl TrimArgs {
             min_count: self.trim_min_count,
             keep,
             heldout: self.heldout.as_deref(),
+            specials: None,
         }))
     }
 }
@@ -131,8 +132,21 @@ impl TransferArgs {
                 format!("--embd-type {name}: not a ggml type (try q8_0, f16, f32)")
             })?),
         };
-        let methods = methods(&self.method)?;
-        let mut cfg = TransferConfig::new(self.source, self.plm, aux, self.out);
+        // No --plm (or the source itself): the trim route, the source's own tokenizer.
+        let plm = self.plm.unwrap_or_else(|| self.source.clone());
+        let own = same_file(&plm, &self.source);
+        let methods = match (self.method.as_deref(), own) {
+            (Some(spec), _) => methods(spec)?,
+            (None, true) => vec![Method::Trim],
+            (None, false) => vec![Method::Salt],
+        };
+        if !own && methods.contains(&Method::Trim) {
+            bail!("--method trim keeps the source's own tokenizer: drop --plm");
+        }
+        if own && self.trim.trim_to.is_none() {
+            bail!("without --plm, salt trims the source's own vocabulary: give --trim-to TEXT (a text of the target language), or give --plm PLM to replace the vocabulary");
+        }
+        let mut cfg = TransferConfig::new(self.source, plm, aux, self.out);
         cfg.method = methods[0];
         cfg.plm_embeddings = self.plm_embeddings;
         cfg.untie = self.untie;
@@ -187,6 +201,11 @@ impl EvalArgs {
                 ngram_train: self.ngram,
                 force: self.force,
                 command: Some(command_line()),
+                speed: (!self.no_speed && !self.parity).then(|| SpeedOptions {
+                    prompt_tokens: self.speed_prompt,
+                    gen_tokens: self.speed_gen,
+                    ..SpeedOptions::default()
+                }),
             },
             display: Display {
                 quiet: self.quiet,
@@ -248,6 +267,14 @@ impl TuneArgs {
                 json: self.json,
             },
         })
+    }
+}
+
+/// Whether two paths name one file (as given, when either cannot be resolved).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
     }
 }
 

@@ -1,11 +1,13 @@
 //! The command line: [`args`] (raw clap flags) -> [`config`] (resolved library
 //! configurations) -> one small function per subcommand.
 
+mod adapt;
 pub mod args;
 mod config;
 mod eval;
 mod inspect;
 mod overlap;
+mod plan;
 mod progress;
 mod transfer;
 mod tune;
@@ -32,6 +34,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Transfer(t) => transfer::run(t.resolve()?),
         Command::Eval(a) => eval::run(a.resolve()),
         Command::Overlap(a) => overlap::run(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Adapt(a) => adapt::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Tune(a) => tune::run(a.resolve()?),
     }

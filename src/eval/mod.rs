@@ -12,6 +12,7 @@ mod parity;
 mod perplexity;
 mod report;
 mod run;
+mod speed;
 mod tally;
 
 pub use backend::backend;
@@ -23,3 +24,4 @@ pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
 pub use perplexity::{load_model, score, token_nll, windows, ClassScore, ModelScore, ScoreOptions};
 pub use report::{read_plan, render_report, EvalRow, PlanSummary, ReportAbout};
 pub use run::{evaluate, table, EvalConfig, EvalReport};
+pub use speed::{machine, measure_speed, thread_count, Speed, SpeedOptions};

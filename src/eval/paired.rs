@@ -75,6 +75,7 @@ mod tests {
             file_bytes: 0,
             parity: None,
             continuations: Vec::new(),
+            speed: None,
             score: Some(ModelScore {
                 model: label.to_owned(),
                 n_vocab: 10,

@@ -29,6 +29,8 @@ pub struct EvalRow {
     pub score: Option<ModelScore>,
     /// Greedy continuations of a few prompts from the text.
     pub continuations: Vec<super::Continuation>,
+    /// Prompt-processing and generation speed, when measured.
+    pub speed: Option<super::Speed>,
 }
 
 /// What a transfer's `--plan` file says about the new vocabulary.
@@ -283,6 +285,7 @@ pub fn render_report(
         }
     }
     h.push_str("</table>\n");
+    h.push_str(&speed_table(rows));
     let scored: Vec<(&EvalRow, &ModelScore)> = rows
         .iter()
         .filter_map(|r| r.score.as_ref().map(|s| (r, s)))
@@ -360,5 +363,34 @@ pub fn render_report(
         }
     }
     h.push_str("</body></html>\n");
+    h
+}
+
+/// The speed table (empty when no row was timed).
+fn speed_table(rows: &[EvalRow]) -> String {
+    let timed: Vec<(&EvalRow, &super::Speed)> = rows
+        .iter()
+        .filter_map(|r| r.speed.as_ref().map(|s| (r, s)))
+        .collect();
+    let Some((_, first)) = timed.first() else {
+        return String::new();
+    };
+    let mut h = format!(
+        "<h2>Speed ({} threads; prompt batches of {} tokens, {} generated tokens, {} times each)</h2>\n<table>\n<tr><th>model</th><th>prompt tokens/s</th><th>prompt bytes/s</th><th>generation tokens/s</th><th>generation bytes/s</th><th>bytes/token</th></tr>\n",
+        first.threads, first.prompt_tokens, first.gen_tokens, first.reps
+    );
+    for (r, s) in timed {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{:.1}</td><td>{:.0}</td><td>{:.1}</td><td>{:.0}</td><td>{:.2}</td></tr>",
+            esc(&r.label),
+            s.prompt_tok_per_s,
+            s.prompt_bytes_per_s,
+            s.gen_tok_per_s,
+            s.gen_bytes_per_s,
+            s.bytes_per_token
+        );
+    }
+    h.push_str("</table>\n");
     h
 }

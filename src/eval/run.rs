@@ -42,6 +42,8 @@ pub struct EvalConfig {
     pub force: bool,
     /// The command line recorded in the report (the CLI passes its own).
     pub command: Option<String>,
+    /// Time prompt processing and generation of every model (`None`: not timed).
+    pub speed: Option<super::SpeedOptions>,
 }
 
 /// What `evaluate` found.
@@ -55,6 +57,8 @@ pub struct EvalReport {
     pub paired: Vec<super::Paired>,
     /// The report written, if any.
     pub report: Option<PathBuf>,
+    /// The machine the models ran on (its CPU and cores), for the speed figures.
+    pub machine: String,
 }
 
 /// A model's row label: `source`, its `salt.method`, or `METHOD/OUTPUT-METHOD` when its
@@ -64,8 +68,10 @@ pub struct EvalReport {
 fn model_label(f: &GgufFile) -> Result<String, Error> {
     let method = f.opt_str("salt.method")?;
     let out = f.opt_str("salt.output_method")?;
+    let scripts = f.opt_str("salt.trim_scripts")?;
     let label = match (method, out) {
         (None, _) => "source".to_owned(),
+        (Some(m), None) if scripts.is_some() => format!("{m}+{}", scripts.unwrap_or_default()),
         (Some(m), None) => m.to_owned(),
         (Some(m), Some(o)) => format!("{m}/{o}"),
     };
@@ -137,6 +143,21 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             Some(score(m, &cfg.text, &content, &opts, progress)?)
         };
         let continuations = super::continuations(m, &prompts, 32, cfg.score.threads)?;
+        let speed = match (&cfg.speed, cfg.parity_only) {
+            (Some(opts), false) => {
+                Reporter::new(progress)
+                    .message(Stage::Eval, "timing prompt processing and generation");
+                Some(super::measure_speed(
+                    m,
+                    &content,
+                    &super::SpeedOptions {
+                        threads: cfg.score.threads,
+                        ..opts.clone()
+                    },
+                )?)
+            }
+            _ => None,
+        };
         // All the files of a split model.
         let mut file_bytes = 0;
         for p in gguf.part_paths() {
@@ -154,6 +175,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             parity,
             score,
             continuations,
+            speed,
         });
     }
     if let (Some(train), false) = (&cfg.ngram_train, cfg.parity_only) {
@@ -181,6 +203,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         rows,
         parity_ok,
         report: cfg.report.clone(),
+        machine: super::machine(),
     })
 }
 
@@ -239,6 +262,7 @@ fn ngram_rows(
             parity: None,
             score: Some(s),
             continuations: Vec::new(),
+            speed: None,
         })
         .collect())
 }
@@ -301,6 +325,7 @@ pub fn table(rows: &[EvalRow]) -> String {
             );
         }
     }
+    t.push_str(&speed_lines(rows));
     let pairs = super::paired(rows);
     if !pairs.is_empty() {
         let _ = writeln!(
@@ -319,6 +344,50 @@ pub fn table(rows: &[EvalRow]) -> String {
                 p.windows
             );
         }
+    }
+    t
+}
+
+/// The speed rows of the table (nothing when no model was timed).
+fn speed_lines(rows: &[EvalRow]) -> String {
+    let timed: Vec<(&EvalRow, &super::Speed)> = rows
+        .iter()
+        .filter_map(|r| r.speed.as_ref().map(|s| (r, s)))
+        .collect();
+    let Some((_, first)) = timed.first() else {
+        return String::new();
+    };
+    let lw = timed
+        .iter()
+        .map(|(r, _)| r.label.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let mut t = format!(
+        "speed ({} threads on {}; prompt: batches of {} tokens, generation: {} tokens, {} times each):\n{:<lw$} {:>12} {:>12} {:>12} {:>12} {:>10}\n",
+        first.threads,
+        super::machine(),
+        first.prompt_tokens,
+        first.gen_tokens,
+        first.reps,
+        "model",
+        "prompt tok/s",
+        "prompt B/s",
+        "gen tok/s",
+        "gen B/s",
+        "B/token"
+    );
+    for (r, s) in timed {
+        let _ = writeln!(
+            t,
+            "{:<lw$} {:>12.1} {:>12.0} {:>12.1} {:>12.0} {:>10.2}",
+            r.label,
+            s.prompt_tok_per_s,
+            s.prompt_bytes_per_s,
+            s.gen_tok_per_s,
+            s.gen_bytes_per_s,
+            s.bytes_per_token
+        );
     }
     t
 }

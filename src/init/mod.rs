@@ -19,6 +19,7 @@ pub mod omp;
 pub mod random;
 pub mod salt;
 pub mod salt_centred;
+pub mod trim;
 
 use serde::Serialize;
 
@@ -49,6 +50,8 @@ pub enum Method {
     Omp,
     /// SALT's regression in centred (affine) coordinates: weights that sum to one.
     SaltCentred,
+    /// The trim route: the source's own tokenizer cut to the language, every row copied.
+    Trim,
 }
 
 impl Method {
@@ -63,6 +66,10 @@ impl Method {
         Self::SaltCentred,
     ];
 
+    /// [`Method::Trim`] is a route of its own, not one of `ALL`'s initialisers: it keeps
+    /// the source's tokenizer, so it cannot share a run with a replacement.
+    pub const ROUTES: [Method; 1] = [Self::Trim];
+
     /// The name used on the command line, in file names and in `salt.method`.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -74,19 +81,33 @@ impl Method {
             Self::Fvt => "fvt",
             Self::Omp => "omp",
             Self::SaltCentred => "salt-centred",
+            Self::Trim => "trim",
         }
     }
 
     /// The method called `name`.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
+        let name = if name == "salt-centered" {
+            "salt-centred"
+        } else {
+            name
+        };
+        Self::ALL
+            .into_iter()
+            .chain(Self::ROUTES)
+            .find(|m| m.name() == name)
     }
 
     /// Every name, comma-separated, for the front ends' error messages.
     #[must_use]
     pub fn names() -> String {
-        Self::ALL.map(Self::name).join(", ")
+        let all: Vec<&str> = Self::ALL
+            .iter()
+            .chain(&Self::ROUTES)
+            .map(|m| m.name())
+            .collect();
+        all.join(", ")
     }
 
     /// What the method needs from the earlier stages.
@@ -100,6 +121,7 @@ impl Method {
             Self::Fvt => fvt::NEEDS,
             Self::Omp => omp::NEEDS,
             Self::SaltCentred => salt_centred::NEEDS,
+            Self::Trim => trim::NEEDS,
         }
     }
 
@@ -120,6 +142,7 @@ impl Method {
             Self::Fvt => fvt::init(input, rep),
             Self::Omp => omp::init(input, rep),
             Self::SaltCentred => salt_centred::init(input, rep),
+            Self::Trim => trim::init(input, rep),
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Provenance {
     pub token_class: Vec<u8>,
     /// `salt.output_method`, when the output rows had their own rule.
     pub output_method: Option<String>,
+    /// `salt.trim_scripts`: the scripts whose every piece a trim kept (`--keep-script`),
+    /// comma-joined; absent when none.
+    pub trim_scripts: Option<String>,
 }
 
 /// A file's name for provenance keys.
@@ -85,7 +88,16 @@ pub fn output_header(
 ) -> Result<GgufHeader, Error> {
     let f = &source.file;
     let mut header = GgufHeader::from_file(f);
+    // The end-of-turn token where the output has it: an appended chat token, or, in a
+    // trimmed own vocabulary, the kept source token.
     let eot = f.opt_u64("tokenizer.ggml.eot_token_id")?.and_then(|s| {
+        if target.own {
+            let classes = &target.alignment.classes;
+            return classes
+                .iter()
+                .position(|c| c.source().map(u64::from) == Some(s))
+                .map(|t| t as u32);
+        }
         target
             .chat
             .iter()
@@ -97,7 +109,7 @@ pub fn output_header(
     let meta = TokenizerMetaOptions {
         add_bos,
         add_eos: false,
-        keep_chat_template: !target.chat.is_empty(),
+        keep_chat_template: target.keeps_template,
         eot,
     };
     vocab::write_tokenizer_meta(
@@ -153,6 +165,9 @@ pub fn output_header(
     }
     if let Some(m) = &prov.output_method {
         header.set("salt.output_method", s(m.clone()));
+    }
+    if let Some(scripts) = &prov.trim_scripts {
+        header.set("salt.trim_scripts", s(scripts.clone()));
     }
     header.set(
         keys::SALT_TOKEN_CLASS,

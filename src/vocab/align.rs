@@ -249,3 +249,52 @@ pub fn align(source: &Vocab, target: &Vocab, chat: &[(u32, u32)]) -> Alignment {
     }
     Alignment { classes, stats }
 }
+
+/// The alignment of a trimmed copy of the source's own vocabulary: target token `i` is
+/// source token `old_ids[i]` (special tokens by their role where they have one), and the
+/// appended `chat` tokens are copied. No key is compared, so no row can be lost to a key
+/// collision or a byte token that a normal piece blocks.
+#[must_use]
+pub fn align_identity(
+    source: &Vocab,
+    target: &Vocab,
+    old_ids: &[u32],
+    chat: &[(u32, u32)],
+) -> Alignment {
+    let role_of: HashMap<u32, Role> = source.roles.iter().map(|(r, &id)| (id, *r)).collect();
+    let mut stats = AlignmentStats {
+        target_tokens: target.len(),
+        source_tokens: source.len(),
+        ..Default::default()
+    };
+    let mut classes = vec![TargetClass::New; target.len()];
+    for (t, &s) in old_ids.iter().enumerate() {
+        let tok = &source.tokens[s as usize];
+        classes[t] = match tok.kind {
+            TokKind::Control | TokKind::Unknown | TokKind::Unused => {
+                let role = role_of.get(&s).copied();
+                if let Some(r) = role {
+                    stats.roles.insert(r.name().to_owned(), (t as u32, s));
+                }
+                TargetClass::Special(s, role)
+            }
+            kind => {
+                stats.shared_bytes += usize::from(kind == TokKind::Byte);
+                TargetClass::Shared(s)
+            }
+        };
+        stats.exact_text += 1;
+    }
+    for &(t, s) in chat {
+        classes[t as usize] = TargetClass::Chat(s);
+    }
+    for c in &classes {
+        match c {
+            TargetClass::Shared(_) => stats.shared += 1,
+            TargetClass::Special(..) => stats.special += 1,
+            TargetClass::Chat(_) => stats.chat += 1,
+            TargetClass::New => stats.new += 1,
+        }
+    }
+    Alignment { classes, stats }
+}

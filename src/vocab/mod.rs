@@ -15,17 +15,23 @@ mod source;
 mod target;
 mod trim;
 
-pub use align::{align, append_chat_tokens, Alignment, AlignmentStats, TargetClass};
+pub use align::{
+    align, align_identity, append_chat_tokens, Alignment, AlignmentStats, TargetClass,
+};
 pub use gguf_meta::{write_tokenizer_meta, TokenizerMetaOptions};
 pub use keys::{byte_piece, canonical_key, gpt2_byte_decoder};
 pub use scripts::{is_basic, Script, SCRIPTS};
-pub use select::{prepare_target, select_target, TargetSelection, TargetVocab, TrimSpec};
+pub use select::{
+    own_specials, prepare_target, select_target, TargetSelection, TargetVocab, TrimSpec,
+};
 pub use source::vocab_from_gguf;
 pub use target::{
     load_target, parse_target, sentencepiece_proto, target_from_gguf, SpmNormalizer,
     TargetTokenizer,
 };
-pub use trim::{segmentation_change, trim_to_text, SegmentationChange, TrimKeep, TrimReport};
+pub use trim::{
+    segmentation_change, trim_own, trim_to_text, SegmentationChange, TrimKeep, TrimReport,
+};
 
 use std::collections::BTreeMap;
 
