@@ -1,6 +1,6 @@
 //! Stage 6: the Gram-form regression vs the paper's literal per-token formula
 //! e · pinv(A) · B (an SVD of each A in f64), on the stress shape (h_t 512, h_s 576,
-//! k 60..140 around SALT.md's median 103, about five tokens per anchor as SmolLM2 <- USE
+//! k 60..140 around docs/method.md's median 103, about five tokens per anchor as SmolLM2 <- USE
 //! has: 106,107 tokens, 21,889 anchors). The stage's shared work (the anchors' Gram
 //! matrix) is amortised over that many tokens, so ours runs all of them and the literal
 //! formula a sample of 64; the ratio is per token. Target: at least 50x.

@@ -66,6 +66,23 @@ salt_status salt_tune(const char *config_json, salt_progress_fn progress, void *
 salt_status salt_eval(const char *config_json, salt_progress_fn progress, void *user,
                       const salt_cancel *cancel, char **table, char **result_json);
 
+/* Plans the routes before any transfer. config_json: {"source", "plm" (optional),
+ * "text"}. On SALT_OK, *result_json is the plan: per route (source, trim, trim+SCRIPT,
+ * replace) the vocabulary, estimated file bytes, tokens per kB of the text, shared and
+ * fallback byte shares, head cost and cost per byte; the recommended route, method and
+ * reason. */
+salt_status salt_plan(const char *config_json, salt_progress_fn progress, void *user,
+                      const salt_cancel *cancel, char **result_json);
+
+/* Builds every viable route, scores them on a validation part of the text (its last
+ * lines) and writes the winner. config_json: {"source", "text", "plm", "out", "heldout",
+ * "val_share", "tolerance", "fit_tokens", "fit_iters", "eval_tokens",
+ * "keep_candidates", "threads", "force", "report"}; absent keys keep `salt adapt`'s
+ * defaults. On SALT_OK, *result_json is the report: plan, candidates, validation table,
+ * winner, verdict. */
+salt_status salt_adapt(const char *config_json, salt_progress_fn progress, void *user,
+                       const salt_cancel *cancel, char **result_json);
+
 /* The calling thread's last error message ("" when none); valid until its next call. */
 const char *salt_last_error(void);
 

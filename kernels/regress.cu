@@ -1,4 +1,4 @@
-// The per-token regression of SALT.md section 4, one block per token:
+// The per-token regression of docs/method.md section 4, one block per token:
 //   A = anchors_t[idx] (k x h_t), e = queries_t[q], G = A A^T (k x k, f64),
 //   w = G^-1 (A e) by Cholesky and two triangular solves, row = w B (B = anchors_s[idx]).
 // G is in shared memory for k <= SALT_SHARED_K (salt_regress_shared) and in a global

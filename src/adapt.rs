@@ -108,6 +108,26 @@ impl AdaptConfig {
         }
     }
 
+    /// Refuses settings out of range (the CLI and the C API word it alike).
+    ///
+    /// # Errors
+    /// A sentence naming the setting and its range.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.val_share > 0.0 && self.val_share < 0.5) {
+            return Err(format!(
+                "val_share {}: give a share between 0 and 0.5",
+                self.val_share
+            ));
+        }
+        if !(self.tolerance >= 0.0 && self.tolerance.is_finite()) {
+            return Err(format!(
+                "tolerance {}: give a fraction of 0 or more",
+                self.tolerance
+            ));
+        }
+        Ok(())
+    }
+
     /// The folder of the candidates: `OUT.candidates/` beside the output.
     #[must_use]
     pub fn work_dir(&self) -> PathBuf {

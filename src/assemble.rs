@@ -208,12 +208,12 @@ pub struct RowPlan {
     pub output: Vec<f32>,
     /// New rows from the method.
     pub from_method: usize,
-    /// New rows drawn at random (SALT.md section 5).
+    /// New rows drawn at random (docs/method.md section 5).
     pub random: usize,
 }
 
 /// Plans every row of the output: classes with a source row copy it; new tokens take
-/// the method's row, or the seeded normal row of SALT.md section 5 (one ChaCha stream per
+/// the method's row, or the seeded normal row of docs/method.md section 5 (one ChaCha stream per
 /// target id, so the bytes do not depend on the order or the thread).
 ///
 /// `output_rows`, when given, supply the new `output` rows instead of `rows` (an output

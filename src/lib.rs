@@ -2,7 +2,7 @@
 //!
 //! SALT (Lee et al., ACL 2025 Findings) replaces an LLM's vocabulary with a small
 //! target-language model's (the PLM) and builds each new embedding row by a per-token
-//! least-squares map from PLM space to LLM space. `../shared/SALT.md` in the project is the
+//! least-squares map from PLM space to LLM space. `docs/method.md` is the
 //! exact contract this crate implements.
 //!
 //! ## The pipeline, in order

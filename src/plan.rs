@@ -352,8 +352,12 @@ fn text_stats(
                 tokens: enc.get_ids().len(),
                 ..TextStats::default()
             };
+            // Byte-level pieces of one character all span that character: each byte
+            // counts once, for the first token that covers it.
+            let mut covered = 0usize;
             for (&id, &(a, b)) in enc.get_ids().iter().zip(enc.get_offsets()) {
-                let n = b.saturating_sub(a);
+                let n = b.saturating_sub(a.max(covered));
+                covered = covered.max(b);
                 let id = id as usize;
                 if classes.get(id).is_some_and(|c| *c != TargetClass::New) {
                     s.shared_bytes += n;

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use salt::capi::{
-    salt_eval, salt_last_error, salt_string_free, salt_transfer, salt_tune, SaltStatus,
+    salt_adapt, salt_eval, salt_last_error, salt_plan, salt_string_free, salt_transfer, salt_tune,
+    SaltStatus,
 };
 use salt::pipeline::Method;
 use salt::tune::{FitRows, TuneConfig};
@@ -80,7 +81,15 @@ fn the_c_example_adapts_the_demo_model_and_prints_the_clis_table() {
     let c_table = String::from_utf8(c.stdout).unwrap();
     println!("{c_table}");
     let cli = Command::new(env!("CARGO_BIN_EXE_salt"))
-        .args(["eval", "--quiet", "--max-tokens", "512", "--model"])
+        // The C API times nothing unless asked ("speed": true); the CLI's default does.
+        .args([
+            "eval",
+            "--quiet",
+            "--no-speed",
+            "--max-tokens",
+            "512",
+            "--model",
+        ])
         .arg(&gemma)
         .arg("--model")
         .arg(&out)
@@ -138,6 +147,8 @@ fn the_shared_library_exports_only_salt_symbols() {
         "salt_transfer",
         "salt_tune",
         "salt_eval",
+        "salt_plan",
+        "salt_adapt",
         "salt_last_error",
         "salt_cancel_new",
     ] {
@@ -334,4 +345,95 @@ fn salt_tune_writes_the_librarys_bytes_and_refuses_bad_settings() {
     let (s, msg, _) = tune_json(&json(serde_json::json!({})));
     assert_eq!(s, SaltStatus::Error, "{msg}");
     assert!(msg.contains("c.gguf"), "{msg}");
+}
+
+/// `salt_plan` gives the library's plan as JSON; `salt_adapt` refuses an unknown key and
+/// an out-of-range setting with `BadArgument`, and a text too short to split with `Error`,
+/// writing nothing.
+#[test]
+fn salt_plan_and_salt_adapt_answer_through_the_c_api() {
+    let text = head("text/bible-ko-train.txt", 3000);
+    let smol = asset("models/smollm2-135m-instruct-q4_1.gguf");
+    let call = |f: unsafe extern "C" fn(
+        *const c_char,
+        salt::capi::SaltProgressFn,
+        *mut c_void,
+        *const salt::capi::SaltCancel,
+        *mut *mut c_char,
+    ) -> SaltStatus,
+                json: &str| {
+        let c = CString::new(json).unwrap();
+        let mut result: *mut c_char = std::ptr::null_mut();
+        // SAFETY: a valid string, no callback, no flag, a place for the result.
+        let status = unsafe {
+            f(
+                c.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &mut result,
+            )
+        };
+        let text = if result.is_null() {
+            // SAFETY: the library's thread-local message.
+            unsafe { CStr::from_ptr(salt_last_error()) }
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            // SAFETY: the library's string, freed once.
+            let s = unsafe { CStr::from_ptr(result) }
+                .to_string_lossy()
+                .into_owned();
+            unsafe { salt_string_free(result) };
+            s
+        };
+        (status, text)
+    };
+    let json = serde_json::json!({
+        "source": smol,
+        "plm": asset("plm/use/sp.model"),
+        "text": text,
+    });
+    let (status, plan) = call(salt_plan, &json.to_string());
+    assert_eq!(status, SaltStatus::Ok, "{plan}");
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(plan["recommended"], "replace");
+    assert_eq!(plan["method"], "fvt");
+    let want = salt::plan::plan(
+        &salt::plan::PlanConfig {
+            source: smol.clone(),
+            plm: Some(asset("plm/use/sp.model")),
+            text: text.clone(),
+            keep: salt::vocab::TrimKeep::default(),
+        },
+        &mut salt::progress::Silent,
+    )
+    .unwrap();
+    // Both sides parsed from text, so that floats round the same way.
+    let want: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&want).unwrap()).unwrap();
+    assert_eq!(plan, want);
+
+    let dir = tmpdir();
+    let out = dir.path().join("a.gguf");
+    let base = serde_json::json!({"source": smol, "text": text, "out": out});
+    let mut odd = base.clone();
+    odd["val_shar"] = 0.2.into();
+    let (status, msg) = call(salt_adapt, &odd.to_string());
+    assert_eq!(status, SaltStatus::BadArgument);
+    assert!(msg.contains("val_shar"), "{msg}");
+    let mut bad = base.clone();
+    bad["val_share"] = 0.9.into();
+    let (status, msg) = call(salt_adapt, &bad.to_string());
+    assert_eq!(status, SaltStatus::BadArgument);
+    assert!(msg.contains("val_share 0.9"), "{msg}");
+    let mut short = base;
+    short["text"] = head("text/bible-ko-train.txt", 20)
+        .display()
+        .to_string()
+        .into();
+    let (status, msg) = call(salt_adapt, &short.to_string());
+    assert_eq!(status, SaltStatus::Error);
+    assert!(msg.contains("too short to split"), "{msg}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }

@@ -223,6 +223,11 @@ fn plan_chooses_trim_for_gemma_and_replacement_for_smollm2() {
         "{replace:?}"
     );
     assert!(s.routes[0].fallback_byte_share > 0.9);
+    for r in g.routes.iter().chain(&s.routes) {
+        for share in [r.shared_byte_share, r.fallback_byte_share] {
+            assert!((0.0..=1.0).contains(&share), "{r:?}");
+        }
+    }
 }
 
 /// `salt adapt` refuses, with nothing written: a text too short to split, a text the

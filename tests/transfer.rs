@@ -213,7 +213,7 @@ fn smollm_full_use_parity() {
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     assert_eq!(
         r.shared, 21_890,
-        "SALT.md: 21,890 shared tokens between SmolLM2 and USE"
+        "docs/method.md: 21,890 shared tokens between SmolLM2 and USE"
     );
     assert_eq!(r.n_vocab, 128_000 + r.chat);
     assert_parity(&out, &r.tokenizer, &heldout_with_edges("ko"), 3000);
@@ -480,7 +480,7 @@ fn several_methods_in_one_run_equal_single_runs() {
 
 /// The identity invariant: each model transferred to its own vocabulary (`--plm` = the
 /// model's GGUF) copies every row byte for byte and scores the same bits per byte. Before
-/// exact-text matching (SALT.md section 1), Gemma lost 6,359 rows (unused and control
+/// exact-text matching (docs/method.md section 1), Gemma lost 6,359 rows (unused and control
 /// tokens, key collisions, byte tokens that a normal piece blocked) and its bits per byte
 /// rose from 1.1114 to 1.1205.
 #[test]

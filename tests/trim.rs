@@ -1,4 +1,4 @@
-//! Trimming a multilingual vocabulary to a language (SALT.md section 6b): what is kept,
+//! Trimming a multilingual vocabulary to a language (docs/method.md section 6b): what is kept,
 //! `--keep-single-chars`, and the held-out segmentation report, on USE and Korean.
 
 use std::collections::HashSet;

@@ -26,7 +26,7 @@ pub fn data_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The three source LLMs of shared/ASSETS.md.
+/// The three source LLMs of docs/development.md (assets).
 pub const MODELS: [&str; 3] = [
     "models/smollm2-135m-instruct-q4_1.gguf",
     "models/gemma-3-270m-q4_k_m.gguf",

@@ -1,4 +1,4 @@
-//! Stage 4: auxiliary static vectors f(token) for every target token (SALT.md section 2).
+//! Stage 4: auxiliary static vectors f(token) for every target token (docs/method.md section 2).
 //!
 //! Input: the target tokens' canonical keys and an auxiliary source (fastText `.bin`,
 //! `.vec`, a text to train fastText on, or the PLM's own embeddings).

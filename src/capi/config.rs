@@ -215,3 +215,79 @@ impl EvalJson {
         }
     }
 }
+
+/// `salt_plan`'s configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanJson {
+    source: PathBuf,
+    plm: Option<PathBuf>,
+    text: PathBuf,
+}
+
+impl PlanJson {
+    /// The library's configuration.
+    ///
+    /// # Errors
+    /// Never; the signature matches the other jobs'.
+    pub fn resolve(self) -> Result<crate::plan::PlanConfig, String> {
+        Ok(crate::plan::PlanConfig {
+            plm: self
+                .plm
+                .filter(|p| !crate::plan::is_source(p, &self.source)),
+            source: self.source,
+            text: self.text,
+            keep: crate::vocab::TrimKeep::default(),
+        })
+    }
+}
+
+/// `salt_adapt`'s configuration (absent keys keep `salt adapt`'s defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptJson {
+    source: PathBuf,
+    text: PathBuf,
+    plm: Option<PathBuf>,
+    out: PathBuf,
+    heldout: Option<PathBuf>,
+    val_share: Option<f64>,
+    tolerance: Option<f64>,
+    fit_tokens: Option<usize>,
+    fit_iters: Option<usize>,
+    eval_tokens: Option<usize>,
+    #[serde(default)]
+    keep_candidates: bool,
+    threads: Option<usize>,
+    #[serde(default)]
+    force: bool,
+    report: Option<PathBuf>,
+}
+
+impl AdaptJson {
+    /// The library's configuration.
+    ///
+    /// # Errors
+    /// A sentence naming a key out of its range.
+    pub fn resolve(self) -> Result<crate::adapt::AdaptConfig, String> {
+        let plm = self
+            .plm
+            .filter(|p| !crate::plan::is_source(p, &self.source));
+        let mut cfg = crate::adapt::AdaptConfig::new(self.source, self.text, plm, self.out);
+        let d = crate::adapt::Budget::default();
+        cfg.budget = crate::adapt::Budget {
+            fit_tokens: self.fit_tokens.unwrap_or(d.fit_tokens),
+            fit_iters: self.fit_iters.unwrap_or(d.fit_iters),
+            eval_tokens: self.eval_tokens.unwrap_or(d.eval_tokens),
+        };
+        cfg.val_share = self.val_share.unwrap_or(cfg.val_share);
+        cfg.tolerance = self.tolerance.unwrap_or(cfg.tolerance);
+        cfg.heldout = self.heldout;
+        cfg.keep_candidates = self.keep_candidates;
+        cfg.threads = self.threads;
+        cfg.force = self.force;
+        cfg.report = self.report;
+        cfg.check()?;
+        Ok(cfg)
+    }
+}

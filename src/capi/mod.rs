@@ -298,6 +298,61 @@ pub unsafe extern "C" fn salt_eval(
     })
 }
 
+/// Plans the routes for a source, an optional PLM and a text (see `include/salt.h`).
+///
+/// # Safety
+/// As [`salt_transfer`].
+#[no_mangle]
+pub unsafe extern "C" fn salt_plan(
+    config_json: *const c_char,
+    progress: SaltProgressFn,
+    user: *mut c_void,
+    cancel: *const SaltCancel,
+    result_json: *mut *mut c_char,
+) -> SaltStatus {
+    // SAFETY: null or a live flag, by the contract.
+    let cb = unsafe { Callback::new(progress, user, cancel) };
+    // SAFETY: by this function's contract.
+    unsafe {
+        run_job(
+            "salt_plan",
+            config_json,
+            config::PlanJson::resolve,
+            cb,
+            result_json,
+            crate::plan::plan,
+        )
+    }
+}
+
+/// Builds every viable route, scores them on a validation part of the text and writes the
+/// winner (see `include/salt.h`).
+///
+/// # Safety
+/// As [`salt_transfer`].
+#[no_mangle]
+pub unsafe extern "C" fn salt_adapt(
+    config_json: *const c_char,
+    progress: SaltProgressFn,
+    user: *mut c_void,
+    cancel: *const SaltCancel,
+    result_json: *mut *mut c_char,
+) -> SaltStatus {
+    // SAFETY: null or a live flag, by the contract.
+    let cb = unsafe { Callback::new(progress, user, cancel) };
+    // SAFETY: by this function's contract.
+    unsafe {
+        run_job(
+            "salt_adapt",
+            config_json,
+            config::AdaptJson::resolve,
+            cb,
+            result_json,
+            crate::adapt::adapt,
+        )
+    }
+}
+
 /// This thread's last error message (empty when none); valid until this thread's next
 /// call.
 #[no_mangle]

@@ -44,7 +44,7 @@ pub trait Compute: Send + Sync {
         tick: &mut Tick<'_>,
     ) -> Result<Option<Neighbours>, Error>;
 
-    /// SALT rows of every query of `nb`, within SALT.md's 1e-4 of the literal formula.
+    /// SALT rows of every query of `nb`, within docs/method.md's 1e-4 of the literal formula.
     ///
     /// # Errors
     /// [`crate::error::RegressionError`] for a non-finite row, or a device error.

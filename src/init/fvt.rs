@@ -3,7 +3,7 @@
 //! new token's text into source pieces, and the new row is the mean of their source rows.
 //! It needs neither a PLM table nor auxiliary vectors: a baseline beside FOCUS.
 //!
-//! The text split is the token's canonical key (SALT.md section 1: `▁` and GPT-2's `Ġ`
+//! The text split is the token's canonical key (docs/method.md section 1: `▁` and GPT-2's `Ġ`
 //! are spaces, WordPiece word starts carry a space). A source SentencePiece tokenizer with
 //! `add_space_prefix` puts `▁` before the text itself, so a key's leading space is
 //! dropped before it tokenizes, and a lone `▁` piece it adds to a word-internal key is

@@ -4,7 +4,7 @@
 //! anchors and their sparsemax neighbours, PLM rows, the anchors' source rows, the source's
 //! row statistics) and the compute device. Output: [`NewRows`], the `token_embd` (and,
 //! for untied models, `output`) rows of the tokens the method covers, plus the weights the
-//! `--plan` file reports. Tokens a method leaves out get the seeded random rows of SALT.md
+//! `--plan` file reports. Tokens a method leaves out get the seeded random rows of docs/method.md
 //! section 5 when the tensors are assembled.
 //!
 //! One file per initialiser: [`salt`] (the paper's per-token least-squares map), [`focus`]
@@ -32,7 +32,7 @@ use crate::regression::PathCounts;
 use crate::source::{RowStats, SourceModel, SourceRows};
 use crate::vocab::TargetVocab;
 
-/// How new rows are initialised (SALT.md section 6).
+/// How new rows are initialised (docs/method.md section 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {

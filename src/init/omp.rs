@@ -5,7 +5,7 @@
 //! yet reconstruct of the token's PLM row; the least-squares coefficients of the token's
 //! row on the chosen anchors' rows are then applied to their source rows. That is SALT's
 //! step 4 with a support chosen in PLM space instead of by fastText and sparsemax, so the
-//! final coefficients come from the same solver (SALT.md section 4, on the device).
+//! final coefficients come from the same solver (docs/method.md section 4, on the device).
 //!
 //! Selection runs over blocks of 64 tokens: one float32 GEMM of the block's residuals
 //! against all anchors per step, then per token an f64 Cholesky factor grown by one row

@@ -1,5 +1,5 @@
 //! `--method random`: no rows of its own; every new token gets the seeded normal row of
-//! SALT.md section 5 when the tensors are assembled (see [`crate::assemble`]).
+//! docs/method.md section 5 when the tensors are assembled (see [`crate::assemble`]).
 
 use super::{InitInput, Needs, NewRows};
 use crate::error::Error;

@@ -1,4 +1,4 @@
-//! `--method salt` (SALT.md section 4): new(t) = e · pinv(A) · B for the token's
+//! `--method salt` (docs/method.md section 4): new(t) = e · pinv(A) · B for the token's
 //! neighbours, solved on the compute device as w = (A e)ᵀ G⁺, row = w B (and w B_out for
 //! an untied `output`). See [`crate::regression`].
 

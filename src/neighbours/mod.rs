@@ -1,4 +1,4 @@
-//! Stage 5: neighbours of every new target token among the anchors (SALT.md section 3).
+//! Stage 5: neighbours of every new target token among the anchors (docs/method.md section 3).
 //!
 //! Input: auxiliary vectors of the query tokens and of the anchors (shared target tokens
 //! that have a vector), anchors in ascending target id.

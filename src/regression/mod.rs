@@ -1,4 +1,4 @@
-//! Stage 6: the per-token least-squares map (SALT.md section 4), CPU version.
+//! Stage 6: the per-token least-squares map (docs/method.md section 4), CPU version.
 //!
 //! For a new token t with neighbours N (anchors), A = E_t[N] (k x h_t), e = E_t[t],
 //! B = E_s[src(N)] (k x h_s). SALT's row is e · pinv(A) · B, the image of e under the
@@ -6,7 +6,7 @@
 //! with G = A Aᵀ (k x k), w = (A e)ᵀ G⁺ has k entries and the row is w B.
 //!
 //! Two paths per token (see `solve.rs`):
-//! - **refined** (almost every token): Ĝ = A Aᵀ formed in float32 (SALT.md section 4
+//! - **refined** (almost every token): Ĝ = A Aᵀ formed in float32 (docs/method.md section 4
 //!   allows it) and factored by Cholesky in float32. When inverse iteration puts its smallest
 //!   eigenvalue well above both Ĝ's rounding level and the cut rcond² λ_max, G⁺ = G⁻¹, and
 //!   w is refined against A in f64 until the error left is below 1e-9 of w: the answer

@@ -57,7 +57,7 @@ fn gather_and_times_e(
 }
 
 /// The lower triangle of Ĝ = A Aᵀ for the `[k x h_t]` row-major `a`, formed in float32
-/// (SALT.md section 4 allows it; [`solve_refined`] then solves with the exact G) into `g`
+/// (docs/method.md section 4 allows it; [`solve_refined`] then solves with the exact G) into `g`
 /// (k x k column-major; the strict upper triangle is not written: faer's Cholesky uses it as
 /// workspace and [`simd::mirror_lower`] then fills it with Lᵀ).
 fn gram_f32(a: &[f32], k: usize, h_t: usize, g: MatMut<'_, f32>) {

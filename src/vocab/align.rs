@@ -1,4 +1,4 @@
-//! Aligning the target vocabulary to the source (SALT.md section 1).
+//! Aligning the target vocabulary to the source (docs/method.md section 1).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,7 +15,7 @@ pub enum TargetClass {
     /// A special token matched to source token `src`, by its exact text (`None`) or by
     /// role: its row is copied.
     Special(u32, Option<Role>),
-    /// A source control token appended for the chat template (SALT.md section 7).
+    /// A source control token appended for the chat template (docs/method.md section 7).
     Chat(u32),
     /// No source counterpart: regressed (or random when it has no auxiliary vector).
     New,
@@ -120,7 +120,7 @@ fn exact_class(t: &super::Token) -> ExactClass {
     }
 }
 
-/// Exact text first (SALT.md section 1): a special token matches a special token of the
+/// Exact text first (docs/method.md section 1): a special token matches a special token of the
 /// other vocabulary with the same text; and when both vocabularies spell pieces the same
 /// way (same tokenizer kind), a byte or normal piece matches the source piece of the same
 /// text and type class (lowest id). Key matching then never overrides these, so a
@@ -164,7 +164,7 @@ fn match_exact(
 ///
 /// Keys are compared as raw bytes. Normal (and user-defined) tokens match normal tokens.
 /// A byte token `<0xNN>` has the key `[NN]` but matches only a byte token of the other
-/// vocabulary, and only when neither vocabulary has a normal token with that key (SALT.md:
+/// vocabulary, and only when neither vocabulary has a normal token with that key (docs/method.md:
 /// "only match when no normal token of the other vocabulary has that key"). Special tokens
 /// match by exact text first, then by role. When several source tokens share a key, the
 /// lowest id wins (after exact-text matches, see [`match_exact`]).

@@ -1,5 +1,5 @@
 //! Stage 8 (tokenizer part): `tokenizer.ggml.*` metadata for the target vocabulary, written
-//! so that llama.cpp tokenizes exactly like the reference tokenizer (SALT.md section 7).
+//! so that llama.cpp tokenizes exactly like the reference tokenizer (docs/method.md section 7).
 
 use crate::error::VocabError;
 use crate::gguf::{keys, Array, GgufHeader, Kv, Value};

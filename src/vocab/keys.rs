@@ -1,4 +1,4 @@
-//! Canonical token keys (SALT.md section 1): the bytes a token stands for, so that tokens
+//! Canonical token keys (docs/method.md section 1): the bytes a token stands for, so that tokens
 //! of differently spelled vocabularies can be compared as raw bytes.
 
 use super::{TokKind, Token, TokenizerKind};

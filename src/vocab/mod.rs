@@ -2,7 +2,7 @@
 //!
 //! Input: the source GGUF's tokenizer metadata and the target (PLM) tokenizer.
 //! Output: a [`Vocab`] for each side and an [`Alignment`]: for every target token, whether
-//! it is shared with a source token (same canonical key, SALT.md section 1), matched by
+//! it is shared with a source token (same canonical key, docs/method.md section 1), matched by
 //! special role, or new. This stage does not look at embeddings.
 
 mod align;

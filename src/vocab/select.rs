@@ -13,7 +13,7 @@ use crate::error::{Error, VocabError};
 use crate::gguf::{GgufFile, GgufHeader};
 use crate::text::read_text;
 
-/// How to trim the target vocabulary (SALT.md section 6b).
+/// How to trim the target vocabulary (docs/method.md section 6b).
 #[derive(Clone, Debug)]
 pub struct TrimSpec<'a> {
     /// The target-language text whose pieces are kept.

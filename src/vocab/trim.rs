@@ -1,5 +1,5 @@
 //! Trimming a multilingual target vocabulary to the pieces a target-language text uses
-//! (SALT.md section 6b). Kept: pieces the reference tokenizer emits on the text at least
+//! (docs/method.md section 6b). Kept: pieces the reference tokenizer emits on the text at least
 //! `min_count` times, every control, unknown, byte and user-defined piece and every role,
 //! and optionally every single-character piece whose character occurs in the text (an
 //! approximation of "the scripts seen"). Ids are renumbered in the original order.
