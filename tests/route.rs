@@ -263,3 +263,44 @@ fn adapt_refuses_bad_input_and_writes_nothing() {
     );
     assert_eq!(std::fs::read(&out).unwrap(), b"mine");
 }
+
+/// With stderr redirected to a file, a long run prints step lines every few seconds (no
+/// progress bar is drawn there): a run of over 10 seconds shows at least one line
+/// between its start and its end.
+#[test]
+fn progress_lines_appear_when_stderr_is_a_file() {
+    let dir = tmpdir();
+    let log = dir.path().join("stderr.log");
+    let t0 = std::time::Instant::now();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_salt"))
+        .args(["eval", "--no-speed", "--max-tokens", "4000", "--model"])
+        .arg(asset(CASES[1].0))
+        .arg("--text")
+        .arg(asset(CASES[1].2))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    let seconds = t0.elapsed().as_secs_f64();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let steps: Vec<(u64, u64)> = text
+        .lines()
+        .filter_map(|l| l.split("] eval: ").nth(1))
+        .filter_map(|s| {
+            let (a, b) = s.split_once('/')?;
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        })
+        .collect();
+    println!("{seconds:.1} s: {steps:?}");
+    assert!(
+        steps.iter().any(|(a, b)| a == b),
+        "no closing step line:\n{text}"
+    );
+    if seconds > 10.0 {
+        assert!(
+            steps.iter().any(|(a, b)| a < b),
+            "a {seconds:.0} s run printed no step line before its end:\n{text}"
+        );
+    }
+}

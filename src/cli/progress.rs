@@ -1,8 +1,10 @@
 //! The CLI's view of the library's progress events: message lines with elapsed time and
-//! peak memory (as before), and a progress bar for counted steps (drawn only on a
-//! terminal; logs and pipes get the lines alone).
+//! peak memory, and a progress bar for counted steps on a terminal. When stderr is not a
+//! terminal (a log, `nohup`), counted steps print a line instead, at most every
+//! [`LOG_EVERY`] seconds, so a long run is never silent.
 
-use std::time::Instant;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use salt::progress::{Event, Progress, Stage};
@@ -19,20 +21,27 @@ pub fn peak_rss_mib() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+/// Seconds between two step lines when stderr is not a terminal.
+pub const LOG_EVERY: Duration = Duration::from_secs(5);
+
 /// Prints events to stderr.
 pub struct Lines {
     start: Instant,
     quiet: bool,
     bar: Option<(Stage, ProgressBar)>,
+    /// Not a terminal: when the last step line was printed.
+    logged: Option<Instant>,
 }
 
 impl Lines {
     /// A printer (`quiet`: print nothing).
     pub fn new(quiet: bool) -> Self {
+        let logged = (!std::io::stderr().is_terminal()).then(Instant::now);
         Self {
             start: Instant::now(),
             quiet,
             bar: None,
+            logged,
         }
     }
 
@@ -62,6 +71,20 @@ impl Progress for Lines {
                 peak_rss_mib(),
                 e.message
             );
+            return;
+        }
+        if let Some(last) = self.logged {
+            if last.elapsed() >= LOG_EVERY || e.done >= e.total {
+                eprintln!(
+                    "[{:6.1}s {:>5} MiB] {}: {}/{}",
+                    self.start.elapsed().as_secs_f64(),
+                    peak_rss_mib(),
+                    e.stage.name(),
+                    e.done,
+                    e.total
+                );
+                self.logged = Some(Instant::now());
+            }
             return;
         }
         if self.bar.as_ref().is_none_or(|(s, _)| *s != e.stage) {

@@ -123,8 +123,155 @@ pub fn nll_and_grad(w: &[f32], v: usize, data: &Hidden, grad: bool) -> (f64, Opt
             (loss, g)
         })
         .collect();
+    sum_parts(parts, v * d, n, grad)
+}
+
+/// A dataset whose rows outside the fit are fixed: their logits are computed once, so each
+/// evaluation multiplies only the fitted rows (`--rows unshared` fits 831 of Korean
+/// Gemma's 3,034). The columns are assembled in token-id order and reduced exactly as
+/// [`nll_and_grad`] reduces them, so the loss and gradient are the same bits.
+struct Blocks<'a> {
+    data: &'a Hidden,
+    v: usize,
+    /// Per token id: its index among the fitted rows (`Ok`) or the fixed rows (`Err`).
+    slot: Vec<Result<usize, usize>>,
+    /// Per block of [`BLOCK`] positions: the fixed rows' logits, `[n_fixed x m]`
+    /// column-major (column i = position i's logits, fixed rows in id order).
+    fixed: Vec<Vec<f32>>,
+}
+
+impl<'a> Blocks<'a> {
+    /// Splits `w0`'s rows (`[V x d]`) into the fitted `fit_ids` and the fixed rest, and
+    /// computes the fixed rows' logits on every block of `data`.
+    fn new(w0: &[f32], fit_ids: &[u32], data: &'a Hidden) -> Self {
+        let d = data.d;
+        let v = w0.len() / d;
+        let mut slot: Vec<Result<usize, usize>> = vec![Err(0); v];
+        for (k, &i) in fit_ids.iter().enumerate() {
+            slot[i as usize] = Ok(k);
+        }
+        let mut n_fixed = 0;
+        let mut fixed_rows = Vec::new();
+        for (i, s) in slot.iter_mut().enumerate() {
+            if s.is_err() {
+                *s = Err(n_fixed);
+                n_fixed += 1;
+                fixed_rows.extend_from_slice(&w0[i * d..(i + 1) * d]);
+            }
+        }
+        let n = data.len();
+        let w_fixed = MatRef::from_column_major_slice(&fixed_rows, d, n_fixed);
+        let fixed = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let (from, to) = (b * BLOCK, ((b + 1) * BLOCK).min(n));
+                let h_t = MatRef::from_column_major_slice(&data.h[from * d..to * d], d, to - from);
+                let mut z = vec![0f32; n_fixed * (to - from)];
+                if n_fixed > 0 {
+                    matmul(
+                        MatMut::from_column_major_slice_mut(&mut z, n_fixed, to - from),
+                        Accum::Replace,
+                        w_fixed.transpose(),
+                        h_t,
+                        1.0,
+                        Par::Seq,
+                    );
+                }
+                z
+            })
+            .collect();
+        Self {
+            data,
+            v,
+            slot,
+            fixed,
+        }
+    }
+
+    /// Mean NLL under the fitted rows `x` (`[k x d]`, in `fit_ids` order) and the fixed
+    /// rows, and the gradient of the fitted rows (`[k x d]`) when `grad`.
+    fn nll_and_grad(&self, x: &[f32], grad: bool) -> (f64, Option<Vec<f32>>) {
+        let (data, v) = (self.data, self.v);
+        let d = data.d;
+        let n = data.len();
+        let k = x.len() / d;
+        let n_fixed = v - k;
+        let x_mat = MatRef::from_column_major_slice(x, d, k); // X^T
+        let parts: Vec<(f64, Option<Vec<f32>>)> = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let (from, to) = (b * BLOCK, ((b + 1) * BLOCK).min(n));
+                let m = to - from;
+                let h_t = MatRef::from_column_major_slice(&data.h[from * d..to * d], d, m);
+                // z: k x m, column i = the fitted rows' logits at position from + i.
+                let mut z = faer::Mat::<f32>::zeros(k, m);
+                matmul(
+                    z.as_mut(),
+                    Accum::Replace,
+                    x_mat.transpose(),
+                    h_t,
+                    1.0,
+                    Par::Seq,
+                );
+                let fixed = &self.fixed[b];
+                let mut col = vec![0f32; v];
+                let mut loss = 0f64;
+                for i in 0..m {
+                    let zc = z
+                        .col_mut(i)
+                        .try_as_col_major_mut()
+                        .expect("contiguous")
+                        .as_slice_mut();
+                    let fc = &fixed[i * n_fixed..(i + 1) * n_fixed];
+                    for (c, s) in col.iter_mut().zip(&self.slot) {
+                        *c = match *s {
+                            Ok(j) => zc[j],
+                            Err(j) => fc[j],
+                        };
+                    }
+                    let y = data.targets[from + i] as usize;
+                    let max = col.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
+                    let sum: f64 = col.iter().map(|&x| f64::from(x - max).exp()).sum();
+                    let lse = f64::from(max) + sum.ln();
+                    loss += lse - f64::from(col[y]);
+                    if grad {
+                        for p in zc.iter_mut() {
+                            *p = (f64::from(*p) - lse).exp() as f32;
+                        }
+                        if let Ok(j) = self.slot[y] {
+                            zc[j] -= 1.0;
+                        }
+                    }
+                }
+                let g = grad.then(|| {
+                    let mut g = vec![0f32; k * d];
+                    // G^T (d x k) = H^T (d x m) P^T (m x k).
+                    matmul(
+                        MatMut::from_column_major_slice_mut(&mut g, d, k),
+                        Accum::Replace,
+                        h_t,
+                        z.as_ref().transpose(),
+                        1.0,
+                        Par::Seq,
+                    );
+                    g
+                });
+                (loss, g)
+            })
+            .collect();
+        sum_parts(parts, k * d, n, grad)
+    }
+}
+
+/// Sums per-block losses and gradients in block order, then divides by `n`.
+fn sum_parts(
+    parts: Vec<(f64, Option<Vec<f32>>)>,
+    len: usize,
+    n: usize,
+    grad: bool,
+) -> (f64, Option<Vec<f32>>) {
     let mut loss = 0f64;
-    let mut total: Option<Vec<f32>> = grad.then(|| vec![0f32; v * d]);
+    let mut total: Option<Vec<f32>> = grad.then(|| vec![0f32; len]);
     for (l, g) in parts {
         loss += l;
         if let (Some(t), Some(g)) = (total.as_mut(), g) {
@@ -153,7 +300,6 @@ pub fn fit_rows(
     progress: &mut dyn Progress,
 ) -> Result<Fit, crate::Error> {
     let d = train.d;
-    let v = w0.len() / d;
     let mut rep = Reporter::new(progress);
     let gather = |w: &[f32]| -> Vec<f32> {
         fit_ids
@@ -169,11 +315,15 @@ pub fn fit_rows(
         }
         w
     };
+    let (train_blocks, val_blocks) = (
+        Blocks::new(w0, fit_ids, train),
+        Blocks::new(w0, fit_ids, val),
+    );
     let evals = std::cell::Cell::new(0usize);
     let objective = |x: &[f32]| -> (f64, f64, Vec<f32>) {
         evals.set(evals.get() + 1);
-        let (nll, g) = nll_and_grad(&full(x), v, train, true);
-        let g = gather(&g.expect("gradient"));
+        let (nll, g) = train_blocks.nll_and_grad(x, true);
+        let g = g.expect("gradient");
         let mut reg = 0f64;
         let g: Vec<f32> = g
             .iter()
@@ -186,7 +336,7 @@ pub fn fit_rows(
             .collect();
         (nll + 0.5 * opts.l2 * reg, nll, g)
     };
-    let val_nll = |x: &[f32]| nll_and_grad(&full(x), v, val, false).0;
+    let val_nll = |x: &[f32]| val_blocks.nll_and_grad(x, false).0;
 
     let mut x = x0.clone();
     let (mut fx, nll0, mut g) = objective(&x);
@@ -294,4 +444,43 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 
 fn dot64(a: &[f32], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixed-rows path gives the bits of the plain one (loss and the fitted rows'
+    /// gradient), across several blocks and with the target among fixed and fitted rows.
+    #[test]
+    fn fixed_rows_path_equals_the_plain_loss_bit_for_bit() {
+        let (v, d, n) = (37, 8, BLOCK + 300);
+        let val = |i: usize| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 0.7;
+        let w: Vec<f32> = (0..v * d).map(val).collect();
+        let data = Hidden {
+            d,
+            h: (0..n * d).map(|i| val(i + 17)).collect(),
+            targets: (0..n).map(|i| (i * 13 % v) as u32).collect(),
+            windows: 2,
+        };
+        let fit_ids: Vec<u32> = (0..v as u32).filter(|i| i % 3 != 1).collect();
+        let x: Vec<f32> = fit_ids
+            .iter()
+            .flat_map(|&i| w[i as usize * d..(i as usize + 1) * d].iter().copied())
+            .collect();
+        let (plain, g) = nll_and_grad(&w, v, &data, true);
+        let g = g.unwrap();
+        let (fast, gf) = Blocks::new(&w, &fit_ids, &data).nll_and_grad(&x, true);
+        assert_eq!(plain.to_bits(), fast.to_bits());
+        let gf = gf.unwrap();
+        for (k, &i) in fit_ids.iter().enumerate() {
+            for c in 0..d {
+                assert_eq!(
+                    g[i as usize * d + c].to_bits(),
+                    gf[k * d + c].to_bits(),
+                    "row {i} col {c}"
+                );
+            }
+        }
+    }
 }
