@@ -301,7 +301,9 @@ pub fn transfer_methods(
     rep.check()?;
     // 3-5. PLM table, auxiliary vectors, neighbours: once, for every method that needs them.
     let plm = load_plm(cfg, &target, needs, plm_gguf.as_ref())?;
-    laps.lap("read plm");
+    if plm.is_some() {
+        laps.lap("read plm");
+    }
     let nbrs = match (&cfg.aux, needs.neighbours) {
         (Some(aux), true) => Some(neighbour_set(
             cfg,
@@ -333,7 +335,8 @@ pub fn transfer_methods(
     let mut reports = Vec::with_capacity(methods.len());
     for (&method, out) in methods.iter().zip(&mut outputs) {
         let rows = method.initialise(&init_input(cfg, &shared), &mut rep)?;
-        laps.lap("regression");
+        // Each method's own stage, so a report names only the stages its method ran.
+        laps.lap(&format!("initialise {}", method.name()));
         let rules = (&rows, out_rows.as_ref());
         reports.push(write_output(
             cfg, method, &shared, rules, out, &mut rep, &mut laps,

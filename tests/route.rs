@@ -304,3 +304,64 @@ fn progress_lines_appear_when_stderr_is_a_file() {
         );
     }
 }
+
+/// An uncased target (MiniLM's WordPiece lowercases) is named in a warning: the adapted
+/// model would only ever see lowercase text.
+#[test]
+fn an_uncased_target_gets_a_warning() {
+    struct Messages(Vec<String>);
+    impl salt::progress::Progress for Messages {
+        fn event(&mut self, e: &salt::progress::Event<'_>) {
+            self.0.push(e.message.to_owned());
+        }
+    }
+    let dir = tmpdir();
+    let smol = asset(CASES[1].0);
+    let mut cfg = TransferConfig::new(smol, asset("plm/minilm"), None, dir.path().join("m.gguf"));
+    cfg.method = Method::Mean;
+    let mut seen = Messages(Vec::new());
+    transfer(&cfg, &mut seen).unwrap();
+    let warned: Vec<&String> = seen.0.iter().filter(|m| m.contains("lowercase")).collect();
+    assert_eq!(warned.len(), 1, "{:?}", seen.0);
+    assert!(warned[0].contains("cased vocabulary"));
+    // A cased target (Gemma's SentencePiece) gets none.
+    let mut cfg = trim_config(
+        &asset(CASES[0].0),
+        crate::fixtures::head(CASES[0].1, 500),
+        dir.path().join("g.gguf"),
+    );
+    cfg.force = true;
+    let mut seen = Messages(Vec::new());
+    transfer(&cfg, &mut seen).unwrap();
+    assert!(
+        !seen.0.iter().any(|m| m.contains("lowercase")),
+        "{:?}",
+        seen.0
+    );
+}
+
+/// `salt transfer --help` names every method (routes included) and gives an example;
+/// the American spelling of salt-centred is accepted.
+#[test]
+fn transfer_help_lists_every_method() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_salt"))
+        .args(["transfer", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for m in Method::ALL.iter().chain(&Method::ROUTES) {
+        assert!(
+            help.contains(m.name()),
+            "{} is not in the help:\n{help}",
+            m.name()
+        );
+    }
+    assert!(
+        help.contains("Examples:") && help.contains("Trimming:"),
+        "{help}"
+    );
+    assert_eq!(
+        Method::from_name("salt-centered"),
+        Some(Method::SaltCentred)
+    );
+}

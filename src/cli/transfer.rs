@@ -54,9 +54,6 @@ fn summary(r: &TransferReport) -> Vec<String> {
             r.random
         ),
     ];
-    if let Some(t) = &r.trim {
-        lines.push(trim_line(t, r.segmentation.as_ref()));
-    }
     let ks: Vec<usize> = r
         .k_histogram
         .iter()
@@ -76,9 +73,12 @@ fn summary(r: &TransferReport) -> Vec<String> {
             s.refined, s.cholesky, s.eigen
         ));
     }
+    // The shared stages, and this method's own (not the other methods' of one run).
+    let own = format!("initialise {}", r.method.name());
     let t: Vec<String> = r
         .seconds
         .iter()
+        .filter(|(k, _)| !k.starts_with("initialise ") || **k == own)
         .map(|(k, v)| format!("{k} {v:.2}s"))
         .collect();
     lines.push(format!("time: {}", t.join(", ")));
@@ -104,6 +104,10 @@ pub fn run(job: TransferJob) -> anyhow::Result<ExitCode> {
         };
         emit(&json);
     } else {
+        // The trim is shared by every method of the run: said once.
+        if let Some(t) = reports.first().and_then(|r| r.trim.as_ref()) {
+            emit(&trim_line(t, reports[0].segmentation.as_ref()));
+        }
         for r in &reports {
             for l in summary(r) {
                 emit(&l);

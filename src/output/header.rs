@@ -136,6 +136,13 @@ pub fn output_header(
         }
     }
     let s = Value::str;
+    // general.name says what was made: the source's name and the route or method.
+    let what = match &prov.trim_scripts {
+        Some(scripts) => format!("{}+{scripts}", prov.method),
+        None => prov.method.clone(),
+    };
+    let name = f.opt_str(keys::GENERAL_NAME)?.unwrap_or(&source.arch);
+    header.set(keys::GENERAL_NAME, s(format!("{name} (salt {what})")));
     header.set("salt.version", s(env!("CARGO_PKG_VERSION").to_owned()));
     header.set("salt.method", s(prov.method.clone()));
     header.set("salt.source", s(prov.source.0.clone()));

@@ -153,6 +153,12 @@ pub fn prepare_target(
         &full,
         &TokenizerMetaOptions::default(),
     )?;
+    if lowercases(&full.reference) {
+        log(&format!(
+            "warning: {} lowercases its input (an uncased vocabulary): the adapted model will only ever see and write lowercase text; use a cased vocabulary to keep case",
+            full.path.display()
+        ));
+    }
     let full_size = full.vocab.len();
     let selection = select_target(full, trim, log)?;
     let template = source
@@ -246,4 +252,14 @@ pub fn own_specials(
         }
     }
     Ok(named)
+}
+
+/// Whether a tokenizer's normaliser lowercases (BERT's uncased vocabularies do).
+fn lowercases(tk: &tokenizers::Tokenizer) -> bool {
+    use tokenizers::{NormalizedString, Normalizer};
+    let Some(n) = tk.get_normalizer() else {
+        return false;
+    };
+    let mut s = NormalizedString::from("Salt AB");
+    n.normalize(&mut s).is_ok() && s.get().contains("salt ab")
 }
