@@ -19,6 +19,8 @@ pub use backend::backend;
 pub(crate) use backend::context_params;
 pub use generate::{continuations, prompts, Continuation};
 pub use ngram::ngram_scores;
+#[cfg(test)]
+pub(crate) use paired::test_row;
 pub use paired::{paired, Paired};
 pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
 pub use perplexity::{load_model, score, token_nll, windows, ClassScore, ModelScore, ScoreOptions};

@@ -64,43 +64,48 @@ fn same_windows(a: &ModelScore, b: &ModelScore) -> bool {
         && a.window_bpb.len() > 1
 }
 
+/// A scored row for unit tests: `windows` are its per-window bits per byte.
+#[cfg(test)]
+pub(crate) fn test_row(label: &str, digest: u64, windows: &[f64]) -> EvalRow {
+    let mean = windows.iter().sum::<f64>() / windows.len() as f64;
+    EvalRow {
+        label: label.to_owned(),
+        file_bytes: 0,
+        parity: None,
+        continuations: Vec::new(),
+        speed: None,
+        score: Some(ModelScore {
+            model: label.to_owned(),
+            n_vocab: 10,
+            text_bytes: 100,
+            text_tokens: 50,
+            token_digest: digest,
+            tokens_per_kb: 500.0,
+            add_bos: true,
+            ctx: 8,
+            windows: windows.len(),
+            scored_tokens: 40,
+            scored_bytes: 100,
+            bytes_from: "text",
+            unknown_tokens: 0,
+            unknown_share: 0.0,
+            by_class: Vec::new(),
+            nll_nats: 0.0,
+            perplexity: 1.0,
+            bits_per_byte: mean,
+            bpb_window_std: 0.0,
+            bpb_se: 0.0,
+            window_bpb: windows.to_vec(),
+            seconds: 0.0,
+        }),
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn row(label: &str, digest: u64, windows: &[f64]) -> EvalRow {
-        let mean = windows.iter().sum::<f64>() / windows.len() as f64;
-        EvalRow {
-            label: label.to_owned(),
-            file_bytes: 0,
-            parity: None,
-            continuations: Vec::new(),
-            speed: None,
-            score: Some(ModelScore {
-                model: label.to_owned(),
-                n_vocab: 10,
-                text_bytes: 100,
-                text_tokens: 50,
-                token_digest: digest,
-                tokens_per_kb: 500.0,
-                add_bos: true,
-                ctx: 8,
-                windows: windows.len(),
-                scored_tokens: 40,
-                scored_bytes: 100,
-                bytes_from: "text",
-                unknown_tokens: 0,
-                unknown_share: 0.0,
-                by_class: Vec::new(),
-                nll_nats: 0.0,
-                perplexity: 1.0,
-                bits_per_byte: mean,
-                bpb_window_std: 0.0,
-                bpb_se: 0.0,
-                window_bpb: windows.to_vec(),
-                seconds: 0.0,
-            }),
-        }
+        test_row(label, digest, windows)
     }
 
     #[test]
