@@ -13,6 +13,7 @@ mod bad_inputs;
 mod bpe;
 mod capi;
 mod codec;
+mod docs;
 mod eval;
 mod gguf_hostile;
 mod gguf_roundtrip;

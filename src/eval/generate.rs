@@ -76,19 +76,7 @@ pub fn continuations(
         ctx.decode(&mut batch).map_err(|e| compute(&e))?;
         let mut bytes = Vec::new();
         for pos in toks.len()..toks.len() + max_tokens {
-            let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
-            let next = logits
-                .iter()
-                .enumerate()
-                .fold((0usize, f32::NEG_INFINITY), |b, (i, &l)| {
-                    if l > b.1 {
-                        (i, l)
-                    } else {
-                        b
-                    }
-                })
-                .0;
-            let tok = llama_cpp_2::token::LlamaToken(next as i32);
+            let tok = super::speed::argmax(ctx.get_logits_ith(batch.n_tokens() - 1));
             if vocab.is_eog(tok) {
                 break;
             }

@@ -189,8 +189,8 @@ fn piece_bytes(model: &LlamaModel, tokens: &[LlamaToken]) -> usize {
         .sum()
 }
 
-/// The highest logit's token, ties to the lower id.
-fn argmax(logits: &[f32]) -> LlamaToken {
+/// The highest logit's token, ties to the lower id (greedy decoding).
+pub(super) fn argmax(logits: &[f32]) -> LlamaToken {
     let best = logits
         .iter()
         .enumerate()

@@ -239,14 +239,7 @@ pub fn align(source: &Vocab, target: &Vocab, chat: &[(u32, u32)]) -> Alignment {
             classes[id] = TargetClass::Shared(s);
         }
     }
-    for c in &classes {
-        match c {
-            TargetClass::Shared(_) => stats.shared += 1,
-            TargetClass::Special(..) => stats.special += 1,
-            TargetClass::Chat(_) => stats.chat += 1,
-            TargetClass::New => stats.new += 1,
-        }
-    }
+    count_classes(&classes, &mut stats);
     Alignment { classes, stats }
 }
 
@@ -288,7 +281,13 @@ pub fn align_identity(
     for &(t, s) in chat {
         classes[t as usize] = TargetClass::Chat(s);
     }
-    for c in &classes {
+    count_classes(&classes, &mut stats);
+    Alignment { classes, stats }
+}
+
+/// Adds each class's count to `stats`.
+fn count_classes(classes: &[TargetClass], stats: &mut AlignmentStats) {
+    for c in classes {
         match c {
             TargetClass::Shared(_) => stats.shared += 1,
             TargetClass::Special(..) => stats.special += 1,
@@ -296,5 +295,4 @@ pub fn align_identity(
             TargetClass::New => stats.new += 1,
         }
     }
-    Alignment { classes, stats }
 }
