@@ -42,7 +42,11 @@ fn every_relative_link_resolves_and_nothing_points_outside() {
             ["ASSETS", ".md"].concat(),
         ];
         for bad in &outside {
-            assert!(!text.contains(bad.as_str()), "{} mentions {bad}", page.display());
+            assert!(
+                !text.contains(bad.as_str()),
+                "{} mentions {bad}",
+                page.display()
+            );
         }
         for link in links(&text) {
             if link.starts_with("http") || link.starts_with('#') {
@@ -56,10 +60,11 @@ fn every_relative_link_resolves_and_nothing_points_outside() {
                 page.display()
             );
             assert!(
-                target
-                    .canonicalize()
-                    .unwrap()
-                    .starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize().unwrap()),
+                target.canonicalize().unwrap().starts_with(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .canonicalize()
+                        .unwrap()
+                ),
                 "{}: {link} leaves the repository",
                 page.display()
             );
