@@ -367,11 +367,7 @@ fn check_route(cfg: &TransferConfig, methods: &[Method]) -> Result<bool, Error> 
             "run the replacement methods in another transfer",
         );
     }
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    };
-    if !same(&cfg.plm, &cfg.source) {
+    if !crate::plan::is_source(&cfg.plm, &cfg.source) {
         return fail(
             &format!(
                 "--plm {} is not the source; trim keeps the source's own tokenizer",

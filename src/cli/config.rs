@@ -134,7 +134,7 @@ impl TransferArgs {
         };
         // No --plm (or the source itself): the trim route, the source's own tokenizer.
         let plm = self.plm.unwrap_or_else(|| self.source.clone());
-        let own = same_file(&plm, &self.source);
+        let own = salt::plan::is_source(&plm, &self.source);
         let methods = match (self.method.as_deref(), own) {
             (Some(spec), _) => methods(spec)?,
             (None, true) => vec![Method::Trim],
@@ -267,14 +267,6 @@ impl TuneArgs {
                 json: self.json,
             },
         })
-    }
-}
-
-/// Whether two paths name one file (as given, when either cannot be resolved).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
     }
 }
 

@@ -96,9 +96,7 @@ pub fn nll_and_grad(w: &[f32], v: usize, data: &Hidden, grad: bool) -> (f64, Opt
                     .expect("contiguous")
                     .as_slice_mut();
                 let y = data.targets[from + i] as usize;
-                let max = col.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-                let sum: f64 = col.iter().map(|&x| f64::from(x - max).exp()).sum();
-                let lse = f64::from(max) + sum.ln();
+                let lse = log_sum_exp(col);
                 loss += lse - f64::from(col[y]);
                 if grad {
                     for x in col.iter_mut() {
@@ -230,9 +228,7 @@ impl<'a> Blocks<'a> {
                         };
                     }
                     let y = data.targets[from + i] as usize;
-                    let max = col.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-                    let sum: f64 = col.iter().map(|&x| f64::from(x - max).exp()).sum();
-                    let lse = f64::from(max) + sum.ln();
+                    let lse = log_sum_exp(&col);
                     loss += lse - f64::from(col[y]);
                     if grad {
                         for p in zc.iter_mut() {
@@ -261,6 +257,14 @@ impl<'a> Blocks<'a> {
             .collect();
         sum_parts(parts, k * d, n, grad)
     }
+}
+
+/// log(sum(exp(col))) in f64, shifted by the column's maximum; the one reduction both
+/// loss paths use, so they agree bit for bit.
+fn log_sum_exp(col: &[f32]) -> f64 {
+    let max = col.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
+    let sum: f64 = col.iter().map(|&x| f64::from(x - max).exp()).sum();
+    f64::from(max) + sum.ln()
 }
 
 /// Sums per-block losses and gradients in block order, then divides by `n`.
