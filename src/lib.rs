@@ -75,6 +75,7 @@ pub mod progress;
 pub mod regression;
 pub mod source;
 pub mod text;
+pub mod train;
 pub mod tune;
 pub mod version;
 pub mod vocab;

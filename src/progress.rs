@@ -42,6 +42,8 @@ pub enum Stage {
     Hidden,
     /// Fitting the head (`salt tune`).
     Fit,
+    /// Training rows through the frozen body (`salt train`).
+    Train,
 }
 
 impl Stage {
@@ -60,6 +62,7 @@ impl Stage {
             Self::Eval => "eval",
             Self::Hidden => "hidden",
             Self::Fit => "fit",
+            Self::Train => "train",
         }
     }
 }

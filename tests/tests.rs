@@ -26,6 +26,7 @@ mod report;
 mod route;
 mod split;
 mod spm_bpe;
+mod train;
 mod transfer;
 mod trim;
 mod tune;

@@ -41,6 +41,9 @@ pub enum Command {
     /// Fit the output rows (the head) of a GGUF on a target-language training text, with
     /// the body frozen, and write a new GGUF.
     Tune(TuneArgs),
+    /// Train the input and output rows of a GGUF through its frozen body on a
+    /// target-language text (llama, qwen2, gemma3), and write a new GGUF.
+    Train(TrainArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,6 +93,67 @@ pub struct TuneArgs {
     /// rows too; helps Korean Gemma, harms SmolLM2 and Qwen: docs/results.md).
     #[arg(long, default_value = salt::tune::InputRows::DEFAULT.name())]
     pub inputs: String,
+    /// Replace an existing --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  salt train --model smollm2-ko-head.gguf --train bible-ko-train.txt \\\n    --val-text constitution-ko.txt --out smollm2-ko-trained.gguf"
+)]
+pub struct TrainArgs {
+    /// The GGUF whose rows are trained (a transfer's, tune's or any output).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Target-language training text (never the held-out text); its last windows are
+    /// kept for validation.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// A text of another domain: the step kept may not score worse on it than the
+    /// starting rows (the guard against overfitting the training domain).
+    #[arg(long)]
+    pub val_text: Option<PathBuf>,
+    /// The new GGUF (its reference tokenizer is copied beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Rows trained: all, new (the new tokens' only) or unshared (all but the shared
+    /// tokens').
+    #[arg(long, default_value = "all")]
+    pub rows: String,
+    /// Optimiser steps, one window each (the rows of the best validated step are kept).
+    #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_STEPS)]
+    pub steps: usize,
+    /// Adam's learning rate for the input rows.
+    #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.0)]
+    pub lr_input: f32,
+    /// Adam's learning rate for the output rows.
+    #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.1)]
+    pub lr_output: f32,
+    /// Steps between validations.
+    #[arg(long, default_value_t = 25)]
+    pub eval_every: usize,
+    /// Validation windows (from the training text's last part, and as many from --val-text).
+    #[arg(long, default_value_t = 6)]
+    pub val_windows: usize,
+    /// Share of the training windows kept for validation.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_share: f64,
+    /// Tokens per window.
+    #[arg(long, default_value_t = 512)]
+    pub ctx: usize,
+    /// Seed of the window order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Replace an existing --out.
     #[arg(long)]
     pub force: bool,

@@ -12,7 +12,7 @@ use salt::vocab::{Script, TrimKeep, SCRIPTS};
 
 use salt::tune::{FitOptions, FitRows, HiddenOptions, InputRows, TuneConfig};
 
-use super::args::{EvalArgs, TransferArgs, TrimArgs, TuneArgs};
+use super::args::{EvalArgs, TrainArgs, TransferArgs, TrimArgs, TuneArgs};
 
 /// How the CLI shows a run.
 #[derive(Clone, Copy, Debug)]
@@ -261,6 +261,42 @@ impl TuneArgs {
         cfg.inputs = inputs;
         cfg.force = self.force;
         Ok(TuneJob {
+            cfg,
+            display: Display {
+                quiet: self.quiet,
+                json: self.json,
+            },
+        })
+    }
+}
+
+/// A resolved `salt train`.
+pub struct TrainJob {
+    /// The library configuration.
+    pub cfg: salt::train::TrainConfig,
+    /// Output settings.
+    pub display: Display,
+}
+
+impl TrainArgs {
+    /// The library configuration.
+    pub fn resolve(self) -> anyhow::Result<TrainJob> {
+        let Some(rows) = FitRows::from_name(&self.rows) else {
+            bail!("--rows {}: give {}", self.rows, FitRows::names());
+        };
+        let mut cfg = salt::train::TrainConfig::new(self.model, self.train, self.out);
+        cfg.val_text = self.val_text;
+        cfg.rows = rows;
+        cfg.steps = self.steps;
+        cfg.lr = (self.lr_input, self.lr_output);
+        cfg.eval_every = self.eval_every;
+        cfg.val_windows = self.val_windows;
+        cfg.val_share = self.val_share;
+        cfg.ctx = self.ctx;
+        cfg.seed = self.seed;
+        cfg.threads = self.threads;
+        cfg.force = self.force;
+        Ok(TrainJob {
             cfg,
             display: Display {
                 quiet: self.quiet,

@@ -9,6 +9,7 @@ mod inspect;
 mod overlap;
 mod plan;
 mod progress;
+mod train;
 mod transfer;
 mod tune;
 
@@ -38,6 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Adapt(a) => adapt::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Tune(a) => tune::run(a.resolve()?),
+        Command::Train(a) => train::run(a.resolve()?),
     }
 }
 

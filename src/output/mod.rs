@@ -10,10 +10,12 @@ mod atomic;
 mod files;
 pub mod header;
 mod lock;
+mod rewrite;
 
 pub use atomic::AtomicOutput;
 pub use files::{method_path, tokenizer_paths, OutputSet, PlanRows};
 pub use lock::{OutputLock, LOCK_PREFIX};
+pub use rewrite::Rewrite;
 
 use std::path::{Path, PathBuf};
 

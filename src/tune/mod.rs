@@ -13,17 +13,17 @@
 pub mod fit;
 pub mod hidden;
 
-use std::io::Write as _;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::assemble::RowClass;
-use crate::error::{Error, OutputError, TuneError};
+use crate::error::{Error, TuneError};
 use crate::ggml::GgmlType;
-use crate::gguf::{keys, GgufFile, GgufHeader, TensorSource, Value};
+use crate::gguf::{keys, GgufFile, GgufHeader, Value};
 use crate::output::header::{file_name, name_and_sha256};
-use crate::output::{tokenizer_paths, AtomicOutput};
+use crate::output::Rewrite;
 use crate::progress::{Progress, Reporter, Stage};
 pub use fit::{fit_rows, nll_and_grad, Fit, FitOptions, IterLog};
 pub use hidden::{hidden_states, Hidden, HiddenOptions};
@@ -232,16 +232,8 @@ pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport,
     let head_type = cfg.head_type.unwrap_or(head.ty);
     let (d, v) = (head.row_width() as usize, head.dims[1] as usize);
     let fit_ids = fit_ids(&f, &cfg.model, cfg.rows, v)?;
-    let (json, spm) = tokenizer_paths(&cfg.model);
-    let (out_json, out_spm) = tokenizer_paths(&cfg.out);
     // Every output is created (and refused) before the long part.
-    let mut out = AtomicOutput::create(&cfg.out, cfg.force, &[&cfg.model, &cfg.train])?;
-    let mut side = Vec::new();
-    for (from, to) in [(json, out_json), (spm, out_spm)] {
-        if from.is_file() {
-            side.push((from, AtomicOutput::create(&to, cfg.force, &[&cfg.model])?));
-        }
-    }
+    let out = Rewrite::create(&cfg.model, &cfg.out, cfg.force, &[&cfg.model, &cfg.train])?;
     let text = crate::text::read_text(&cfg.train)?;
     let t0 = std::time::Instant::now();
     let all = hidden_states(&cfg.model, &cfg.train, &text, &cfg.hidden, progress)?;
@@ -272,33 +264,11 @@ pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport,
         None
     };
     let header = tuned_header(&f, cfg, head_type, fit_ids.len(), train.len())?;
-    let sources: Vec<TensorSource<'_>> = {
-        let (mut bytes, mut embd_bytes) = (Some(bytes), embd_bytes);
-        header
-            .tensors
-            .iter()
-            .map(|t| match f.tensor_index(&t.name_str()) {
-                Some(_) if t.name == keys::TOKEN_EMBD.as_bytes() && embd_bytes.is_some() => {
-                    TensorSource::Bytes(embd_bytes.take().unwrap_or_default())
-                }
-                Some(i) if t.name != keys::OUTPUT.as_bytes() => TensorSource::Copy(&f, i),
-                _ => TensorSource::Bytes(bytes.take().unwrap_or_default()),
-            })
-            .collect()
-    };
-    crate::gguf::write_gguf(out.writer(), &cfg.out, &header, &sources)?;
-    for (from, mut o) in side {
-        let b = std::fs::read(&from).map_err(|source| OutputError::Io {
-            path: from.clone(),
-            source,
-        })?;
-        o.writer().write_all(&b).map_err(|source| OutputError::Io {
-            path: o.target().to_path_buf(),
-            source,
-        })?;
-        o.commit()?;
+    let mut new = HashMap::from([(keys::OUTPUT, bytes)]);
+    if let Some(e) = embd_bytes {
+        new.insert(keys::TOKEN_EMBD, e);
     }
-    out.commit()?;
+    out.finish(&f, &header, new)?;
     Ok(TuneReport {
         out: cfg.out.clone(),
         positions: (train.len(), val.len()),
@@ -361,7 +331,12 @@ fn check_plain_logits(f: &GgufFile, path: &Path) -> Result<(), Error> {
 }
 
 /// The rows `rows` selects, ascending.
-fn fit_ids(f: &GgufFile, path: &Path, rows: FitRows, v: usize) -> Result<Vec<u32>, Error> {
+pub(crate) fn fit_ids(
+    f: &GgufFile,
+    path: &Path,
+    rows: FitRows,
+    v: usize,
+) -> Result<Vec<u32>, Error> {
     let Some(fitted) = rows.classes() else {
         return Ok((0..v as u32).collect());
     };
