@@ -7,6 +7,7 @@ mod device;
 mod gguf_io;
 mod head_fit;
 mod regression;
+mod train_step;
 mod transfer;
 
 // The test binary's counting allocator: the head-fit bench reports its peak heap.
@@ -106,6 +107,6 @@ pub fn report_against(group: &str, id: &str, target_s: f64) {
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, head_fit::whole_fit, transfer::stress_transfer, device::gpu_stages
+    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, head_fit::whole_fit, transfer::stress_transfer, train_step::step_vs_forward, device::gpu_stages
 }
 criterion_main!(benches);

@@ -16,7 +16,8 @@ use criterion::Criterion;
 use salt::auxvec::{AuxSource, TrainOptions};
 use salt::pipeline::{transfer, TransferConfig};
 
-fn cache() -> PathBuf {
+/// The asset folder (`$SALT_CACHE`, else `~/.cache/salt`).
+pub fn cache() -> PathBuf {
     std::env::var_os("SALT_CACHE").map_or_else(
         || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/salt"),
         PathBuf::from,

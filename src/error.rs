@@ -101,6 +101,14 @@ pub enum TuneError {
         /// Why.
         reason: String,
     },
+    /// A training checkpoint that cannot be resumed.
+    #[error("{}: {reason}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Why (unreadable, or written for other inputs or settings).
+        reason: String,
+    },
     /// The hidden-state cache could not be written.
     #[error("{}: writing the hidden-state cache: {source}; give another --cache folder or --no-cache", path.display())]
     Cache {

@@ -266,3 +266,67 @@ fn training_is_deterministic_across_thread_counts() {
         "one thread and two wrote different files"
     );
 }
+
+/// A run cancelled after its first validation resumes from its checkpoint and writes the
+/// same bytes as a run never stopped; a checkpoint of other settings is refused by name.
+#[test]
+fn cancelled_run_resumes_to_the_same_bytes() {
+    let dir = tmpdir();
+    let (model, text) = CASES[0];
+    let src = trimmed(&asset(model), text, dir.path().join("trim.gguf"));
+    let state = dir.path().join("run.train-state");
+    let config = |out: &str| {
+        let mut cfg = train_config(&src, text, dir.path().join(out));
+        cfg.steps = 4;
+        cfg.eval_every = 2;
+        cfg.checkpoint = Some(state.clone());
+        cfg.resume = true;
+        cfg
+    };
+    salt::train::train(&config("whole.gguf"), &mut salt::progress::Silent).unwrap();
+    assert!(
+        !state.exists(),
+        "the checkpoint is removed when the run ends"
+    );
+    let flag = salt::progress::CancelFlag::new();
+    let mut stop = salt::progress::WithCancel {
+        on_event: {
+            let flag = flag.clone();
+            move |e: &salt::progress::Event<'_>| {
+                if e.message.starts_with("step 2:") {
+                    flag.cancel();
+                }
+            }
+        },
+        flag: flag.clone(),
+    };
+    let err = salt::train::train(&config("resumed.gguf"), &mut stop).unwrap_err();
+    assert!(matches!(err, salt::Error::Cancelled), "{err}");
+    assert!(state.is_file() && !dir.path().join("resumed.gguf").exists());
+    let mut other = config("other.gguf");
+    other.lr.0 *= 2.0;
+    let err = salt::train::train(&other, &mut salt::progress::Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("run.train-state") && err.contains("other inputs or settings"),
+        "{err}"
+    );
+    let mut lines = Vec::new();
+    let r = salt::train::train(&config("resumed.gguf"), &mut |e: &salt::progress::Event<
+        '_,
+    >| {
+        lines.push(e.message.to_string());
+    })
+    .unwrap();
+    assert!(
+        lines.iter().any(|l| l.starts_with("resuming at step 2")),
+        "{lines:?}"
+    );
+    assert_eq!(r.log.len(), 3, "validations at steps 0, 2 and 4");
+    let (a, b) = (
+        std::fs::read(dir.path().join("whole.gguf")).unwrap(),
+        std::fs::read(dir.path().join("resumed.gguf")).unwrap(),
+    );
+    assert!(a == b, "the resumed run wrote other bytes");
+}

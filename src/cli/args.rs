@@ -154,6 +154,17 @@ pub struct TrainArgs {
     /// Threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where the state is saved at every validation (default: OUT.train-state; removed
+    /// when the run ends).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Save no state.
+    #[arg(long, conflicts_with_all = ["checkpoint", "resume"])]
+    pub no_checkpoint: bool,
+    /// Continue from the checkpoint when it exists (same inputs and settings; --steps may
+    /// grow). The result is the same file as a run never stopped.
+    #[arg(long)]
+    pub resume: bool,
     /// Replace an existing --out.
     #[arg(long)]
     pub force: bool,

@@ -295,6 +295,16 @@ impl TrainArgs {
         cfg.ctx = self.ctx;
         cfg.seed = self.seed;
         cfg.threads = self.threads;
+        cfg.checkpoint = if self.no_checkpoint {
+            None
+        } else {
+            Some(self.checkpoint.unwrap_or_else(|| {
+                let mut p = cfg.out.clone().into_os_string();
+                p.push(".train-state");
+                PathBuf::from(p)
+            }))
+        };
+        cfg.resume = self.resume;
         cfg.force = self.force;
         Ok(TrainJob {
             cfg,

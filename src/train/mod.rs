@@ -7,6 +7,7 @@
 //! the rows of the step with the lowest validation loss, and writes a new GGUF in which only
 //! `token_embd.weight` and `output.weight` change.
 
+pub mod adam;
 pub mod backward;
 pub mod forward;
 pub mod model;
@@ -14,6 +15,7 @@ pub mod ops;
 pub mod reference;
 pub mod rows;
 pub mod run;
+pub mod state;
 
 pub use model::{Arch, Body, Hparams};
 pub use rows::{window_grad, window_logits, window_nll, Rows, WindowGrad};

@@ -9,9 +9,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::adam::Adam;
 use super::forward::ropes;
 use super::model::Body;
 use super::ops::Rope;
+use super::state::{self, pick, State};
 use super::{start_rows, window_grad, window_nll, Rows};
 use crate::assemble::{assemble_tensor, RowSource};
 use crate::codec::dequantize;
@@ -54,6 +56,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// Where the state is saved at every validation (`None`: nowhere).
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `checkpoint` when it exists (it must match the inputs and settings).
+    pub resume: bool,
     /// Replace an existing output.
     pub force: bool,
 }
@@ -81,6 +87,8 @@ impl TrainConfig {
             val_share: 0.1,
             seed: 0,
             threads: None,
+            checkpoint: None,
+            resume: false,
             force: false,
         }
     }
@@ -130,7 +138,7 @@ impl TrainConfig {
 }
 
 /// One validation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepLog {
     /// Steps done.
     pub step: usize,
@@ -166,45 +174,6 @@ pub struct TrainReport {
     pub seconds: f64,
 }
 
-/// Adam's state for the trained rows of one table.
-struct Adam {
-    m: Vec<f32>,
-    v: Vec<f32>,
-    lr: f32,
-    d: usize,
-}
-
-impl Adam {
-    /// State for `rows` rows of width `d`, stepping at rate `lr`.
-    fn new(rows: usize, d: usize, lr: f32) -> Self {
-        Self {
-            m: vec![0.0; rows * d],
-            v: vec![0.0; rows * d],
-            lr,
-            d,
-        }
-    }
-
-    /// One step on `table`'s rows `ids` with the gradient `grad` (full table) times `scale`.
-    fn step(&mut self, table: &mut [f32], grad: &[f32], ids: &[u32], scale: f32, t: i32) {
-        const B1: f32 = 0.9;
-        const B2: f32 = 0.999;
-        const EPS: f32 = 1e-8;
-        let (d, lr) = (self.d, self.lr);
-        let (c1, c2) = (1.0 - B1.powi(t), 1.0 - B2.powi(t));
-        for (k, &id) in ids.iter().enumerate() {
-            let r = id as usize * d;
-            for j in 0..d {
-                let g = grad[r + j] * scale;
-                let (m, v) = (&mut self.m[k * d + j], &mut self.v[k * d + j]);
-                *m = B1 * *m + (1.0 - B1) * g;
-                *v = B2 * *v + (1.0 - B2) * g * g;
-                table[r + j] -= lr * (*m / c1) / ((*v / c2).sqrt() + EPS);
-            }
-        }
-    }
-}
-
 /// Windows of `path`'s text under the model's tokenizer: (input tokens, first scored).
 fn text_windows(model: &Path, path: &Path, ctx: usize) -> Result<Vec<Vec<u32>>, Error> {
     let text = crate::text::read_text(path)?;
@@ -216,6 +185,73 @@ fn text_windows(model: &Path, path: &Path, ctx: usize) -> Result<Vec<Vec<u32>>, 
         .into_iter()
         .map(|(w, _)| w.iter().map(|t| t.0 as u32).collect())
         .collect())
+}
+
+/// A validation entry for a person.
+fn show(l: &StepLog) -> String {
+    let mut s = match l.train_nll {
+        Some(t) => format!("training {t:.4}, validation {:.4}", l.val_nll),
+        None => format!("validation {:.4}", l.val_nll),
+    };
+    if let Some(o) = l.other_nll {
+        s.push_str(&format!(", other text {o:.4}"));
+    }
+    s
+}
+
+/// The training windows' order: a fresh seeded shuffle every pass over them, so the window
+/// of any step follows from the seed alone (a resumed run takes the same windows).
+struct Order {
+    n: usize,
+    seed: u64,
+    pass: Option<(usize, Vec<usize>)>,
+}
+
+impl Order {
+    fn new(n: usize, seed: u64) -> Self {
+        Self {
+            n,
+            seed,
+            pass: None,
+        }
+    }
+
+    /// The window of step `i` (from 0).
+    fn at(&mut self, i: usize) -> usize {
+        let (pass, k) = (i / self.n, i % self.n);
+        if self.pass.as_ref().is_none_or(|(p, _)| *p != pass) {
+            let mut order: Vec<usize> = (0..self.n).collect();
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                self.seed ^ (pass as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            order.shuffle(&mut rng);
+            self.pass = Some((pass, order));
+        }
+        self.pass.as_ref().map_or(0, |(_, o)| o[k])
+    }
+}
+
+/// What a checkpoint must match to be resumed: the inputs' contents and every setting but
+/// the step count (a run may be resumed to train longer) and the threads.
+fn fingerprint(cfg: &TrainConfig) -> Result<String, Error> {
+    let mut parts = vec![
+        name_and_sha256(&cfg.model)?.1,
+        name_and_sha256(&cfg.train)?.1,
+    ];
+    if let Some(p) = &cfg.val_text {
+        parts.push(name_and_sha256(p)?.1);
+    }
+    parts.push(format!(
+        "rows={} lr={:?} ctx={} seed={} eval_every={} val_windows={} val_share={}",
+        cfg.rows.name(),
+        cfg.lr,
+        cfg.ctx,
+        cfg.seed,
+        cfg.eval_every,
+        cfg.val_windows,
+        cfg.val_share
+    ));
+    Ok(parts.join(" "))
 }
 
 fn mean_nll(body: &Body, ropes: &[Rope], rows: &Rows, wins: &[Vec<u32>]) -> f64 {
@@ -318,38 +354,59 @@ fn train_in_pool(
             other_nll: other.as_ref().map(|o| mean_nll(&body, &ropes, rows, o)),
         })
     };
-    let mut log = vec![validate(&rows, 0, None)];
-    let other0 = log[0].other_nll;
+    let fingerprint = match &cfg.checkpoint {
+        Some(_) => fingerprint(cfg)?,
+        None => String::new(),
+    };
+    let mut st = match cfg
+        .checkpoint
+        .as_deref()
+        .filter(|c| cfg.resume && c.is_file())
+    {
+        Some(c) => {
+            let st = state::load(c, &fingerprint, &mut rows, &ids, cfg.lr)?;
+            rep.message(
+                Stage::Train,
+                &format!("resuming at step {} from {}", st.step, c.display()),
+            );
+            st
+        }
+        None => {
+            let first = validate(&rows, 0, None);
+            State {
+                step: 0,
+                adam_in: Adam::new(ids.len(), rows.d, cfg.lr.0),
+                adam_out: Adam::new(ids.len(), rows.d, cfg.lr.1),
+                best: (0, first.val_nll),
+                best_rows: (
+                    pick(&rows.input, &ids, rows.d),
+                    pick(&rows.output, &ids, rows.d),
+                ),
+                log: vec![first],
+            }
+        }
+    };
+    let other0 = st.log[0].other_nll;
     rep.message(
         Stage::Train,
-        &format!(
-            "step 0: validation {:.4}{}",
-            log[0].val_nll,
-            other0.map_or(String::new(), |o| format!(", other text {o:.4}"))
-        ),
+        &format!("step 0: validation {}", show(&st.log[0])),
     );
-    let mut best = (0usize, log[0].val_nll, rows.clone());
-    let mut adam_in = Adam::new(ids.len(), rows.d, cfg.lr.0);
-    let mut adam_out = Adam::new(ids.len(), rows.d, cfg.lr.1);
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut order: Vec<usize> = Vec::new();
     let (mut run_nll, mut run_n) = (0.0, 0usize);
+    let mut order = Order::new(train_wins.len(), cfg.seed);
     let t_steps = std::time::Instant::now();
-    for step in 1..=cfg.steps {
+    let first_step = st.step + 1;
+    for step in first_step..=cfg.steps {
         rep.step(Stage::Train, step - 1, cfg.steps)?;
-        if order.is_empty() {
-            order = (0..train_wins.len()).collect();
-            order.shuffle(&mut rng);
-            order.reverse();
-        }
-        let w = &train_wins[order.pop().unwrap_or(0)];
+        let w = &train_wins[order.at(step - 1)];
         let g = pool.install(|| window_grad(&body, &ropes, &rows, w, 1));
         run_nll += g.nll;
         run_n += g.n;
         let scale = 1.0 / g.n as f32;
         let t = i32::try_from(step).unwrap_or(i32::MAX);
-        adam_in.step(&mut rows.input, &g.input, &ids, scale, t);
-        adam_out.step(&mut rows.output, &g.output, &ids, scale, t);
+        st.adam_in.step(&mut rows.input, &g.input, &ids, scale, t);
+        st.adam_out
+            .step(&mut rows.output, &g.output, &ids, scale, t);
+        st.step = step;
         if step % cfg.eval_every == 0 || step == cfg.steps {
             let entry = validate(&rows, step, Some(run_nll / run_n.max(1) as f64));
             (run_nll, run_n) = (0.0, 0);
@@ -359,35 +416,37 @@ fn train_in_pool(
                 (Some(o), Some(o0)) => o <= o0,
                 _ => true,
             };
-            rep.message(
-                Stage::Train,
-                &format!(
-                    "step {step}: training {:.4}, validation {:.4}{}",
-                    entry.train_nll.unwrap_or(f64::NAN),
-                    entry.val_nll,
-                    entry
-                        .other_nll
-                        .map_or(String::new(), |o| format!(", other text {o:.4}"))
-                ),
-            );
-            if allowed && entry.val_nll < best.1 {
-                best = (step, entry.val_nll, rows.clone());
+            rep.message(Stage::Train, &format!("step {step}: {}", show(&entry)));
+            if allowed && entry.val_nll < st.best.1 {
+                st.best = (step, entry.val_nll);
+                st.best_rows = (
+                    pick(&rows.input, &ids, rows.d),
+                    pick(&rows.output, &ids, rows.d),
+                );
             }
-            log.push(entry);
+            st.log.push(entry);
+            if let Some(c) = &cfg.checkpoint {
+                state::save(c, &fingerprint, &st, &rows, &ids)?;
+            }
         }
     }
-    let seconds_per_step = t_steps.elapsed().as_secs_f64() / cfg.steps.max(1) as f64;
+    let ran = (cfg.steps + 1).saturating_sub(first_step).max(1);
+    let seconds_per_step = t_steps.elapsed().as_secs_f64() / ran as f64;
     rep.step(Stage::Train, cfg.steps, cfg.steps)?;
-    let (best_step, _, best_rows) = best;
-    let w = written(&f, cfg, &best_rows, &ids, best_step)?;
+    let best_step = st.best.0;
+    let w = written(&f, cfg, &st.best_rows, &ids, best_step)?;
     let val_nll_written = pool.install(|| mean_nll(&body, &ropes, &w.rows, &val));
     out.finish(&f, &w.header, w.tensors)?;
+    if let Some(c) = &cfg.checkpoint {
+        // The output holds everything the checkpoint did.
+        let _ = std::fs::remove_file(c);
+    }
     Ok(TrainReport {
         out: cfg.out.clone(),
         windows: (train_wins.len(), val.len()),
         rows_trained: ids.len(),
         best_step,
-        log,
+        log: st.log,
         val_nll_written,
         val_tokens: val,
         seconds_per_step,
@@ -406,34 +465,22 @@ struct Written {
 fn written(
     f: &GgufFile,
     cfg: &TrainConfig,
-    rows: &Rows,
+    best: &(Vec<f32>, Vec<f32>),
     ids: &[u32],
     best_step: usize,
 ) -> Result<Written, Error> {
     let embd = f.require_tensor(keys::TOKEN_EMBD)?;
     let head = f.tensor(keys::OUTPUT).unwrap_or(embd);
-    let d = rows.d;
-    let mut plan: Vec<RowSource> = (0..rows.v as u32).map(RowSource::Copy).collect();
+    let (d, v) = (embd.row_width() as usize, embd.n_rows() as usize);
+    let mut plan: Vec<RowSource> = (0..v as u32).map(RowSource::Copy).collect();
     for (k, &i) in ids.iter().enumerate() {
         plan[i as usize] = RowSource::New(k as u32);
     }
-    let pick = |table: &[f32]| -> Vec<f32> {
-        ids.iter()
-            .flat_map(|&i| table[i as usize * d..][..d].iter().copied())
-            .collect()
-    };
-    let in_bytes = assemble_tensor(
-        f,
-        embd,
-        &plan,
-        &pick(&rows.input),
-        embd.ty,
-        keys::TOKEN_EMBD,
-    )?;
-    let out_bytes = assemble_tensor(f, head, &plan, &pick(&rows.output), head.ty, keys::OUTPUT)?;
+    let in_bytes = assemble_tensor(f, embd, &plan, &best.0, embd.ty, keys::TOKEN_EMBD)?;
+    let out_bytes = assemble_tensor(f, head, &plan, &best.1, head.ty, keys::OUTPUT)?;
     let back = Rows {
         d,
-        v: rows.v,
+        v,
         input: dequantize(embd.ty, &in_bytes, d)?,
         output: dequantize(head.ty, &out_bytes, d)?,
     };
