@@ -59,6 +59,17 @@ salt_status salt_transfer(const char *config_json, salt_progress_fn progress, vo
 salt_status salt_tune(const char *config_json, salt_progress_fn progress, void *user,
                       const salt_cancel *cancel, char **result_json);
 
+/* Trains the input and output rows of a model through its frozen body (llama, qwen2,
+ * gemma3) on a target-language training text and writes a new GGUF, untied. config_json:
+ * {"model", "train", "out", "val_text" (another domain: the step kept may not score worse
+ * on it than the start), "rows" ("all", "new", "unshared"), "steps", "lr_input",
+ * "lr_output", "lazy", "eval_every", "val_windows", "val_share", "ctx", "seed", "threads",
+ * "checkpoint" (a file; absent: none), "resume", "force"}; absent keys keep `salt train`'s
+ * defaults. On SALT_OK, *result_json is the report: windows, rows trained, the step kept,
+ * every validation, seconds per step. */
+salt_status salt_train(const char *config_json, salt_progress_fn progress, void *user,
+                       const salt_cancel *cancel, char **result_json);
+
 /* Evaluates models through llama.cpp. config_json: {"models", "text", "max_tokens",
  * "ctx", "threads", "reference", "report", "plan", "ngram", "parity_only",
  * "continuations", "force"}. On SALT_OK or SALT_CHECK_FAILED, *table is the table
@@ -76,7 +87,7 @@ salt_status salt_plan(const char *config_json, salt_progress_fn progress, void *
 
 /* Builds every viable route, scores them on a validation part of the text (its last
  * lines) and writes the winner. config_json: {"source", "text", "plm", "out", "heldout",
- * "val_share", "tolerance", "fit_tokens", "fit_iters", "eval_tokens",
+ * "val_share", "tolerance", "fit_tokens", "fit_iters", "eval_tokens", "train_steps",
  * "keep_candidates", "threads", "force", "report"}; absent keys keep `salt adapt`'s
  * defaults. On SALT_OK, *result_json is the report: plan, candidates, validation table,
  * winner, verdict. */

@@ -9,7 +9,9 @@
 # its verdict; the winner is then scored on the held-out split, for the report only.
 #
 # DEMO_EVAL_TOKENS (default 8192) caps the scored tokens per model on the validation part,
-# DEMO_FIT_TOKENS (default 8192) and DEMO_FIT_ITERS (default 20) the replacement's head fit.
+# DEMO_FIT_TOKENS (default 8192) and DEMO_FIT_ITERS (default 20) the replacement's head fit,
+# DEMO_TRAIN_STEPS (default 0, to stay short; salt adapt's own default is 50) the steps of
+# training the trim and replacement candidates' rows through the frozen body.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -21,7 +23,7 @@ salt=./target/release/salt
 train=$CACHE/text/bible-ko-train.txt
 heldout=$CACHE/text/bible-ko-heldout.txt
 budget=(--eval-tokens "${DEMO_EVAL_TOKENS:-8192}" --fit-tokens "${DEMO_FIT_TOKENS:-8192}"
-  --fit-iters "${DEMO_FIT_ITERS:-20}")
+  --fit-iters "${DEMO_FIT_ITERS:-20}" --train-steps "${DEMO_TRAIN_STEPS:-0}")
 
 for model in smollm2-135m-instruct-q4_1 gemma-3-270m-q4_k_m; do
   echo "== salt adapt: $model <- Korean ($(date -u +%H:%M:%S))"

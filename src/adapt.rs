@@ -9,7 +9,9 @@
 //!    vocabulary trimmed to the training part (`trim`), the same keeping every piece of
 //!    the text's script (`trim+SCRIPT`), and, with a PLM that covers the text, the PLM's
 //!    vocabulary trimmed to the training part, initialised by the plan's method, with its
-//!    head fitted on the training part (`salt tune`, body frozen).
+//!    head fitted on the training part (`salt tune`, body frozen). With a training
+//!    budget, `trim` and the replacement are also trained through the frozen body
+//!    (`salt train`), each a candidate of its own (`+train`).
 //! 4. The source and every candidate are scored on the validation part (bits per byte
 //!    with its standard error, and speed) through llama.cpp.
 //! 5. The winner, by [`choose`]: the lowest bits per byte; among the candidates within two
@@ -30,6 +32,7 @@ use crate::output::tokenizer_paths;
 use crate::pipeline::{transfer, TransferConfig};
 use crate::plan::{plan, Plan, PlanConfig, MAX_OUTSIDE_SHARE};
 use crate::progress::{Progress, Reporter, Stage};
+use crate::train::TrainConfig;
 use crate::tune::{tune, FitOptions, HiddenOptions, TuneConfig};
 use crate::vocab::{Script, TrimKeep};
 
@@ -45,6 +48,16 @@ pub struct Budget {
     pub fit_iters: usize,
     /// Scored tokens per model on the validation part.
     pub eval_tokens: usize,
+    /// Steps of training the rows through the frozen body (`salt train`) for the `trim`
+    /// and replacement candidates; 0 trains none.
+    pub train_steps: usize,
+}
+
+impl Budget {
+    /// Training steps unless told otherwise: on SmolLM2 <- Korean, 50 steps of the input
+    /// rows took the validation loss from 6.26 to 5.73 nats per token and a text of
+    /// another domain (Korean bills) from 7.51 to 7.32, at about 3 s a step on 2 cores.
+    pub const DEFAULT_TRAIN_STEPS: usize = 50;
 }
 
 impl Default for Budget {
@@ -57,6 +70,7 @@ impl Default for Budget {
             fit_tokens: HiddenOptions::DEFAULT_MAX_TOKENS,
             fit_iters: FitOptions::default().iters,
             eval_tokens: 8192,
+            train_steps: Self::DEFAULT_TRAIN_STEPS,
         }
     }
 }
@@ -149,6 +163,9 @@ pub struct Candidate {
     pub path: PathBuf,
     /// Seconds to build it.
     pub seconds: f64,
+    /// Index of its route in the plan (a trained candidate shares its base's).
+    #[serde(skip)]
+    pub route: usize,
 }
 
 /// What `adapt` did.
@@ -298,7 +315,7 @@ fn run(cfg: &AdaptConfig, progress: &mut dyn Progress) -> Result<AdaptReport, Er
     check_viable(cfg, &the_plan)?;
     lap("plan", &mut seconds);
     let mut candidates = Vec::new();
-    for route in the_plan.routes.iter().skip(1) {
+    for (i, route) in the_plan.routes.iter().enumerate().skip(1) {
         let t0 = std::time::Instant::now();
         let made = match route.route.as_str() {
             "replace" => replace(cfg, &the_plan, &train_path, &work, progress)?,
@@ -308,8 +325,29 @@ fn run(cfg: &AdaptConfig, progress: &mut dyn Progress) -> Result<AdaptReport, Er
             label: made.0,
             path: made.1,
             seconds: t0.elapsed().as_secs_f64(),
+            route: i,
         });
         lap(&format!("build {}", route.route), &mut seconds);
+    }
+    if cfg.budget.train_steps > 0 {
+        // The plain trim and the replacement: trim+SCRIPT differs from trim only in rows
+        // the training part never shows, which training cannot move.
+        let bases: Vec<Candidate> = candidates
+            .iter()
+            .filter(|c| c.label == "trim" || c.label.starts_with("replace"))
+            .cloned()
+            .collect();
+        for base in bases {
+            let t0 = std::time::Instant::now();
+            let path = train_candidate(cfg, &base.path, &train_path, progress)?;
+            candidates.push(Candidate {
+                label: format!("{}+train", base.label),
+                path,
+                seconds: base.seconds + t0.elapsed().as_secs_f64(),
+                route: base.route,
+            });
+            lap(&format!("train {}", base.label), &mut seconds);
+        }
     }
     let models: Vec<PathBuf> = std::iter::once(cfg.source.clone())
         .chain(candidates.iter().map(|c| c.path.clone()))
@@ -319,7 +357,13 @@ fn run(cfg: &AdaptConfig, progress: &mut dyn Progress) -> Result<AdaptReport, Er
         progress,
     )?;
     lap("validation", &mut seconds);
-    let cost: Vec<f64> = the_plan.routes.iter().map(|r| r.cost_per_byte).collect();
+    let cost: Vec<f64> = std::iter::once(the_plan.routes[0].cost_per_byte)
+        .chain(
+            candidates
+                .iter()
+                .map(|c| the_plan.routes[c.route].cost_per_byte),
+        )
+        .collect();
     let w = choose(&validation.rows, &cost, cfg.tolerance).ok_or_else(|| Error::Route {
         reason: "no candidate could be scored on the validation part".into(),
         fix: "give a longer text",
@@ -468,6 +512,24 @@ fn replace(
         let _ = std::fs::remove_file(p);
     }
     Ok((format!("replace:{}+head", method.name()), out))
+}
+
+/// `base` trained through its frozen body on the training part (`salt train`'s defaults,
+/// the budget's steps): the GGUF beside it, `NAME-train.gguf`.
+fn train_candidate(
+    cfg: &AdaptConfig,
+    base: &Path,
+    train: &Path,
+    progress: &mut dyn Progress,
+) -> Result<PathBuf, Error> {
+    let stem = base.file_stem().unwrap_or_default().to_string_lossy();
+    let out = base.with_file_name(format!("{stem}-train.gguf"));
+    let mut tc = TrainConfig::new(base.to_path_buf(), train.to_path_buf(), out.clone());
+    tc.steps = cfg.budget.train_steps;
+    tc.threads = cfg.threads;
+    tc.force = true;
+    crate::train::train(&tc, progress)?;
+    Ok(out)
 }
 
 /// Scoring and timing settings of `salt adapt`'s evaluations.

@@ -146,6 +146,7 @@ fn the_shared_library_exports_only_salt_symbols() {
     for want in [
         "salt_transfer",
         "salt_tune",
+        "salt_train",
         "salt_eval",
         "salt_plan",
         "salt_adapt",
@@ -243,21 +244,39 @@ unsafe extern "C" fn count_fit_events(
     _message: *const c_char,
 ) {
     // SAFETY: the library passes a NUL-terminated stage name and our counter.
-    if unsafe { CStr::from_ptr(stage) }.to_bytes() == b"fit" {
+    if matches!(
+        unsafe { CStr::from_ptr(stage) }.to_bytes(),
+        b"fit" | b"train"
+    ) {
         unsafe { *user.cast::<u64>() += 1 };
     }
 }
 
+/// A C API job's entry point (`salt_tune`, `salt_train`).
+type Job = unsafe extern "C" fn(
+    *const c_char,
+    salt::capi::SaltProgressFn,
+    *mut std::ffi::c_void,
+    *const salt::capi::SaltCancel,
+    *mut *mut c_char,
+) -> SaltStatus;
+
 /// Calls `salt_tune` with `json`; (status, the result or this thread's error message,
 /// fit events seen).
 fn tune_json(json: &str) -> (SaltStatus, String, u64) {
+    job_json(salt_tune, json)
+}
+
+/// Calls `job` with `json`; (status, the result or this thread's error message, events
+/// seen).
+fn job_json(job: Job, json: &str) -> (SaltStatus, String, u64) {
     let c = CString::new(json).unwrap();
     let mut result: *mut c_char = std::ptr::null_mut();
     let mut events = 0u64;
     // SAFETY: a valid string, a callback matching the contract with our counter, no flag,
     // a place for the result.
     let status = unsafe {
-        salt_tune(
+        job(
             c.as_ptr(),
             Some(count_fit_events),
             (&raw mut events).cast(),
@@ -345,6 +364,38 @@ fn salt_tune_writes_the_librarys_bytes_and_refuses_bad_settings() {
     let (s, msg, _) = tune_json(&json(serde_json::json!({})));
     assert_eq!(s, SaltStatus::Error, "{msg}");
     assert!(msg.contains("c.gguf"), "{msg}");
+}
+
+/// `salt_train` writes the library's bytes for the same settings and names a bad key.
+#[test]
+fn salt_train_writes_the_librarys_bytes_and_refuses_bad_settings() {
+    let dir = tmpdir();
+    let model = crate::util::asset("models/smollm2-135m-instruct-q4_1.gguf");
+    let train = head("text/bible-ko-train.txt", 400);
+    let c_out = dir.path().join("c.gguf");
+    let json = serde_json::json!({
+        "model": model, "train": train, "out": c_out,
+        "ctx": 64, "steps": 2, "eval_every": 1, "val_windows": 1
+    });
+    let (s, result, events) = job_json(salt::capi::salt_train, &json.to_string());
+    assert_eq!(s, SaltStatus::Ok, "{result}");
+    assert!(events > 0, "no training progress reached the callback");
+    let report: serde_json::Value = serde_json::from_str(&result).unwrap();
+    let mut cfg = salt::train::TrainConfig::new(model, train, dir.path().join("lib.gguf"));
+    cfg.ctx = 64;
+    cfg.steps = 2;
+    cfg.eval_every = 1;
+    cfg.val_windows = 1;
+    let r = salt::train::train(&cfg, &mut salt::progress::Silent).unwrap();
+    assert_eq!(report["best_step"], r.best_step);
+    assert_eq!(sha256_file(&c_out), sha256_file(&cfg.out));
+    let mut bad = json.clone();
+    bad["out"] = serde_json::json!(dir.path().join("bad.gguf"));
+    bad["lr_inputs"] = serde_json::json!(0.1);
+    let (s, msg, _) = job_json(salt::capi::salt_train, &bad.to_string());
+    assert_eq!(s, SaltStatus::BadArgument);
+    assert!(msg.contains("unknown field `lr_inputs`"), "{msg}");
+    assert!(!dir.path().join("bad.gguf").exists());
 }
 
 /// `salt_plan` gives the library's plan as JSON; `salt_adapt` refuses an unknown key and

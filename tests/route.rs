@@ -365,3 +365,41 @@ fn transfer_help_lists_every_method() {
         Some(Method::SaltCentred)
     );
 }
+
+/// With a training budget, `salt adapt` trains the trim candidate through the frozen body
+/// and scores it beside the others (its own candidate, `trim+train`); the winner is one of
+/// the scored models and is written.
+#[test]
+fn adapt_trains_the_trim_candidate_when_given_steps() {
+    let dir = tmpdir();
+    let gemma = asset("models/gemma-3-270m-q4_k_m.gguf");
+    let text = crate::fixtures::head("text/bible-ko-train.txt", 2500);
+    let out = dir.path().join("adapted.gguf");
+    let mut cfg = salt::adapt::AdaptConfig::new(gemma, text, None, out.clone());
+    cfg.budget.train_steps = 2;
+    cfg.budget.eval_tokens = 1024;
+    cfg.keep_candidates = true;
+    let r = salt::adapt::adapt(&cfg, &mut salt::progress::Silent).unwrap();
+    let labels: Vec<&str> = r.candidates.iter().map(|c| c.label.as_str()).collect();
+    assert!(labels.contains(&"trim+train"), "{labels:?}");
+    let trained = r
+        .candidates
+        .iter()
+        .find(|c| c.label == "trim+train")
+        .unwrap();
+    // The winner was moved to the output.
+    let f = GgufFile::open(if r.winner == "trim+train" {
+        &out
+    } else {
+        &trained.path
+    })
+    .unwrap();
+    assert_eq!(f.get("salt.train_steps").and_then(|v| v.as_int()), Some(2));
+    assert_eq!(
+        r.validation.rows.len(),
+        labels.len() + 1,
+        "the source and every candidate"
+    );
+    assert!(labels.contains(&r.winner.as_str()), "{}", r.winner);
+    assert!(out.is_file());
+}

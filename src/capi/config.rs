@@ -129,6 +129,66 @@ impl TuneJson {
     }
 }
 
+/// `salt_train`'s configuration; an absent key keeps [`crate::train::TrainConfig::new`]'s
+/// default (no checkpoint unless a file is named).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainJson {
+    model: PathBuf,
+    train: PathBuf,
+    out: PathBuf,
+    val_text: Option<PathBuf>,
+    /// `"all"`, `"new"` or `"unshared"`.
+    rows: Option<String>,
+    steps: Option<usize>,
+    lr_input: Option<f32>,
+    lr_output: Option<f32>,
+    #[serde(default)]
+    lazy: bool,
+    eval_every: Option<usize>,
+    val_windows: Option<usize>,
+    val_share: Option<f64>,
+    ctx: Option<usize>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    checkpoint: Option<PathBuf>,
+    #[serde(default)]
+    resume: bool,
+    #[serde(default)]
+    force: bool,
+}
+
+impl TrainJson {
+    /// The library's configuration (ranges are checked by [`crate::train::train`]).
+    ///
+    /// # Errors
+    /// A message naming the key.
+    pub fn resolve(self) -> Result<crate::train::TrainConfig, String> {
+        let mut cfg = crate::train::TrainConfig::new(self.model, self.train, self.out);
+        if let Some(name) = self.rows {
+            cfg.rows = FitRows::from_name(&name)
+                .ok_or_else(|| format!("\"rows\": {name:?} is not one of {}", FitRows::names()))?;
+        }
+        cfg.val_text = self.val_text;
+        cfg.steps = self.steps.unwrap_or(cfg.steps);
+        cfg.lr = (
+            self.lr_input.unwrap_or(cfg.lr.0),
+            self.lr_output.unwrap_or(cfg.lr.1),
+        );
+        cfg.lazy = self.lazy;
+        cfg.eval_every = self.eval_every.unwrap_or(cfg.eval_every);
+        cfg.val_windows = self.val_windows.unwrap_or(cfg.val_windows);
+        cfg.val_share = self.val_share.unwrap_or(cfg.val_share);
+        cfg.ctx = self.ctx.unwrap_or(cfg.ctx);
+        cfg.seed = self.seed.unwrap_or(cfg.seed);
+        cfg.threads = self.threads;
+        cfg.checkpoint = self.checkpoint;
+        cfg.resume = self.resume;
+        cfg.force = self.force;
+        Ok(cfg)
+    }
+}
+
 fn default_ctx() -> usize {
     512
 }
@@ -256,6 +316,7 @@ pub struct AdaptJson {
     fit_tokens: Option<usize>,
     fit_iters: Option<usize>,
     eval_tokens: Option<usize>,
+    train_steps: Option<usize>,
     #[serde(default)]
     keep_candidates: bool,
     threads: Option<usize>,
@@ -279,6 +340,7 @@ impl AdaptJson {
             fit_tokens: self.fit_tokens.unwrap_or(d.fit_tokens),
             fit_iters: self.fit_iters.unwrap_or(d.fit_iters),
             eval_tokens: self.eval_tokens.unwrap_or(d.eval_tokens),
+            train_steps: self.train_steps.unwrap_or(d.train_steps),
         };
         cfg.val_share = self.val_share.unwrap_or(cfg.val_share);
         cfg.tolerance = self.tolerance.unwrap_or(cfg.tolerance);

@@ -265,6 +265,33 @@ pub unsafe extern "C" fn salt_tune(
     }
 }
 
+/// Trains the input and output rows through the frozen body (see `include/salt.h`).
+///
+/// # Safety
+/// As [`salt_transfer`].
+#[no_mangle]
+pub unsafe extern "C" fn salt_train(
+    config_json: *const c_char,
+    progress: SaltProgressFn,
+    user: *mut c_void,
+    cancel: *const SaltCancel,
+    result_json: *mut *mut c_char,
+) -> SaltStatus {
+    // SAFETY: null or a live flag, by the contract.
+    let cb = unsafe { Callback::new(progress, user, cancel) };
+    // SAFETY: by this function's contract.
+    unsafe {
+        run_job(
+            "salt_train",
+            config_json,
+            config::TrainJson::resolve,
+            cb,
+            result_json,
+            crate::train::train,
+        )
+    }
+}
+
 /// Evaluates GGUF models through llama.cpp (see `include/salt.h`).
 ///
 /// # Safety

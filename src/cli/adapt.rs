@@ -23,6 +23,7 @@ pub fn run(a: AdaptArgs) -> anyhow::Result<ExitCode> {
         fit_tokens: a.fit_tokens,
         fit_iters: a.fit_iters,
         eval_tokens: a.eval_tokens,
+        train_steps: a.train_steps,
     };
     cfg.keep_candidates = a.keep_candidates;
     cfg.threads = a.threads;

@@ -136,6 +136,9 @@ pub struct TrainArgs {
     /// Adam's learning rate for the output rows.
     #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.1)]
     pub lr_output: f32,
+    /// Move only the rows of tokens in each step's window (lazy Adam).
+    #[arg(long)]
+    pub lazy: bool,
     /// Steps between validations.
     #[arg(long, default_value_t = 25)]
     pub eval_every: usize,
@@ -221,6 +224,10 @@ pub struct AdaptArgs {
     /// Scored tokens per model on the validation part.
     #[arg(long, default_value_t = salt::adapt::Budget::default().eval_tokens, help_heading = "Budget")]
     pub eval_tokens: usize,
+    /// Steps of training the rows through the frozen body for the trim and replacement
+    /// candidates (each a candidate of its own; 0: none).
+    #[arg(long, default_value_t = salt::adapt::Budget::default().train_steps, help_heading = "Budget")]
+    pub train_steps: usize,
     /// llama.cpp threads.
     #[arg(long)]
     pub threads: Option<usize>,

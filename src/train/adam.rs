@@ -29,11 +29,23 @@ impl Adam {
     }
 
     /// Step `t` (from 1) on `table`'s rows `ids`, with the gradient `grad` (of the whole
-    /// table) times `scale`.
-    pub fn step(&mut self, table: &mut [f32], grad: &[f32], ids: &[u32], scale: f32, t: i32) {
+    /// table) times `scale`; with `only`, rows outside it are left as they are, moments
+    /// included (lazy Adam: a row moves only on a step that has evidence about it).
+    pub fn step(
+        &mut self,
+        table: &mut [f32],
+        grad: &[f32],
+        ids: &[u32],
+        scale: f32,
+        t: i32,
+        only: Option<&[bool]>,
+    ) {
         let (d, lr) = (self.d, self.lr);
         let (c1, c2) = (1.0 - B1.powi(t), 1.0 - B2.powi(t));
         for (k, &id) in ids.iter().enumerate() {
+            if only.is_some_and(|o| !o[id as usize]) {
+                continue;
+            }
             let r = id as usize * d;
             let (m, v) = (&mut self.m[k * d..][..d], &mut self.v[k * d..][..d]);
             for j in 0..d {
@@ -57,7 +69,7 @@ mod tests {
         let mut table = vec![0.0f32; 3 * 2];
         let grad = vec![1.0, -2.0, 5.0, 5.0, 0.5, -0.25];
         let mut a = Adam::new(2, 2, 0.1);
-        a.step(&mut table, &grad, &[0, 2], 1.0, 1);
+        a.step(&mut table, &grad, &[0, 2], 1.0, 1, None);
         let expect = [-0.1, 0.1, 0.0, 0.0, -0.1, 0.1];
         for (x, e) in table.iter().zip(expect) {
             assert!((x - e).abs() < 1e-6, "{table:?}");
