@@ -184,11 +184,11 @@ fn written_model_scores_in_llama_cpp_as_trained_and_keeps_every_other_tensor() {
     for (model, text) in CASES {
         let src = trimmed(&asset(model), text, dir.path().join("trim.gguf"));
         let out = dir.path().join("trained.gguf");
-        let r = salt::train::train(
-            &train_config(&src, text, out.clone()),
-            &mut salt::progress::Silent,
-        )
-        .unwrap();
+        // Windows of salt train's own length: llama.cpp's 8-bit activations cost it more
+        // on short windows (0.65% of SmolLM2's NLL at 64 tokens, 0.01% at 512).
+        let mut cfg = train_config(&src, text, out.clone());
+        cfg.ctx = 512;
+        let r = salt::train::train(&cfg, &mut salt::progress::Silent).unwrap();
         assert!(r.rows_trained > 100, "{model}: {r:?}");
         assert_eq!(
             r.log.len(),

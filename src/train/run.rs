@@ -514,7 +514,15 @@ fn written(
         plan[i as usize] = RowSource::New(k as u32);
     }
     let in_bytes = assemble_tensor(f, embd, &plan, &best.0, embd.ty, keys::TOKEN_EMBD)?;
-    let out_bytes = assemble_tensor(f, head, &plan, &best.1, head.ty, keys::OUTPUT)?;
+    // Output rows that never moved are copied, not re-quantized (a K-quant round trip is
+    // not exact).
+    let out_plan: Vec<RowSource> = if cfg.lr.1 == 0.0 {
+        (0..v as u32).map(RowSource::Copy).collect()
+    } else {
+        plan
+    };
+    let out_rows: &[f32] = if cfg.lr.1 == 0.0 { &[] } else { &best.1 };
+    let out_bytes = assemble_tensor(f, head, &out_plan, out_rows, head.ty, keys::OUTPUT)?;
     let back = Rows {
         d,
         v,
