@@ -41,8 +41,9 @@ pub enum Command {
     /// Fit the output rows (the head) of a GGUF on a target-language training text, with
     /// the body frozen, and write a new GGUF.
     Tune(TuneArgs),
-    /// Train the input and output rows of a GGUF through its frozen body on a
-    /// target-language text (llama, qwen2, gemma3), and write a new GGUF.
+    /// Train the embedding rows of a GGUF through its frozen body on a target-language
+    /// text (llama, qwen2, gemma3; the output rows too with --lr-output), and write a
+    /// new GGUF.
     Train(TrainArgs),
 }
 
@@ -130,10 +131,11 @@ pub struct TrainArgs {
     /// Optimiser steps, one window each (the rows of the best validated step are kept).
     #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_STEPS)]
     pub steps: usize,
-    /// Adam's learning rate for the input rows.
+    /// Adam's learning rate for the input rows, as a fraction of their RMS.
     #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.0)]
     pub lr_input: f32,
-    /// Adam's learning rate for the output rows.
+    /// Adam's learning rate for the output rows, as a fraction of their RMS (0: they stay;
+    /// moving them bends the model toward the training domain: docs/training.md).
     #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.1)]
     pub lr_output: f32,
     /// Move only the rows of tokens in each step's window (lazy Adam).
