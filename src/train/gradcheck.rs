@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use super::forward::ropes;
 use super::model::{Arch, Body, Hparams, Layer};
 use super::ops::Weight;
-use super::{window_grad, window_nll, Rows};
+use super::rows::{window_grad, window_nll, Rows};
 
 fn vecr(rng: &mut ChaCha8Rng, n: usize, scale: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-scale..scale)).collect()

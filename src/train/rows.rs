@@ -8,6 +8,9 @@ use super::backward::backward;
 use super::forward::forward;
 use super::model::Body;
 use super::ops::Rope;
+use crate::codec::dequantize_rows;
+use crate::error::Error;
+use crate::gguf::{keys, GgufFile};
 
 /// The input and output rows, `[v x d]` each, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +23,27 @@ pub struct Rows {
     pub input: Vec<f32>,
     /// Output rows.
     pub output: Vec<f32>,
+}
+
+/// The trained rows' starting point: `token_embd`, and `output` (or, for a tied model, a
+/// copy of `token_embd`: the trained model is untied).
+///
+/// # Errors
+/// A missing tensor, or one that cannot be dequantized.
+pub fn start_rows(f: &GgufFile) -> Result<Rows, Error> {
+    let embd = f.require_tensor(keys::TOKEN_EMBD)?;
+    let (d, v) = (embd.row_width() as usize, embd.n_rows() as usize);
+    let input = dequantize_rows(f, embd, 0, v)?;
+    let output = match f.tensor(keys::OUTPUT) {
+        Some(o) => dequantize_rows(f, o, 0, o.n_rows() as usize)?,
+        None => input.clone(),
+    };
+    Ok(Rows {
+        d,
+        v,
+        input,
+        output,
+    })
 }
 
 /// One window's summed loss and the gradients of the summed loss.

@@ -13,8 +13,9 @@ use super::adam::Adam;
 use super::forward::ropes;
 use super::model::Body;
 use super::ops::Rope;
-use super::state::{self, pick, State};
-use super::{start_rows, window_grad, window_nll, Rows};
+use super::rows::{start_rows, window_grad, window_nll, Rows};
+use super::state::{self, pick, State, StepLog};
+use super::windows::Windows;
 use crate::assemble::{assemble_tensor, RowSource};
 use crate::codec::dequantize;
 use crate::error::{Error, TuneError};
@@ -22,7 +23,6 @@ use crate::gguf::{keys, GgufFile, GgufHeader, TensorInfo, Value};
 use crate::output::header::{file_name, name_and_sha256};
 use crate::output::Rewrite;
 use crate::progress::{Progress, Reporter, Stage};
-use crate::tune::hidden::spread;
 use crate::tune::FitRows;
 
 /// What to train.
@@ -147,19 +147,6 @@ impl TrainConfig {
     }
 }
 
-/// One validation.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct StepLog {
-    /// Steps done.
-    pub step: usize,
-    /// Mean training NLL (nats per token) of the steps since the last validation.
-    pub train_nll: Option<f64>,
-    /// Mean validation NLL on the training text's validation windows.
-    pub val_nll: f64,
-    /// Mean NLL on `--val-text`.
-    pub other_nll: Option<f64>,
-}
-
 /// What `train` did.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainReport {
@@ -182,19 +169,6 @@ pub struct TrainReport {
     pub seconds_per_step: f64,
     /// Seconds in all.
     pub seconds: f64,
-}
-
-/// Windows of `path`'s text under the model's tokenizer: (input tokens, first scored).
-fn text_windows(model: &Path, path: &Path, ctx: usize) -> Result<Vec<Vec<u32>>, Error> {
-    let text = crate::text::read_text(path)?;
-    let lm = crate::eval::load_vocab_only(model)?;
-    let vocab = lm.vocab();
-    let tokens = vocab.tokenize(text.as_bytes(), false, false);
-    let bos = vocab.should_add_bos().then(|| vocab.bos());
-    Ok(crate::eval::windows(&tokens, bos, ctx)
-        .into_iter()
-        .map(|(w, _)| w.iter().map(|t| t.0 as u32).collect())
-        .collect())
 }
 
 /// The root mean square of rows `ids` of `table` (1 for none, so a rate stays a rate).
@@ -322,44 +296,18 @@ fn train_in_pool(
     let body = pool.install(|| Body::load(&f, &cfg.model))?;
     let mut rows = pool.install(|| start_rows(&f))?;
     let ids = crate::tune::fit_ids(&f, &cfg.model, cfg.rows, rows.v)?;
-    let wins = text_windows(&cfg.model, &cfg.train, cfg.ctx)?;
-    let n_val =
-        ((wins.len() as f64 * cfg.val_share).ceil() as usize).min(wins.len().saturating_sub(1));
-    if n_val == 0 {
-        return Err(TuneError::Text {
-            path: cfg.train.clone(),
-            reason: format!(
-                "{} window(s) of {} tokens: training needs at least two (one is kept for validation)",
-                wins.len(),
-                cfg.ctx
-            ),
-        }
-        .into());
-    }
-    let (train_wins, val_part) = wins.split_at(wins.len() - n_val);
-    let val: Vec<Vec<u32>> = spread(val_part.len(), cfg.val_windows)
-        .into_iter()
-        .map(|i| val_part[i].clone())
-        .collect();
-    let other: Option<Vec<Vec<u32>>> = match &cfg.val_text {
-        Some(p) => {
-            let w = text_windows(&cfg.model, p, cfg.ctx)?;
-            if w.is_empty() {
-                return Err(TuneError::Text {
-                    path: p.clone(),
-                    reason: format!("shorter than one window of {} tokens", cfg.ctx),
-                }
-                .into());
-            }
-            Some(
-                spread(w.len(), cfg.val_windows)
-                    .into_iter()
-                    .map(|i| w[i].clone())
-                    .collect(),
-            )
-        }
-        None => None,
-    };
+    let Windows {
+        train: train_wins,
+        val,
+        other,
+    } = Windows::read(
+        &cfg.model,
+        &cfg.train,
+        cfg.val_text.as_deref(),
+        cfg.ctx,
+        cfg.val_share,
+        cfg.val_windows,
+    )?;
     let ropes = ropes(&body.hp, cfg.ctx);
     rep.message(
         Stage::Train,

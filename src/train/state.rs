@@ -12,12 +12,24 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::adam::Adam;
-use super::run::StepLog;
-use super::Rows;
+use super::rows::Rows;
 use crate::error::{Error, OutputError, TuneError};
 use crate::output::AtomicOutput;
 
 const FORMAT: &str = "salt-train-state/1";
+
+/// One validation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    /// Steps done.
+    pub step: usize,
+    /// Mean training NLL (nats per token) of the steps since the last validation.
+    pub train_nll: Option<f64>,
+    /// Mean validation NLL on the training text's validation windows.
+    pub val_nll: f64,
+    /// Mean NLL on `--val-text`.
+    pub other_nll: Option<f64>,
+}
 
 /// Where a run stands.
 #[derive(Clone, Debug, PartialEq)]
