@@ -13,7 +13,9 @@
 #
 # STEPS (default: salt train's) the training steps; TABLE_TOKENS (default 51000) the scored
 # tokens per model; SALT_BIN the binary; THREADS the threads (default all cores); ROUTES
-# (default "trim replace") which starting models to train.
+# (default "trim replace") which starting models to train; SOURCE=0 leaves the source out
+# of the tables (the slowest row to score; scripts/routes.sh has it); OTHER (default
+# "constitution kobill") the Korean texts of other domains scored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: scripts/train-tables.sh ko-smollm|ko-gemma|de-qwen}
@@ -59,7 +61,8 @@ steps=()
 [ -z "${STEPS:-}" ] || steps=(--steps "$STEPS")
 val=()
 [ "$lang" != ko ] || val=(--val-text "$CACHE/text/kobill-ko.txt")
-models=(--model "$src")
+models=()
+[ "${SOURCE:-1}" = 0 ] || models=(--model "$src")
 for r in $ROUTES; do
   case "$r" in
     trim) base=$ROUTE_DIR/trim.gguf ;;
@@ -75,7 +78,7 @@ echo "== $name: evaluating, at most $TOKENS scored tokens per model ($(stamp))"
 $salt eval "${models[@]}" "${threads[@]}" --text "$heldout" --max-tokens "$TOKENS" --quiet \
   --no-speed --report "$OUT/report.html" --force | tee "$OUT/table.txt"
 if [ "$lang" = ko ]; then
-  for other in constitution kobill; do
+  for other in ${OTHER:-constitution kobill}; do
     echo "== $name: scoring the Korean $other ($(stamp))"
     $salt eval "${models[@]}" "${threads[@]}" --text "$CACHE/text/$other-ko.txt" --quiet \
       --no-speed | tee "$OUT/table-$other.txt"

@@ -312,8 +312,9 @@ fn train_in_pool(
     rep.message(
         Stage::Train,
         &format!(
-            "training {} input and output rows through {} layers: {} steps over {} windows of {} tokens, {} for validation",
+            "training {} input rows{} through {} layers: {} steps over {} windows of {} tokens, {} for validation",
             ids.len(),
+            if cfg.lr.1 > 0.0 { " and their output rows" } else { "" },
             body.hp.n_layer,
             cfg.steps,
             train_wins.len(),
