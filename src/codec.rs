@@ -66,6 +66,66 @@ pub fn dequantize_rows(
     dequantize(t.ty, data, t.row_width() as usize)
 }
 
+/// Per-dimension mean and standard deviation of all rows of a tensor (f64 accumulation
+/// over fixed row blocks, combined in order: independent of the thread count).
+///
+/// # Errors
+/// [`CodecError`] when the type cannot be dequantized.
+pub fn row_stats(f: &GgufFile, t: &TensorInfo) -> Result<(Vec<f64>, Vec<f64>), CodecError> {
+    const BLOCK: usize = 4096;
+    let rows = t.n_rows() as usize;
+    let w = t.row_width() as usize;
+    let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
+    let partial: Vec<(Vec<f64>, Vec<f64>)> = starts
+        .par_iter()
+        .map(|&s| {
+            let x = dequantize_rows(f, t, s, (s + BLOCK).min(rows))?;
+            let mut sum = vec![0f64; w];
+            let mut sq = vec![0f64; w];
+            for row in x.chunks_exact(w) {
+                for (j, v) in row.iter().enumerate() {
+                    sum[j] += f64::from(*v);
+                    sq[j] += f64::from(*v) * f64::from(*v);
+                }
+            }
+            Ok((sum, sq))
+        })
+        .collect::<Result<_, CodecError>>()?;
+    let mut sum = vec![0f64; w];
+    let mut sq = vec![0f64; w];
+    for (s, q) in partial {
+        sum.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+        sq.iter_mut().zip(q).for_each(|(a, b)| *a += b);
+    }
+    let n = rows.max(1) as f64;
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| (q / n - m * m).max(0.0).sqrt())
+        .collect();
+    Ok((mean, std))
+}
+
+/// Source rows `ids` of `t` as f32, `[ids.len() x width]`.
+///
+/// # Errors
+/// [`CodecError`] when the type cannot be dequantized or an id is out of range.
+pub fn gather_rows(f: &GgufFile, t: &TensorInfo, ids: &[u32]) -> Result<Vec<f32>, CodecError> {
+    let w = t.row_width() as usize;
+    let parts: Vec<Vec<f32>> = ids
+        .par_chunks(1024)
+        .map(|chunk| {
+            let mut out = Vec::with_capacity(chunk.len() * w);
+            for &id in chunk {
+                out.extend(dequantize_rows(f, t, id as usize, id as usize + 1)?);
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, CodecError>>()?;
+    Ok(parts.concat())
+}
+
 /// Dequantizes whole rows stored as `ty` (`data.len()` a multiple of the row size).
 ///
 /// # Errors

@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::assemble::{gather_rows, row_stats};
 use crate::codec;
+use crate::codec::{gather_rows, row_stats};
 use crate::error::{Error, GgufError};
 use crate::ggml::GgmlType;
 use crate::gguf::{keys, GgufFile, TensorInfo};

@@ -336,7 +336,7 @@ fn real_rows_match_literal_pinv() {
     };
     let anchors_t = rows(&anchor_ids);
     let src: Vec<u32> = (0..anchor_ids.len() as u32).map(|i| 100 + 11 * i).collect();
-    let anchors_s = salt::assemble::gather_rows(&gguf, &embd, &src).unwrap();
+    let anchors_s = salt::codec::gather_rows(&gguf, &embd, &src).unwrap();
     let unit = salt::neighbours::normalize_rows(&anchors_t, h_t);
     let mut refined = 0;
     for (n, &id) in query_ids.iter().enumerate() {

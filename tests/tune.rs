@@ -171,7 +171,7 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
     let f = GgufFile::open(&a).unwrap();
     let out = f.require_tensor("output.weight").unwrap();
     let (d, v) = (out.row_width() as usize, out.dims[1] as usize);
-    let rows = salt::assemble::gather_rows(&f, out, &(0..v as u32).collect::<Vec<_>>()).unwrap();
+    let rows = salt::codec::gather_rows(&f, out, &(0..v as u32).collect::<Vec<_>>()).unwrap();
     // Input rows untouched: token_embd is the focus model's.
     let g = GgufFile::open(&focus).unwrap();
     let (ea, eb) = (
@@ -200,7 +200,7 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
     let out_rows = |name: &str| {
         let h = GgufFile::open(dir.path().join(name)).unwrap();
         let o = h.require_tensor("output.weight").unwrap();
-        salt::assemble::gather_rows(&h, o, &(0..v as u32).collect::<Vec<_>>()).unwrap()
+        salt::codec::gather_rows(&h, o, &(0..v as u32).collect::<Vec<_>>()).unwrap()
     };
     let (wn, wu) = (out_rows("new.gguf"), out_rows("unshared.gguf"));
     // Each file names the rows it was fitted with (eval labels heads by it).

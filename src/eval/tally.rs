@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use serde::Serialize;
+
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token_type::LlamaTokenAttr;
 
-use super::perplexity::{text_spans, token_classes};
-use super::{ClassScore, ModelScore};
 use crate::assemble::RowClass;
+use crate::error::EvalError;
 
 /// Bytes and classes of the tokens of one text under one model.
 pub struct Frame<'m> {
@@ -160,7 +161,7 @@ impl Tally {
             n_vocab: facts.n_vocab,
             text_bytes: facts.text_bytes,
             text_tokens: tokens.len(),
-            token_digest: super::perplexity::digest(tokens),
+            token_digest: digest(tokens),
             tokens_per_kb: tokens.len() as f64 * 1000.0 / facts.text_bytes.max(1) as f64,
             add_bos: facts.add_bos,
             ctx: facts.ctx,
@@ -180,4 +181,140 @@ impl Tally {
             seconds: facts.seconds,
         }
     }
+}
+
+/// The loss on the tokens of one class (of the *predicted* token).
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassScore {
+    /// `shared`, `initialised`, `random`, `special` (from `salt.token_class`), or
+    /// `source` for a model without that key.
+    pub class: String,
+    /// Scored tokens of the class.
+    pub tokens: usize,
+    /// Their bytes.
+    pub bytes: usize,
+    /// Their NLL in nats.
+    pub nll_nats: f64,
+    /// Mean NLL per token.
+    pub mean_nll: f64,
+    /// NLL / ln 2 / the class's bytes.
+    pub bits_per_byte: f64,
+    /// The class's share of all scored bytes.
+    pub byte_share: f64,
+}
+
+/// One model's figures on one text.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelScore {
+    /// The model file.
+    pub model: String,
+    /// Its vocabulary size.
+    pub n_vocab: usize,
+    /// UTF-8 bytes of the whole text.
+    pub text_bytes: usize,
+    /// Tokens of the whole text.
+    pub text_tokens: usize,
+    /// FNV-1a digest of those token ids (equal digests: the same windows, for [`super::paired`]).
+    pub token_digest: u64,
+    /// Tokens per 1,000 bytes of text (fertility).
+    pub tokens_per_kb: f64,
+    /// Whether windows start with BOS.
+    pub add_bos: bool,
+    /// Window size and stride.
+    pub ctx: usize,
+    /// Windows scored.
+    pub windows: usize,
+    /// Tokens scored.
+    pub scored_tokens: usize,
+    /// Bytes of the text the scored tokens cover.
+    pub scored_bytes: usize,
+    /// Where `scored_bytes` comes from: `text` (spans of the text, from the reference
+    /// tokenizer's offsets) or `pieces` (llama.cpp's detokenized pieces; exact for models
+    /// without `<unk>` in the text).
+    pub bytes_from: &'static str,
+    /// Unknown tokens in the whole text's tokenization.
+    pub unknown_tokens: usize,
+    /// `unknown_tokens` / `text_tokens`.
+    pub unknown_share: f64,
+    /// The loss split by the class of the predicted token.
+    pub by_class: Vec<ClassScore>,
+    /// Total negative log-likelihood in nats.
+    pub nll_nats: f64,
+    /// exp(NLL / scored tokens).
+    pub perplexity: f64,
+    /// NLL / ln 2 / scored bytes.
+    pub bits_per_byte: f64,
+    /// Standard deviation of bits per byte over windows.
+    pub bpb_window_std: f64,
+    /// Its standard error: `bpb_window_std / sqrt(windows)`.
+    pub bpb_se: f64,
+    /// Bits per byte of each window, in order (for paired comparisons of models scored
+    /// on the same text).
+    pub window_bpb: Vec<f64>,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// FNV-1a over the token ids.
+fn digest(tokens: &[LlamaToken]) -> u64 {
+    tokens.iter().fold(0xcbf2_9ce4_8422_2325, |h, t| {
+        t.0.to_le_bytes()
+            .iter()
+            .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    })
+}
+
+/// Each token's span of `text` in bytes (from its start to the next token's start; the
+/// last to its end), from the reference tokenizer's offsets, when `reference` is given and
+/// tokenizes the text exactly as llama.cpp did (`tokens`); else `None`.
+fn text_spans(
+    reference: Option<&Path>,
+    text: &str,
+    tokens: &[LlamaToken],
+) -> Result<Option<Vec<usize>>, crate::Error> {
+    let Some(r) = reference else {
+        return Ok(None);
+    };
+    let tk = crate::vocab::load_target(r)?;
+    let enc = tk
+        .reference
+        .encode(text, false)
+        .map_err(|e| EvalError::Reference(e.to_string()))?;
+    let same = enc.get_ids().len() == tokens.len()
+        && enc
+            .get_ids()
+            .iter()
+            .zip(tokens)
+            .all(|(a, b)| i64::from(*a) == i64::from(b.0));
+    if !same {
+        return Ok(None);
+    }
+    let offs = enc.get_offsets();
+    let spans = (0..offs.len())
+        .map(|i| {
+            let end = offs.get(i + 1).map_or(offs[i].1, |n| n.0);
+            end.saturating_sub(offs[i].0)
+        })
+        .collect();
+    Ok(Some(spans))
+}
+
+/// `salt.token_class` of a model (one code per token), when it has one of the right size.
+fn token_classes(model: &Path, n_vocab: usize) -> Result<Option<Vec<u8>>, crate::Error> {
+    let f = crate::gguf::GgufFile::open(model)?;
+    let Some(a) = f
+        .get(crate::gguf::keys::SALT_TOKEN_CLASS)
+        .and_then(|v| v.as_array())
+    else {
+        return Ok(None);
+    };
+    let codes: Vec<u8> = a
+        .iter()
+        .map(|v| {
+            v.as_int()
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(u8::MAX)
+        })
+        .collect();
+    Ok((codes.len() == n_vocab).then_some(codes))
 }

@@ -254,7 +254,7 @@ pub fn tune(cfg: &TuneConfig, progress: &mut dyn Progress) -> Result<TuneReport,
         ),
     );
     let t1 = std::time::Instant::now();
-    let w0 = crate::assemble::gather_rows(&f, head, &(0..v as u32).collect::<Vec<_>>())?;
+    let w0 = crate::codec::gather_rows(&f, head, &(0..v as u32).collect::<Vec<_>>())?;
     let fitted = fit_rows(&w0, &fit_ids, &train, &val, &cfg.fit, progress)?;
     let secs_fit = t1.elapsed().as_secs_f64();
     let bytes = crate::codec::quantize(head_type, &fitted.rows, d, keys::OUTPUT)?;
