@@ -243,6 +243,18 @@ fn written_model_scores_in_llama_cpp_as_trained_and_keeps_every_other_tensor() {
             b.get("salt.train_best_step").and_then(|v| v.as_int()),
             Some(r.best_step as i128)
         );
+        // salt eval names it by its start and the training.
+        let e = salt::eval::evaluate(
+            &salt::eval::EvalConfig {
+                models: vec![src.clone(), out.clone()],
+                text: crate::fixtures::head(text, 200),
+                parity_only: true,
+                ..salt::eval::EvalConfig::default()
+            },
+            &mut salt::progress::Silent,
+        )
+        .unwrap();
+        assert_eq!(e.rows[1].label, format!("{}+train", e.rows[0].label), "{model}");
     }
 }
 

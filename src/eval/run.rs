@@ -64,7 +64,8 @@ pub struct EvalReport {
 /// A model's row label: `source`, its `salt.method`, or `METHOD/OUTPUT-METHOD` when its
 /// output rows had their own rule; `+head` when `salt tune` fitted its head with the
 /// default rows, `+head:ROWS` with other `--rows` (`salt.head_fit`), so that heads of one
-/// init fitted two ways stay apart in a table.
+/// init fitted two ways stay apart in a table; then `+train` when `salt train` trained its
+/// rows (`salt.train_base`).
 fn model_label(f: &GgufFile) -> Result<String, Error> {
     let method = f.opt_str("salt.method")?;
     let out = f.opt_str("salt.output_method")?;
@@ -76,13 +77,15 @@ fn model_label(f: &GgufFile) -> Result<String, Error> {
         (Some(m), Some(o)) => format!("{m}/{o}"),
     };
     let default_rows = crate::tune::FitRows::DEFAULT.name();
-    Ok(
-        match (f.opt_str("salt.head")?, f.opt_str("salt.head_fit")?) {
-            (None, _) => label,
-            (Some(_), Some(rows)) if rows != default_rows => format!("{label}+head:{rows}"),
-            (Some(_), _) => format!("{label}+head"),
-        },
-    )
+    let label = match (f.opt_str("salt.head")?, f.opt_str("salt.head_fit")?) {
+        (None, _) => label,
+        (Some(_), Some(rows)) if rows != default_rows => format!("{label}+head:{rows}"),
+        (Some(_), _) => format!("{label}+head"),
+    };
+    Ok(match f.opt_str("salt.train_base")? {
+        Some(_) => format!("{label}+train"),
+        None => label,
+    })
 }
 
 /// Evaluates every model of `cfg`.
