@@ -254,7 +254,11 @@ fn written_model_scores_in_llama_cpp_as_trained_and_keeps_every_other_tensor() {
             &mut salt::progress::Silent,
         )
         .unwrap();
-        assert_eq!(e.rows[1].label, format!("{}+train", e.rows[0].label), "{model}");
+        assert_eq!(
+            e.rows[1].label,
+            format!("{}+train", e.rows[0].label),
+            "{model}"
+        );
     }
 }
 
@@ -341,4 +345,55 @@ fn cancelled_run_resumes_to_the_same_bytes() {
         std::fs::read(dir.path().join("resumed.gguf")).unwrap(),
     );
     assert!(a == b, "the resumed run wrote other bytes");
+}
+
+/// Refusals name what is wrong, and nothing is written: an architecture the forward pass
+/// does not implement, an existing output without force, a text shorter than two windows.
+#[test]
+fn train_refuses_what_it_cannot_do_and_writes_nothing() {
+    let dir = tmpdir();
+    let (model, text) = CASES[0];
+    let src = asset(model);
+    let f = GgufFile::open(&src).unwrap();
+    let mut header = salt::gguf::GgufHeader::from_file(&f);
+    header.set("general.architecture", salt::gguf::Value::str("phi2"));
+    let sources: Vec<salt::gguf::TensorSource<'_>> = (0..f.tensors.len())
+        .map(|i| salt::gguf::TensorSource::Copy(&f, i))
+        .collect();
+    let phi = dir.path().join("phi.gguf");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&phi).unwrap());
+    salt::gguf::write_gguf(&mut w, &phi, &header, &sources).unwrap();
+    drop(w);
+    let out = dir.path().join("out.gguf");
+    let err = salt::train::train(
+        &train_config(&phi, text, out.clone()),
+        &mut salt::progress::Silent,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("phi.gguf") && err.contains("architecture phi2"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    std::fs::write(&out, b"keep me").unwrap();
+    let mut cfg = train_config(&src, text, out.clone());
+    cfg.force = false;
+    let err = salt::train::train(&cfg, &mut salt::progress::Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("out.gguf") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    let short = dir.path().join("short.txt");
+    std::fs::write(&short, "한 줄.\n").unwrap();
+    let mut cfg = train_config(&src, text, dir.path().join("o2.gguf"));
+    cfg.train = short;
+    let err = salt::train::train(&cfg, &mut salt::progress::Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("short.txt") && err.contains("at least two"),
+        "{err}"
+    );
+    assert!(!dir.path().join("o2.gguf").exists());
 }
