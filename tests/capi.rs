@@ -375,7 +375,7 @@ fn salt_train_writes_the_librarys_bytes_and_refuses_bad_settings() {
     let c_out = dir.path().join("c.gguf");
     let json = serde_json::json!({
         "model": model, "train": train, "out": c_out,
-        "ctx": 64, "steps": 2, "eval_every": 1, "val_windows": 1
+        "ctx": 64, "steps": 2, "eval_every": 1, "val_windows": 1, "rows": "all"
     });
     let (s, result, events) = job_json(salt::capi::salt_train, &json.to_string());
     assert_eq!(s, SaltStatus::Ok, "{result}");
@@ -386,6 +386,7 @@ fn salt_train_writes_the_librarys_bytes_and_refuses_bad_settings() {
     cfg.steps = 2;
     cfg.eval_every = 1;
     cfg.val_windows = 1;
+    cfg.rows = salt::tune::FitRows::All;
     let r = salt::train::train(&cfg, &mut salt::progress::Silent).unwrap();
     assert_eq!(report["best_step"], r.best_step);
     assert_eq!(sha256_file(&c_out), sha256_file(&cfg.out));

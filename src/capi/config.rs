@@ -138,7 +138,7 @@ pub struct TrainJson {
     train: PathBuf,
     out: PathBuf,
     val_text: Option<PathBuf>,
-    /// `"all"`, `"new"` or `"unshared"`.
+    /// `"unshared"` (the default), `"new"` or `"all"`.
     rows: Option<String>,
     steps: Option<usize>,
     lr_input: Option<f32>,

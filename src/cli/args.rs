@@ -124,9 +124,9 @@ pub struct TrainArgs {
     /// The new GGUF (its reference tokenizer is copied beside it).
     #[arg(long)]
     pub out: PathBuf,
-    /// Rows trained: all, new (the new tokens' only) or unshared (all but the shared
-    /// tokens').
-    #[arg(long, default_value = "all")]
+    /// Rows trained: unshared (all but the shared tokens': new, special and chat), new
+    /// (the new tokens' only), or all (needed for a model that is not a salt transfer's).
+    #[arg(long, default_value = salt::tune::FitRows::DEFAULT.name())]
     pub rows: String,
     /// Optimiser steps, one window each (the rows of the best validated step are kept).
     #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_STEPS)]
