@@ -36,13 +36,13 @@ pub fn step_vs_forward(c: &mut Criterion) {
         b.iter(|| std::hint::black_box(window_nll(&body, &r, &rows, &tokens, 1)));
     });
     g.bench_function("forward_backward", |b| {
-        b.iter(|| std::hint::black_box(window_grad(&body, &r, &rows, &tokens, 1)));
+        b.iter(|| std::hint::black_box(window_grad(&body, &r, &rows, &tokens, 1, true)));
     });
     g.finish();
     crate::report_ratio("train_step", "forward", "forward_backward", "<= 3x");
     crate::report_against("train_step", "forward_backward", 5.3);
     let (_, peak) =
-        crate::alloc::peak_during_all_threads(|| window_grad(&body, &r, &rows, &tokens, 1));
+        crate::alloc::peak_during_all_threads(|| window_grad(&body, &r, &rows, &tokens, 1, true));
     let body_bytes: usize = body
         .layers
         .iter()

@@ -15,7 +15,7 @@ mod rewrite;
 pub use atomic::AtomicOutput;
 pub use files::{method_path, tokenizer_paths, OutputSet, PlanRows};
 pub use lock::{OutputLock, LOCK_PREFIX};
-pub use rewrite::Rewrite;
+pub use rewrite::{untied_header, Rewrite};
 
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,25 @@ use std::path::{Path, PathBuf};
 
 use super::{tokenizer_paths, AtomicOutput};
 use crate::error::{Error, OutputError};
-use crate::gguf::{GgufFile, GgufHeader, TensorSource};
+use crate::gguf::{keys, GgufFile, GgufHeader, TensorInfo, TensorSource, Value};
+
+/// The header of `f` with an `output.weight` of its own: a tied model (no output tensor)
+/// gets one shaped and typed as `token_embd`, and `salt.untied` says so.
+///
+/// # Errors
+/// A tied model without `token_embd`.
+pub fn untied_header(f: &GgufFile) -> Result<GgufHeader, Error> {
+    let mut header = GgufHeader::from_file(f);
+    if f.tensor(keys::OUTPUT).is_none() {
+        let embd = f.require_tensor(keys::TOKEN_EMBD)?;
+        header.tensors.push(TensorInfo {
+            name: keys::OUTPUT.as_bytes().to_vec(),
+            ..embd.clone()
+        });
+        header.set("salt.untied", Value::Bool(1));
+    }
+    Ok(header)
+}
 
 /// The files of one rewrite, created and not yet committed.
 pub struct Rewrite {

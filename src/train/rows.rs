@@ -54,8 +54,8 @@ pub struct WindowGrad {
     pub n: usize,
     /// Gradient of the input rows (`[v x d]`; rows of absent tokens are zero).
     pub input: Vec<f32>,
-    /// Gradient of the output rows (`[v x d]`).
-    pub output: Vec<f32>,
+    /// Gradient of the output rows (`[v x d]`), when asked for.
+    pub output: Option<Vec<f32>>,
 }
 
 /// The scaled input rows of `tokens`: the body's input.
@@ -130,7 +130,8 @@ pub fn window_nll(
     (softmax_grad(&mut z, rows.v, &tokens[first..]), n)
 }
 
-/// The summed NLL of `tokens[first..]` and its gradients with respect to both row tables.
+/// The summed NLL of `tokens[first..]` and its gradients with respect to the input rows
+/// and, with `outputs`, the output rows.
 #[must_use]
 pub fn window_grad(
     body: &Body,
@@ -138,6 +139,7 @@ pub fn window_grad(
     rows: &Rows,
     tokens: &[u32],
     first: usize,
+    outputs: bool,
 ) -> WindowGrad {
     let (t, d, v) = (tokens.len(), rows.d, rows.v);
     let fwd = forward(body, ropes, embed(body, rows, tokens), t);
@@ -145,16 +147,19 @@ pub fn window_grad(
     let hs = &fwd.h[(first - 1) * d..(t - 1) * d];
     let mut dz = logits(rows, hs, n);
     let nll = softmax_grad(&mut dz, v, &tokens[first..]);
-    // Output rows: dU = dZ^T H; the hidden states: dH = dZ U.
-    let mut output = vec![0f32; v * d];
-    matmul(
-        MatMut::from_row_major_slice_mut(&mut output, v, d),
-        Accum::Replace,
-        MatRef::from_row_major_slice(&dz, n, v).transpose(),
-        MatRef::from_row_major_slice(hs, n, d),
-        1.0,
-        Par::rayon(0),
-    );
+    // Output rows: dU = dZ^T H (only when they are trained); the hidden states: dH = dZ U.
+    let output = outputs.then(|| {
+        let mut output = vec![0f32; v * d];
+        matmul(
+            MatMut::from_row_major_slice_mut(&mut output, v, d),
+            Accum::Replace,
+            MatRef::from_row_major_slice(&dz, n, v).transpose(),
+            MatRef::from_row_major_slice(hs, n, d),
+            1.0,
+            Par::rayon(0),
+        );
+        output
+    });
     let mut dh = vec![0f32; t * d];
     matmul(
         MatMut::from_row_major_slice_mut(&mut dh[(first - 1) * d..(t - 1) * d], n, d),

@@ -19,7 +19,7 @@ use super::windows::Windows;
 use crate::assemble::{assemble_tensor, RowSource};
 use crate::codec::dequantize;
 use crate::error::{Error, TuneError};
-use crate::gguf::{keys, GgufFile, GgufHeader, TensorInfo, Value};
+use crate::gguf::{keys, GgufFile, GgufHeader, Value};
 use crate::output::header::{file_name, name_and_sha256};
 use crate::output::Rewrite;
 use crate::progress::{Progress, Reporter, Stage};
@@ -379,7 +379,8 @@ fn train_in_pool(
     for step in first_step..=cfg.steps {
         rep.step(Stage::Train, step - 1, cfg.steps)?;
         let w = &train_wins[order.at(step - 1)];
-        let g = pool.install(|| window_grad(&body, &ropes, &rows, w, 1));
+        let outputs = cfg.lr.1 > 0.0;
+        let g = pool.install(|| window_grad(&body, &ropes, &rows, w, 1, outputs));
         run_nll += g.nll;
         run_n += g.n;
         let scale = 1.0 / g.n as f32;
@@ -393,8 +394,11 @@ fn train_in_pool(
         });
         st.adam_in
             .step(&mut rows.input, &g.input, &ids, scale, t, seen.as_deref());
-        st.adam_out
-            .step(&mut rows.output, &g.output, &ids, scale, t, seen.as_deref());
+        // With a rate of 0 the output rows stay; no gradient was formed for them.
+        if let Some(go) = &g.output {
+            st.adam_out
+                .step(&mut rows.output, go, &ids, scale, t, seen.as_deref());
+        }
         st.step = step;
         if step % cfg.eval_every == 0 || step == cfg.steps {
             let entry = validate(&rows, step, Some(run_nll / run_n.max(1) as f64));
@@ -481,14 +485,7 @@ fn written(
         input: dequantize(embd.ty, &in_bytes, d)?,
         output: dequantize(head.ty, &out_bytes, d)?,
     };
-    let mut header = GgufHeader::from_file(f);
-    if f.tensor(keys::OUTPUT).is_none() {
-        header.tensors.push(TensorInfo {
-            name: keys::OUTPUT.as_bytes().to_vec(),
-            ..embd.clone()
-        });
-        header.set("salt.untied", Value::Bool(1));
-    }
+    let mut header = crate::output::untied_header(f)?;
     let (name, sha) = name_and_sha256(&cfg.train)?;
     header.set("salt.train_base", Value::str(file_name(&cfg.model)));
     header.set("salt.train_text", Value::str(name));

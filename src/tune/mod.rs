@@ -372,15 +372,7 @@ fn tuned_header(
     rows: usize,
     positions: usize,
 ) -> Result<GgufHeader, Error> {
-    let mut header = GgufHeader::from_file(f);
-    if f.tensor(keys::OUTPUT).is_none() {
-        let embd = f.require_tensor(keys::TOKEN_EMBD)?;
-        header.tensors.push(crate::gguf::TensorInfo {
-            name: keys::OUTPUT.as_bytes().to_vec(),
-            ..embd.clone()
-        });
-        header.set("salt.untied", Value::Bool(1));
-    }
+    let mut header = crate::output::untied_header(f)?;
     for t in &mut header.tensors {
         if t.name == keys::OUTPUT.as_bytes() {
             t.ty = head_type;
