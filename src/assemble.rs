@@ -14,6 +14,7 @@ use crate::error::CodecError;
 use crate::ggml::GgmlType;
 use crate::gguf::{keys, GgufFile, TensorInfo};
 use crate::init::NewRows;
+use crate::provenance::RowClass;
 use crate::source::{RowStats, SourceModel};
 use crate::vocab::TargetClass;
 
@@ -96,42 +97,6 @@ pub fn assemble_tensor(
         }
     }
     codec::quantize(out_ty, &all, w, what)
-}
-
-/// How a token's row came about, as `salt.token_class` stores it (one `u8` per token)
-/// and `salt eval` splits the loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RowClass {
-    /// A piece shared with the source: its source row (0).
-    Shared = 0,
-    /// A new piece with the method's row (1).
-    Initialised = 1,
-    /// A new piece with a seeded random row (2).
-    Random = 2,
-    /// A special or chat token with its source row (3).
-    Special = 3,
-}
-
-impl RowClass {
-    /// Every class, by code.
-    pub const ALL: [RowClass; 4] = [Self::Shared, Self::Initialised, Self::Random, Self::Special];
-
-    /// The class stored as `code`.
-    #[must_use]
-    pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.get(code as usize).copied()
-    }
-
-    /// Its name in reports.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Shared => "shared",
-            Self::Initialised => "initialised",
-            Self::Random => "random",
-            Self::Special => "special",
-        }
-    }
 }
 
 /// Every output row's source: copied source rows, the method's rows, seeded random rows.

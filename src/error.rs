@@ -507,6 +507,14 @@ pub enum EvalError {
     /// llama.cpp failed while computing.
     #[error("llama.cpp: {0}")]
     Compute(String),
+    /// The row named for the paired differences is none of the table's.
+    #[error("--pair-with {label}: no model has this label (the labels: {labels})")]
+    PairWith {
+        /// The label asked for.
+        label: String,
+        /// The table's labels, comma-separated.
+        labels: String,
+    },
 }
 
 /// Errors reading the PLM's embedding table.

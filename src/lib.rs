@@ -72,6 +72,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod plm;
 pub mod progress;
+pub mod provenance;
 pub mod regression;
 pub mod source;
 pub mod text;

@@ -19,12 +19,11 @@ use crate::ggml::GgmlType;
 use crate::gguf::GgufFile;
 use crate::init::{InitInput, InitParams, Needs, NewRows};
 use crate::neighbours::{select_rows, NeighbourSet};
-use crate::output::header::{
-    name_and_sha256, name_and_sha256_parts, output_header, tensor_sources, Provenance,
-};
+use crate::output::header::{output_header, tensor_sources, Provenance};
 use crate::output::{method_path, OutputSet, PlanRows};
 use crate::plm::EmbeddingTable;
 use crate::progress::{Progress, Reporter, Stage};
+use crate::provenance::{name_and_sha256, name_and_sha256_parts};
 use crate::source::{RowStats, SourceModel, SourceRows};
 use crate::vocab::{self, TargetClass, TargetVocab};
 

@@ -278,3 +278,56 @@ fn ngram_rows_match_a_plain_recount() {
     assert!(bi.bits_per_byte < uni.bits_per_byte);
     assert_eq!(uni.token_digest, bi.token_digest);
 }
+
+/// `--pair-with` makes the named row the other side of every pair on its windows (the same
+/// difference, negated, and the same spread as the default pairing), and an unknown label
+/// is refused from the models' metadata before anything is scored.
+#[test]
+fn pair_with_names_the_reference_row() {
+    let (salt_gguf, _) = adapted("models/gemma-3-270m-q4_k_m.gguf", "ko", Method::Salt);
+    let (focus, _) = adapted("models/gemma-3-270m-q4_k_m.gguf", "ko", Method::Focus);
+    let cfg = |pair_with: Option<&str>, text: std::path::PathBuf| salt::eval::EvalConfig {
+        models: vec![salt_gguf.clone(), focus.clone()],
+        text,
+        score: ScoreOptions {
+            ctx: 128,
+            max_tokens: Some(1200),
+            threads: None,
+            reference: None,
+        },
+        pair_with: pair_with.map(str::to_owned),
+        ..salt::eval::EvalConfig::default()
+    };
+    let heldout = asset("text/bible-ko-heldout.txt");
+    let default =
+        salt::eval::evaluate(&cfg(None, heldout.clone()), &mut salt::progress::Silent).unwrap();
+    let named = salt::eval::evaluate(
+        &cfg(Some("focus"), heldout.clone()),
+        &mut salt::progress::Silent,
+    )
+    .unwrap();
+    let (d, n) = (&default.paired, &named.paired);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(
+        (d[0].label.as_str(), d[0].against.as_str()),
+        ("focus", "salt")
+    );
+    assert_eq!(
+        (n[0].label.as_str(), n[0].against.as_str()),
+        ("salt", "focus")
+    );
+    assert!((d[0].diff + n[0].diff).abs() < 1e-12, "{d:?} {n:?}");
+    assert!((d[0].se - n[0].se).abs() < 1e-12, "{d:?} {n:?}");
+    assert!(salt::eval::table(&named).contains("salt - focus"));
+    // A text too short to score: the label check comes first.
+    let short = dir().join("pair-with-tiny.txt");
+    std::fs::write(&short, "짧은 글").unwrap();
+    let e = salt::eval::evaluate(&cfg(Some("fvt"), short), &mut salt::progress::Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--pair-with fvt") && e.contains("salt, focus"),
+        "{e}"
+    );
+}

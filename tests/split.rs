@@ -184,7 +184,7 @@ fn split_source_and_split_output_give_the_unsplit_model() {
     // The source's hash covers all three files: not the first file's alone.
     let sha = |f: &GgufFile| f.get_str("salt.source_sha256").unwrap().to_owned();
     assert_ne!(sha(&a), sha(&b));
-    let first_only = salt::output::header::name_and_sha256(&first).unwrap().1;
+    let first_only = salt::provenance::name_and_sha256(&first).unwrap().1;
     assert_ne!(sha(&b), first_only);
 
     // A split output: several files under the limit, joined equal to the unsplit output.

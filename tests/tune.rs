@@ -183,7 +183,7 @@ fn tuned_head_logits_equal_llama_cpp_and_runs_repeat() {
     // --rows new fits the new tokens' rows only, unshared the special and chat tokens'
     // too: the shared tokens' rows of both are the same unfitted rows, unlike all's.
     let codes: Vec<i128> = g
-        .get(salt::gguf::keys::SALT_TOKEN_CLASS)
+        .get(salt::provenance::key::TOKEN_CLASS)
         .and_then(salt::gguf::Value::as_array)
         .unwrap()
         .iter()

@@ -66,6 +66,8 @@ pub struct EvalJson {
     force: bool,
     /// llama.cpp threads (default: all cores).
     threads: Option<usize>,
+    /// The row label the paired differences are taken against.
+    pair_with: Option<String>,
 }
 
 /// `salt_tune`'s configuration; an absent key keeps [`TuneConfig::new`]'s default (the
@@ -272,6 +274,7 @@ impl EvalJson {
             force: self.force,
             command: None,
             speed: self.speed.then(crate::eval::SpeedOptions::default),
+            pair_with: self.pair_with,
         }
     }
 }

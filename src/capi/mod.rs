@@ -314,7 +314,7 @@ pub unsafe extern "C" fn salt_eval(
     let mut cb = unsafe { Callback::new(progress, user, cancel) };
     guarded(|| {
         let r = crate::eval::evaluate(&cfg, &mut cb)?;
-        give(table, crate::eval::table(&r.rows));
+        give(table, crate::eval::table(&r));
         give(result_json, serde_json::to_string(&r).unwrap_or_default());
         Ok(if r.parity_ok {
             SaltStatus::Ok

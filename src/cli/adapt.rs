@@ -53,10 +53,10 @@ pub fn run(a: AdaptArgs) -> anyhow::Result<ExitCode> {
         "validation part ({} lines; training part {} lines):",
         r.split.1, r.split.0
     ));
-    emit(salt::eval::table(&r.validation.rows).trim_end());
+    emit(salt::eval::table(&r.validation).trim_end());
     if let Some(h) = &r.heldout {
         emit("held-out text (reported, not used to choose):");
-        emit(salt::eval::table(&h.rows).trim_end());
+        emit(salt::eval::table(h).trim_end());
     }
     let t: Vec<String> = r
         .seconds

@@ -48,54 +48,57 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  salt tune --model new.gguf --train my-language.txt --out new-head.gguf"
+)]
 pub struct TuneArgs {
     /// The GGUF whose head is fitted (usually a `salt transfer` output).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub model: PathBuf,
     /// Target-language training text (never the held-out text); its last windows are
     /// kept for validation.
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub train: PathBuf,
     /// The new GGUF (its reference tokenizer is copied beside it).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub out: PathBuf,
     /// Rows fitted: all, new (the new tokens' only) or unshared (all but the shared
     /// tokens': new, special and chat).
-    #[arg(long, default_value = salt::tune::FitRows::DEFAULT.name())]
+    #[arg(help_heading = "Fit", long, default_value = salt::tune::FitRows::DEFAULT.name())]
     pub rows: String,
     /// L2 pull toward the initial rows.
-    #[arg(long, default_value_t = salt::tune::FitOptions::default().l2)]
+    #[arg(help_heading = "Fit", long, default_value_t = salt::tune::FitOptions::default().l2)]
     pub l2: f64,
     /// L-BFGS iterations at most (the rows of the best validation iteration are kept).
-    #[arg(long, default_value_t = salt::tune::FitOptions::default().iters)]
+    #[arg(help_heading = "Fit", long, default_value_t = salt::tune::FitOptions::default().iters)]
     pub iters: usize,
     /// Training positions at most, in windows spread evenly over the whole text.
-    #[arg(long, default_value_t = salt::tune::HiddenOptions::DEFAULT_MAX_TOKENS)]
+    #[arg(help_heading = "Fit", long, default_value_t = salt::tune::HiddenOptions::DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
     /// Share of the training windows kept for validation.
-    #[arg(long, default_value_t = salt::tune::TuneConfig::DEFAULT_VAL_SHARE)]
+    #[arg(help_heading = "Fit", long, default_value_t = salt::tune::TuneConfig::DEFAULT_VAL_SHARE)]
     pub val_share: f64,
     /// Positions per window.
-    #[arg(long, default_value_t = salt::tune::HiddenOptions::DEFAULT_CTX)]
+    #[arg(help_heading = "Fit", long, default_value_t = salt::tune::HiddenOptions::DEFAULT_CTX)]
     pub ctx: usize,
     /// The head's ggml type (same: the input's output type).
-    #[arg(long, default_value = "same")]
+    #[arg(help_heading = "Output", long, default_value = "same")]
     pub head_type: String,
     /// Folder of the hidden-state cache.
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub cache: Option<PathBuf>,
     /// Do not cache hidden states.
-    #[arg(long, conflicts_with = "cache")]
+    #[arg(help_heading = "Inputs", long, conflicts_with = "cache")]
     pub no_cache: bool,
     /// llama.cpp threads.
     #[arg(long)]
     pub threads: Option<usize>,
     /// The fitted tokens' input rows: keep, or tie (the fitted rows become their input
     /// rows too; helps Korean Gemma, harms SmolLM2 and Qwen: docs/results.md).
-    #[arg(long, default_value = salt::tune::InputRows::DEFAULT.name())]
+    #[arg(help_heading = "Output", long, default_value = salt::tune::InputRows::DEFAULT.name())]
     pub inputs: String,
     /// Replace an existing --out.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub force: bool,
     /// Print JSON.
     #[arg(long)]
@@ -111,67 +114,67 @@ pub struct TuneArgs {
 )]
 pub struct TrainArgs {
     /// The GGUF whose rows are trained (a transfer's, tune's or any output).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub model: PathBuf,
     /// Target-language training text (never the held-out text); its last windows are
     /// kept for validation.
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub train: PathBuf,
     /// A text of another domain: the step kept may not score worse on it than the
     /// starting rows (the guard against overfitting the training domain).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub val_text: Option<PathBuf>,
     /// The new GGUF (its reference tokenizer is copied beside it).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub out: PathBuf,
     /// Rows trained: unshared (all but the shared tokens': new, special and chat), new
     /// (the new tokens' only), or all (needed for a model that is not a salt transfer's).
-    #[arg(long, default_value = salt::tune::FitRows::DEFAULT.name())]
+    #[arg(help_heading = "Training", long, default_value = salt::tune::FitRows::DEFAULT.name())]
     pub rows: String,
     /// Optimiser steps, one window each (the rows of the best validated step are kept).
-    #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_STEPS)]
+    #[arg(help_heading = "Training", long, default_value_t = salt::train::TrainConfig::DEFAULT_STEPS)]
     pub steps: usize,
     /// Adam's learning rate for the input rows, as a fraction of their RMS.
-    #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.0)]
+    #[arg(help_heading = "Training", long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.0)]
     pub lr_input: f32,
     /// Adam's learning rate for the output rows, as a fraction of their RMS (0: they stay;
     /// moving them bends the model toward the training domain: docs/training.md).
-    #[arg(long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.1)]
+    #[arg(help_heading = "Training", long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.1)]
     pub lr_output: f32,
     /// Move only the rows of tokens in each step's window (lazy Adam).
-    #[arg(long)]
+    #[arg(long, help_heading = "Training")]
     pub lazy: bool,
     /// Steps between validations.
-    #[arg(long, default_value_t = 25)]
+    #[arg(help_heading = "Validation", long, default_value_t = train_defaults().eval_every)]
     pub eval_every: usize,
     /// Validation windows (from the training text's last part, and as many from --val-text).
-    #[arg(long, default_value_t = 6)]
+    #[arg(help_heading = "Validation", long, default_value_t = train_defaults().val_windows)]
     pub val_windows: usize,
     /// Share of the training windows kept for validation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(help_heading = "Validation", long, default_value_t = train_defaults().val_share)]
     pub val_share: f64,
     /// Tokens per window.
-    #[arg(long, default_value_t = 512)]
+    #[arg(help_heading = "Training", long, default_value_t = train_defaults().ctx)]
     pub ctx: usize,
     /// Seed of the window order.
-    #[arg(long, default_value_t = 0)]
+    #[arg(help_heading = "Training", long, default_value_t = train_defaults().seed)]
     pub seed: u64,
     /// Threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Where the state is saved at every validation (default: OUT.train-state; removed
     /// when the run ends).
-    #[arg(long)]
+    #[arg(long, help_heading = "Run")]
     pub checkpoint: Option<PathBuf>,
     /// Save no state.
-    #[arg(long, conflicts_with_all = ["checkpoint", "resume"])]
+    #[arg(help_heading = "Run", long, conflicts_with_all = ["checkpoint", "resume"])]
     pub no_checkpoint: bool,
     /// Continue from the checkpoint when it exists (same inputs and settings; --steps may
     /// grow). The result is the same file as a run never stopped.
-    #[arg(long)]
+    #[arg(long, help_heading = "Run")]
     pub resume: bool,
     /// Replace an existing --out.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub force: bool,
     /// Print JSON.
     #[arg(long)]
@@ -242,15 +245,18 @@ pub struct AdaptArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  salt plan --source model.gguf --plm use/ --text my-language.txt"
+)]
 pub struct PlanArgs {
     /// The source GGUF model.
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub source: PathBuf,
     /// A PLM whose tokenizer could replace the source's (folder, tokenizer file or GGUF).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub plm: Option<PathBuf>,
     /// Your text of the target language (the training text; never a held-out text).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub text: PathBuf,
     /// Print JSON.
     #[arg(long)]
@@ -315,25 +321,28 @@ pub struct OverlapArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  salt eval --model source.gguf --model new.gguf --model new-head.gguf \\\n    --text heldout.txt --pair-with fvt+head --report eval.html"
+)]
 pub struct EvalArgs {
     /// GGUF models to evaluate (repeat the flag); the first is the baseline of the table.
-    #[arg(long = "model", required = true)]
+    #[arg(help_heading = "Inputs", long = "model", required = true)]
     pub models: Vec<PathBuf>,
     /// Held-out text (never used for training).
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub text: PathBuf,
     /// Reference tokenizer for the parity check of every model. Without it, a model
     /// OUT.gguf is checked against OUT.tokenizer.json when that file exists.
-    #[arg(long)]
+    #[arg(long, help_heading = "Inputs")]
     pub reference: Option<PathBuf>,
     /// Only check tokenizer parity (no perplexity); exit code 1 when a line differs.
-    #[arg(long)]
+    #[arg(long, help_heading = "Scoring")]
     pub parity: bool,
     /// Positions per window (stride = window; BOS included when the model adds one).
-    #[arg(long, default_value_t = 512)]
+    #[arg(help_heading = "Scoring", long, default_value_t = 512)]
     pub ctx: usize,
     /// Stop after about this many scored tokens per model.
-    #[arg(long)]
+    #[arg(long, help_heading = "Scoring")]
     pub max_tokens: Option<usize>,
     /// llama.cpp threads.
     #[arg(long)]
@@ -345,29 +354,33 @@ pub struct EvalArgs {
     #[arg(long)]
     pub quiet: bool,
     /// Write an HTML report (table and charts, self-contained) here.
-    #[arg(long)]
+    #[arg(long, help_heading = "Report")]
     pub report: Option<PathBuf>,
     /// With --report: a transfer's --plan file, for the neighbour and token-class charts.
-    #[arg(long, requires = "report")]
+    #[arg(help_heading = "Report", long, requires = "report")]
     pub plan: Option<PathBuf>,
     /// With --report: greedy continuations of this many prompts from the text per model.
-    #[arg(long, default_value_t = 3)]
+    #[arg(help_heading = "Report", long, default_value_t = 3)]
     pub continuations: usize,
     /// Add count-based unigram and bigram reference rows counted on this training text
     /// (over the last adapted model's tokens, scored on the same windows).
-    #[arg(long)]
+    #[arg(long, help_heading = "Scoring")]
     pub ngram: Option<PathBuf>,
+    /// Take the paired differences against the model of this row label (for example
+    /// fvt+head), not the first model of each tokenization.
+    #[arg(long, help_heading = "Scoring", value_name = "LABEL")]
+    pub pair_with: Option<String>,
     /// Do not time prompt processing and generation.
-    #[arg(long)]
+    #[arg(long, help_heading = "Speed")]
     pub no_speed: bool,
     /// Tokens of each timed prompt batch.
-    #[arg(long, default_value_t = salt::eval::SpeedOptions::default().prompt_tokens)]
+    #[arg(help_heading = "Speed", long, default_value_t = salt::eval::SpeedOptions::default().prompt_tokens)]
     pub speed_prompt: usize,
     /// Tokens generated after each timed prompt.
-    #[arg(long, default_value_t = salt::eval::SpeedOptions::default().gen_tokens)]
+    #[arg(help_heading = "Speed", long, default_value_t = salt::eval::SpeedOptions::default().gen_tokens)]
     pub speed_gen: usize,
     /// Replace an existing --report file.
-    #[arg(long)]
+    #[arg(long, help_heading = "Report")]
     pub force: bool,
 }
 
@@ -501,4 +514,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub fn parse_device(s: &str) -> Result<salt::device::DeviceChoice, String> {
     salt::device::DeviceChoice::parse(s)
         .ok_or_else(|| format!("{s:?} is not a device: cpu, cuda, cuda:N, auto or cuda-shim"))
+}
+
+/// `salt train`'s defaults are the library's (one place for each number).
+fn train_defaults() -> salt::train::TrainConfig {
+    salt::train::TrainConfig::new(PathBuf::new(), PathBuf::new(), PathBuf::new())
 }

@@ -201,6 +201,7 @@ impl EvalArgs {
                 ngram_train: self.ngram,
                 force: self.force,
                 command: Some(command_line()),
+                pair_with: self.pair_with,
                 speed: (!self.no_speed && !self.parity).then(|| SpeedOptions {
                     prompt_tokens: self.speed_prompt,
                     gen_tokens: self.speed_gen,

@@ -17,7 +17,7 @@ pub fn run(job: EvalJob) -> anyhow::Result<ExitCode> {
         if let Some(p) = &r.report {
             emit(&format!("report: {}", p.display()));
         }
-        emit(salt::eval::table(&r.rows).trim_end());
+        emit(salt::eval::table(&r).trim_end());
     }
     Ok(if r.parity_ok {
         ExitCode::SUCCESS

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::{EvalRow, ModelScore};
 
-/// One model against the first earlier model scored on the same tokens.
+/// One model against the reference row, or else the first earlier model scored on the same
+/// tokens.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Paired {
     /// The row compared.
@@ -22,17 +23,30 @@ pub struct Paired {
     pub windows: usize,
 }
 
-/// For each scored row after the first of its tokenization, the paired difference
-/// against that first row, in table order.
+/// The paired differences of the scored rows, in table order.
+///
+/// With `reference` (a row label; the first row of that label), every other row scored on
+/// the reference's windows is compared with it: the user names the model a change is
+/// measured from (`salt eval --pair-with`). Every other row is compared with the first
+/// earlier row of its tokenization, as without a reference.
 #[must_use]
-pub fn paired(rows: &[EvalRow]) -> Vec<Paired> {
+pub fn paired(rows: &[EvalRow], reference: Option<&str>) -> Vec<Paired> {
     let rows: Vec<(&str, &ModelScore)> = rows
         .iter()
         .filter_map(|r| r.score.as_ref().map(|s| (r.label.as_str(), s)))
         .collect();
+    let reference = reference.and_then(|l| rows.iter().position(|(label, _)| *label == l));
     let mut out = Vec::new();
     for (i, (label, s)) in rows.iter().enumerate() {
-        let Some((against, a)) = rows[..i].iter().find(|(_, a)| same_windows(a, s)) else {
+        // The reference is the other side of its pairs, never a row of its own.
+        if reference == Some(i) {
+            continue;
+        }
+        let against = match reference {
+            Some(r) if same_windows(rows[r].1, s) => Some(&rows[r]),
+            _ => rows[..i].iter().find(|(_, a)| same_windows(a, s)),
+        };
+        let Some((against, a)) = against else {
             continue;
         };
         let d: Vec<f64> = s
@@ -116,7 +130,7 @@ mod tests {
             row("salt", 2, &[2.1, 2.3, 2.1]),
             row("fvt", 2, &[1.9, 2.3, 1.7]),
         ];
-        let p = paired(&rows);
+        let p = paired(&rows, None);
         assert_eq!(p.len(), 2, "{p:?}");
         assert_eq!(
             (p[0].label.as_str(), p[0].against.as_str()),
@@ -127,5 +141,26 @@ mod tests {
         assert!((p[0].se - 0.2 / 3f64.sqrt()).abs() < 1e-12, "{}", p[0].se);
         // A constant difference has no spread.
         assert!((p[1].diff + 0.1).abs() < 1e-12 && p[1].se < 1e-12);
+    }
+
+    #[test]
+    fn a_named_reference_is_the_other_side_of_every_pair_on_its_windows() {
+        let rows = [
+            row("source", 1, &[1.0, 1.2, 0.9]),
+            row("salt", 2, &[2.1, 2.3, 2.1]),
+            row("focus", 2, &[2.0, 2.4, 1.8]),
+            row("fvt", 2, &[1.9, 2.3, 1.7]),
+        ];
+        let p = paired(&rows, Some("fvt"));
+        let pairs: Vec<(&str, &str)> = p
+            .iter()
+            .map(|p| (p.label.as_str(), p.against.as_str()))
+            .collect();
+        // The reference itself is compared with nothing; the source has other windows.
+        assert_eq!(pairs, [("salt", "fvt"), ("focus", "fvt")], "{p:?}");
+        // salt - fvt: 0.2, 0.0, 0.4.
+        assert!((p[0].diff - 0.2).abs() < 1e-12, "{}", p[0].diff);
+        // A reference on other windows leaves the default pairs.
+        assert_eq!(paired(&rows, Some("source")), paired(&rows, None));
     }
 }

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{parity, read_plan, render_report, score, EvalRow, ReportAbout, ScoreOptions};
-use crate::error::{Error, OutputError};
+use crate::error::{Error, EvalError, OutputError};
 use crate::gguf::GgufFile;
-use crate::output::header::name_and_sha256;
 use crate::output::{tokenizer_paths, AtomicOutput};
 use crate::progress::{Progress, Reporter, Stage};
+use crate::provenance::{key, name_and_sha256};
 
 /// What to evaluate.
 #[derive(Clone, Debug, Default)]
@@ -44,6 +44,9 @@ pub struct EvalConfig {
     pub command: Option<String>,
     /// Time prompt processing and generation of every model (`None`: not timed).
     pub speed: Option<super::SpeedOptions>,
+    /// The row label every model on its windows is paired with (`None`: the first row of
+    /// each tokenization); checked against the models' labels before anything is scored.
+    pub pair_with: Option<String>,
 }
 
 /// What `evaluate` found.
@@ -53,7 +56,8 @@ pub struct EvalReport {
     pub rows: Vec<EvalRow>,
     /// Whether every parity check passed.
     pub parity_ok: bool,
-    /// Paired differences of the models scored on the same windows.
+    /// Paired differences of the models scored on the same windows (against
+    /// `pair_with` where it was given).
     pub paired: Vec<super::Paired>,
     /// The report written, if any.
     pub report: Option<PathBuf>,
@@ -67,9 +71,9 @@ pub struct EvalReport {
 /// init fitted two ways stay apart in a table; then `+train` when `salt train` trained its
 /// rows (`salt.train_base`).
 fn model_label(f: &GgufFile) -> Result<String, Error> {
-    let method = f.opt_str("salt.method")?;
-    let out = f.opt_str("salt.output_method")?;
-    let scripts = f.opt_str("salt.trim_scripts")?;
+    let method = f.opt_str(key::METHOD)?;
+    let out = f.opt_str(key::OUTPUT_METHOD)?;
+    let scripts = f.opt_str(key::TRIM_SCRIPTS)?;
     let label = match (method, out) {
         (None, _) => "source".to_owned(),
         (Some(m), None) if scripts.is_some() => format!("{m}+{}", scripts.unwrap_or_default()),
@@ -77,12 +81,12 @@ fn model_label(f: &GgufFile) -> Result<String, Error> {
         (Some(m), Some(o)) => format!("{m}/{o}"),
     };
     let default_rows = crate::tune::FitRows::DEFAULT.name();
-    let label = match (f.opt_str("salt.head")?, f.opt_str("salt.head_fit")?) {
+    let label = match (f.opt_str(key::HEAD)?, f.opt_str(key::HEAD_FIT)?) {
         (None, _) => label,
         (Some(_), Some(rows)) if rows != default_rows => format!("{label}+head:{rows}"),
         (Some(_), _) => format!("{label}+head"),
     };
-    Ok(match f.opt_str("salt.train_base")? {
+    Ok(match f.opt_str(key::TRAIN_BASE)? {
         Some(_) => format!("{label}+train"),
         None => label,
     })
@@ -117,6 +121,9 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         0
     };
     let prompts = super::prompts(&content, n_prompts);
+    if let Some(want) = &cfg.pair_with {
+        check_pair_label(cfg, want)?;
+    }
     let mut rows = Vec::new();
     let mut parity_ok = true;
     for m in &cfg.models {
@@ -200,7 +207,7 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             })?;
         out.commit()?;
     }
-    let paired = super::paired(&rows);
+    let paired = super::paired(&rows, cfg.pair_with.as_deref());
     Ok(EvalReport {
         paired,
         rows,
@@ -208,6 +215,26 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         report: cfg.report.clone(),
         machine: super::machine(),
     })
+}
+
+/// Refuses a `pair_with` label that no model (nor an n-gram row asked for) carries, before
+/// the long scoring: the labels are read from the models' metadata.
+fn check_pair_label(cfg: &EvalConfig, want: &str) -> Result<(), Error> {
+    let mut labels = Vec::with_capacity(cfg.models.len() + 2);
+    for m in &cfg.models {
+        labels.push(model_label(&GgufFile::open(m)?)?);
+    }
+    if cfg.ngram_train.is_some() {
+        labels.extend(["unigram".to_owned(), "bigram".to_owned()]);
+    }
+    if labels.iter().any(|l| l == want) {
+        return Ok(());
+    }
+    Err(EvalError::PairWith {
+        label: want.to_owned(),
+        labels: labels.join(", "),
+    }
+    .into())
 }
 
 /// The report's command and inputs, each input with its sha256.
@@ -270,9 +297,11 @@ fn ngram_rows(
         .collect())
 }
 
-/// The comparison table as `salt eval` prints it, with each parity mismatch below its row.
+/// The comparison table as `salt eval` prints it, with each parity mismatch below its row
+/// and the report's paired differences under it.
 #[must_use]
-pub fn table(rows: &[EvalRow]) -> String {
+pub fn table(report: &EvalReport) -> String {
+    let rows = &report.rows;
     let lw = rows.iter().map(|r| r.label.len()).max().unwrap_or(0).max(8);
     let mut t = format!(
         "{:<lw$} {:>7} {:>9} {:>10} {:>6} {:>14} {:>10} {:>16} {:>9}\n",
@@ -329,7 +358,7 @@ pub fn table(rows: &[EvalRow]) -> String {
         }
     }
     t.push_str(&speed_lines(rows));
-    let pairs = super::paired(rows);
+    let pairs = &report.paired;
     if !pairs.is_empty() {
         let _ = writeln!(
             t,

@@ -11,8 +11,8 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token_type::LlamaTokenAttr;
 
-use crate::assemble::RowClass;
 use crate::error::EvalError;
+use crate::provenance::{key, RowClass};
 
 /// Bytes and classes of the tokens of one text under one model.
 pub struct Frame<'m> {
@@ -302,10 +302,7 @@ fn text_spans(
 /// `salt.token_class` of a model (one code per token), when it has one of the right size.
 fn token_classes(model: &Path, n_vocab: usize) -> Result<Option<Vec<u8>>, crate::Error> {
     let f = crate::gguf::GgufFile::open(model)?;
-    let Some(a) = f
-        .get(crate::gguf::keys::SALT_TOKEN_CLASS)
-        .and_then(|v| v.as_array())
-    else {
+    let Some(a) = f.get(key::TOKEN_CLASS).and_then(|v| v.as_array()) else {
         return Ok(None);
     };
     let codes: Vec<u8> = a

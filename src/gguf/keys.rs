@@ -39,8 +39,6 @@ pub const SPECIAL_ID_KEYS: [(&str, &str); 7] = [
 ];
 /// The input embedding tensor.
 pub const TOKEN_EMBD: &str = "token_embd.weight";
-/// Per output token, how its row came about (`u8` codes of [`crate::assemble::RowClass`]).
-pub const SALT_TOKEN_CLASS: &str = "salt.token_class";
 /// The untied LM head.
 pub const OUTPUT: &str = "output.weight";
 /// gguf-split: this file's index, from 0 (u16).

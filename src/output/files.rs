@@ -45,12 +45,6 @@ pub fn method_path(path: &Path, method: &str) -> PathBuf {
     path.with_file_name(format!("{stem}-{method}{ext}"))
 }
 
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 /// Files in `dir` that belong to a split of `out`, of any count, sorted.
 fn existing_parts(dir: &Path, out: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -147,7 +141,7 @@ impl OutputSet {
                 if !dir.is_dir() {
                     return Err(OutputError::NoFolder { path: dir });
                 }
-                let lock = OutputLock::acquire(&dir, &file_name(out), out)?;
+                let lock = OutputLock::acquire(&dir, &crate::provenance::file_name(out), out)?;
                 if !force {
                     if let Some(existing) = existing_parts(&dir, out).into_iter().next() {
                         return Err(OutputError::Exists { path: existing });

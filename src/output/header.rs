@@ -2,13 +2,10 @@
 //! the target vocabulary, `token_embd` (and `output`) get the new row count and type,
 //! the `salt.*` provenance keys are set, and every other key and tensor is the source's.
 
-use std::path::Path;
-
-use sha2::{Digest, Sha256};
-
-use crate::error::{Error, GgufError};
+use crate::error::Error;
 use crate::ggml::GgmlType;
 use crate::gguf::{keys, GgufHeader, TensorSource, Value};
+use crate::provenance::key;
 use crate::source::SourceModel;
 use crate::vocab::{self, TargetVocab, TokenizerMetaOptions};
 
@@ -31,48 +28,13 @@ pub struct Provenance {
     pub seed: u64,
     /// `salt.shared`, `salt.regressed`, `salt.random`, `salt.specials`.
     pub counts: [usize; 4],
-    /// `salt.token_class`: one [`crate::assemble::RowClass`] code per token.
+    /// `salt.token_class`: one [`crate::provenance::RowClass`] code per token.
     pub token_class: Vec<u8>,
     /// `salt.output_method`, when the output rows had their own rule.
     pub output_method: Option<String>,
     /// `salt.trim_scripts`: the scripts whose every piece a trim kept (`--keep-script`),
     /// comma-joined; absent when none.
     pub trim_scripts: Option<String>,
-}
-
-/// A file's name for provenance keys.
-#[must_use]
-pub fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// (file name, sha256 hex) of an input.
-///
-/// # Errors
-/// [`GgufError::Io`] naming the file.
-pub fn name_and_sha256(p: &Path) -> Result<(String, String), GgufError> {
-    name_and_sha256_parts(&[p])
-}
-
-/// (first file's name, sha256 hex of all the files' bytes one after the other) of an
-/// input held in several files (a split model).
-///
-/// # Errors
-/// [`GgufError::Io`] naming the file.
-pub fn name_and_sha256_parts(parts: &[&Path]) -> Result<(String, String), GgufError> {
-    let mut h = Sha256::new();
-    for p in parts {
-        let io = |e| GgufError::Io {
-            path: p.to_path_buf(),
-            source: e,
-        };
-        let mut f = std::fs::File::open(p).map_err(io)?;
-        std::io::copy(&mut f, &mut h).map_err(io)?;
-    }
-    let name = parts.first().map(|p| file_name(p)).unwrap_or_default();
-    Ok((name, format!("{:x}", h.finalize())))
 }
 
 /// The output header for `target`, with embedding tensors of `types` and the
@@ -143,41 +105,36 @@ pub fn output_header(
     };
     let name = f.opt_str(keys::GENERAL_NAME)?.unwrap_or(&source.arch);
     header.set(keys::GENERAL_NAME, s(format!("{name} (salt {what})")));
-    header.set("salt.version", s(env!("CARGO_PKG_VERSION").to_owned()));
-    header.set("salt.method", s(prov.method.clone()));
-    header.set("salt.source", s(prov.source.0.clone()));
-    header.set("salt.source_sha256", s(prov.source.1.clone()));
-    header.set("salt.target_tokenizer", s(prov.tokenizer.0.clone()));
-    header.set("salt.target_tokenizer_sha256", s(prov.tokenizer.1.clone()));
+    header.set(key::VERSION, s(env!("CARGO_PKG_VERSION").to_owned()));
+    header.set(key::METHOD, s(prov.method.clone()));
+    header.set(key::SOURCE, s(prov.source.0.clone()));
+    header.set(key::SOURCE_SHA256, s(prov.source.1.clone()));
+    header.set(key::TARGET_TOKENIZER, s(prov.tokenizer.0.clone()));
+    header.set(key::TARGET_TOKENIZER_SHA256, s(prov.tokenizer.1.clone()));
     if let Some((name, sha)) = &prov.trim_to {
-        header.set("salt.trim_to", s(name.clone()));
-        header.set("salt.trim_to_sha256", s(sha.clone()));
+        header.set(key::TRIM_TO, s(name.clone()));
+        header.set(key::TRIM_TO_SHA256, s(sha.clone()));
     }
-    header.set("salt.aux", s(prov.aux.clone()));
-    header.set("salt.rcond", Value::F64(prov.rcond));
-    header.set("salt.seed", Value::U64(prov.seed));
-    for (key, v) in [
-        "salt.shared",
-        "salt.regressed",
-        "salt.random",
-        "salt.specials",
-    ]
-    .into_iter()
-    .zip(prov.counts)
+    header.set(key::AUX, s(prov.aux.clone()));
+    header.set(key::RCOND, Value::F64(prov.rcond));
+    header.set(key::SEED, Value::U64(prov.seed));
+    for (key, v) in [key::SHARED, key::REGRESSED, key::RANDOM, key::SPECIALS]
+        .into_iter()
+        .zip(prov.counts)
     {
         header.set(key, Value::U64(v as u64));
     }
     if source.output_from_embd {
-        header.set("salt.untied", Value::Bool(1));
+        header.set(key::UNTIED, Value::Bool(1));
     }
     if let Some(m) = &prov.output_method {
-        header.set("salt.output_method", s(m.clone()));
+        header.set(key::OUTPUT_METHOD, s(m.clone()));
     }
     if let Some(scripts) = &prov.trim_scripts {
-        header.set("salt.trim_scripts", s(scripts.clone()));
+        header.set(key::TRIM_SCRIPTS, s(scripts.clone()));
     }
     header.set(
-        keys::SALT_TOKEN_CLASS,
+        key::TOKEN_CLASS,
         Value::Array(crate::gguf::Array::u8s(&prov.token_class)),
     );
     Ok(header)

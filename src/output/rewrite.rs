@@ -23,7 +23,7 @@ pub fn untied_header(f: &GgufFile) -> Result<GgufHeader, Error> {
             name: keys::OUTPUT.as_bytes().to_vec(),
             ..embd.clone()
         });
-        header.set("salt.untied", Value::Bool(1));
+        header.set(crate::provenance::key::UNTIED, Value::Bool(1));
     }
     Ok(header)
 }

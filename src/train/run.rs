@@ -20,9 +20,9 @@ use crate::assemble::{assemble_tensor, RowSource};
 use crate::codec::dequantize;
 use crate::error::{Error, TuneError};
 use crate::gguf::{keys, GgufFile, GgufHeader, Value};
-use crate::output::header::{file_name, name_and_sha256};
 use crate::output::Rewrite;
 use crate::progress::{Progress, Reporter, Stage};
+use crate::provenance::{file_name, key, name_and_sha256};
 use crate::tune::FitRows;
 
 /// What to train.
@@ -487,18 +487,18 @@ fn written(
     };
     let mut header = crate::output::untied_header(f)?;
     let (name, sha) = name_and_sha256(&cfg.train)?;
-    header.set("salt.train_base", Value::str(file_name(&cfg.model)));
-    header.set("salt.train_text", Value::str(name));
-    header.set("salt.train_text_sha256", Value::str(sha));
-    header.set("salt.train_rows", Value::str(cfg.rows.name()));
-    header.set("salt.train_steps", Value::U64(cfg.steps as u64));
-    header.set("salt.train_best_step", Value::U64(best_step as u64));
-    header.set("salt.train_lr_input", Value::F32(cfg.lr.0));
-    header.set("salt.train_lr_output", Value::F32(cfg.lr.1));
-    header.set("salt.train_ctx", Value::U64(cfg.ctx as u64));
-    header.set("salt.train_seed", Value::U64(cfg.seed));
+    header.set(key::TRAIN_BASE, Value::str(file_name(&cfg.model)));
+    header.set(key::TRAIN_TEXT, Value::str(name));
+    header.set(key::TRAIN_TEXT_SHA256, Value::str(sha));
+    header.set(key::TRAIN_ROWS, Value::str(cfg.rows.name()));
+    header.set(key::TRAIN_STEPS, Value::U64(cfg.steps as u64));
+    header.set(key::TRAIN_BEST_STEP, Value::U64(best_step as u64));
+    header.set(key::TRAIN_LR_INPUT, Value::F32(cfg.lr.0));
+    header.set(key::TRAIN_LR_OUTPUT, Value::F32(cfg.lr.1));
+    header.set(key::TRAIN_CTX, Value::U64(cfg.ctx as u64));
+    header.set(key::TRAIN_SEED, Value::U64(cfg.seed));
     if let Some(p) = &cfg.val_text {
-        header.set("salt.train_val_text", Value::str(file_name(p)));
+        header.set(key::TRAIN_VAL_TEXT, Value::str(file_name(p)));
     }
     Ok(Written {
         header,

@@ -18,13 +18,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::assemble::RowClass;
 use crate::error::{Error, TuneError};
 use crate::ggml::GgmlType;
 use crate::gguf::{keys, GgufFile, GgufHeader, Value};
-use crate::output::header::{file_name, name_and_sha256};
 use crate::output::Rewrite;
 use crate::progress::{Progress, Reporter, Stage};
+use crate::provenance::{file_name, key, name_and_sha256, RowClass};
 pub use fit::{fit_rows, nll_and_grad, Fit, FitOptions, IterLog};
 pub use hidden::{hidden_states, Hidden, HiddenOptions};
 
@@ -341,14 +340,14 @@ pub(crate) fn fit_ids(
         return Ok((0..v as u32).collect());
     };
     let classes = f
-        .get(keys::SALT_TOKEN_CLASS)
+        .get(key::TOKEN_CLASS)
         .and_then(Value::as_array)
         .ok_or_else(|| TuneError::Unsupported {
             path: path.to_path_buf(),
             reason: format!(
                 "--rows {} needs {} (a salt transfer's output); use --rows all",
                 rows.name(),
-                keys::SALT_TOKEN_CLASS
+                key::TOKEN_CLASS
             ),
         })?;
     let is_fitted = |c: &Value| {
@@ -379,15 +378,15 @@ fn tuned_header(
         }
     }
     let (name, sha) = name_and_sha256(&cfg.train)?;
-    header.set("salt.head", Value::str("fit"));
-    header.set("salt.head_base", Value::str(file_name(&cfg.model)));
-    header.set("salt.head_text", Value::str(name));
-    header.set("salt.head_text_sha256", Value::str(sha));
-    header.set("salt.head_fit", Value::str(cfg.rows.name()));
-    header.set("salt.head_rows", Value::U64(rows as u64));
-    header.set("salt.head_positions", Value::U64(positions as u64));
-    header.set("salt.head_l2", Value::F64(cfg.fit.l2));
-    header.set("salt.head_inputs", Value::str(cfg.inputs.name()));
+    header.set(key::HEAD, Value::str("fit"));
+    header.set(key::HEAD_BASE, Value::str(file_name(&cfg.model)));
+    header.set(key::HEAD_TEXT, Value::str(name));
+    header.set(key::HEAD_TEXT_SHA256, Value::str(sha));
+    header.set(key::HEAD_FIT, Value::str(cfg.rows.name()));
+    header.set(key::HEAD_ROWS, Value::U64(rows as u64));
+    header.set(key::HEAD_POSITIONS, Value::U64(positions as u64));
+    header.set(key::HEAD_L2, Value::F64(cfg.fit.l2));
+    header.set(key::HEAD_INPUTS, Value::str(cfg.inputs.name()));
     Ok(header)
 }
 
