@@ -66,6 +66,7 @@ pub mod ggml;
 pub mod gguf;
 pub mod init;
 pub mod inspect;
+pub mod llama;
 pub mod neighbours;
 pub mod output;
 pub mod pipeline;

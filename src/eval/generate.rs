@@ -6,9 +6,9 @@ use std::path::Path;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use serde::Serialize;
 
-use super::backend::{backend, context_params};
-use super::perplexity::load_model;
 use crate::error::EvalError;
+use crate::llama::load_model;
+use crate::llama::{backend, context_params};
 
 /// One prompt and what the model wrote after it.
 #[derive(Clone, Debug, Serialize)]

@@ -4,7 +4,6 @@
 //! Output: tokenizer parity (identical ids line by line), and the negative
 //! log-likelihood, perplexity, fertility and bits per byte of the text under the model.
 
-mod backend;
 mod generate;
 mod ngram;
 mod paired;
@@ -15,15 +14,15 @@ mod run;
 mod speed;
 mod tally;
 
-pub use backend::backend;
-pub(crate) use backend::context_params;
+// The llama.cpp seam's loaders, where callers of the evaluation have always found them.
+pub use crate::llama::{backend, load_model, load_vocab_only, windows};
 pub use generate::{continuations, prompts, Continuation};
 pub use ngram::ngram_scores;
 #[cfg(test)]
 pub(crate) use paired::test_row;
 pub use paired::{paired, Paired};
-pub use parity::{load_vocab_only, parity, ParityMismatch, ParityReport};
-pub use perplexity::{load_model, score, token_nll, windows, ScoreOptions};
+pub use parity::{parity, ParityMismatch, ParityReport};
+pub use perplexity::{score, token_nll, ScoreOptions};
 pub use report::{read_plan, render_report, EvalRow, PlanSummary, ReportAbout};
 pub use run::{evaluate, table, EvalConfig, EvalReport};
 pub use speed::{machine, measure_speed, thread_count, Speed, SpeedOptions};

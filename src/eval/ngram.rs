@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::perplexity::{load_model, scored_windows};
+use super::perplexity::scored_windows;
 use super::tally::{Frame, ScoreFacts, Tally};
 use super::{ModelScore, ScoreOptions};
+use crate::llama::load_model;
 
 /// The bigram's weight in the interpolation.
 const BIGRAM_WEIGHT: f64 = 0.7;

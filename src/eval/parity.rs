@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::LlamaModel;
 use serde::Serialize;
 
-use super::backend::backend;
 use crate::error::EvalError;
+use crate::llama::load_vocab_only;
 use crate::vocab::TargetTokenizer;
 
 /// How many mismatches are kept for the report.
@@ -51,24 +49,6 @@ impl ParityReport {
     pub fn ok(&self) -> bool {
         self.identical == self.lines
     }
-}
-
-/// Loads only the tokenizer of a GGUF with llama.cpp.
-///
-/// # Errors
-/// [`EvalError::Load`] naming the file.
-pub fn load_vocab_only(path: &Path) -> Result<LlamaModel, EvalError> {
-    if !path.is_file() {
-        return Err(EvalError::Load {
-            path: path.to_path_buf(),
-            reason: "no such file".into(),
-        });
-    }
-    let params = LlamaModelParams::default().with_vocab_only(true);
-    LlamaModel::load_from_file(backend()?, path, &params).map_err(|e| EvalError::Load {
-        path: path.to_path_buf(),
-        reason: format!("llama.cpp could not load it ({e})"),
-    })
 }
 
 /// Tokenizes every line of `lines` with llama.cpp (from `model_path`) and with `reference`.

@@ -18,13 +18,11 @@
 use std::path::{Path, PathBuf};
 
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use super::backend::{backend, context_params};
 use super::tally::{Frame, ModelScore, ScoreFacts, Tally};
 use crate::error::EvalError;
+use crate::llama::{backend, context_params, load_model, windows};
 use crate::progress::{Progress, Reporter, Stage};
 
 /// Settings of a perplexity run.
@@ -61,42 +59,6 @@ pub fn token_nll(logits: &[f32], target: usize) -> f64 {
         .fold(f64::NEG_INFINITY, |m, &l| m.max(f64::from(l)));
     let sum: f64 = logits.iter().map(|&l| (f64::from(l) - max).exp()).sum();
     max + sum.ln() - f64::from(logits[target])
-}
-
-/// Loads a full model with llama.cpp.
-///
-/// # Errors
-/// [`EvalError::Load`] naming the file.
-pub fn load_model(path: &Path) -> Result<LlamaModel, EvalError> {
-    if !path.is_file() {
-        return Err(EvalError::Load {
-            path: path.to_path_buf(),
-            reason: "no such file".into(),
-        });
-    }
-    LlamaModel::load_from_file(backend()?, path, &LlamaModelParams::default()).map_err(|e| {
-        EvalError::Load {
-            path: path.to_path_buf(),
-            reason: format!("llama.cpp could not load it ({e})"),
-        }
-    })
-}
-
-/// The windows of a tokenized text: (input tokens, index of the first scored input position).
-#[must_use]
-pub fn windows(
-    tokens: &[LlamaToken],
-    bos: Option<LlamaToken>,
-    ctx: usize,
-) -> Vec<(Vec<LlamaToken>, usize)> {
-    let body = if bos.is_some() { ctx - 1 } else { ctx };
-    tokens
-        .chunks_exact(body.max(1))
-        .map(|c| match bos {
-            Some(b) => (std::iter::once(b).chain(c.iter().copied()).collect(), 1),
-            None => (c.to_vec(), 1),
-        })
-        .collect()
 }
 
 /// Scores `text` (from `text_path`, for messages) under the model at `model_path`.

@@ -80,7 +80,7 @@ fn model_label(f: &GgufFile) -> Result<String, Error> {
         (Some(m), None) => m.to_owned(),
         (Some(m), Some(o)) => format!("{m}/{o}"),
     };
-    let default_rows = crate::tune::FitRows::DEFAULT.name();
+    let default_rows = crate::provenance::FitRows::DEFAULT.name();
     let label = match (f.opt_str(key::HEAD)?, f.opt_str(key::HEAD_FIT)?) {
         (None, _) => label,
         (Some(_), Some(rows)) if rows != default_rows => format!("{label}+head:{rows}"),

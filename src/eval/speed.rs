@@ -21,9 +21,9 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
-use super::backend::{backend, context_params};
-use super::perplexity::load_model;
 use crate::error::EvalError;
+use crate::llama::load_model;
+use crate::llama::{backend, context_params};
 
 /// How much to time.
 #[derive(Clone, Debug, PartialEq, Eq)]

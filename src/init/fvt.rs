@@ -28,7 +28,7 @@ pub const NEEDS: Needs = Needs {
 /// [`EvalError::Load`] when llama.cpp cannot load the source's vocabulary.
 pub fn source_pieces(input: &InitInput<'_>) -> Result<BTreeMap<u32, Vec<u32>>, Error> {
     let src = input.source;
-    let model = crate::eval::load_vocab_only(&src.path)?;
+    let model = crate::llama::load_vocab_only(&src.path)?;
     let vocab = model.vocab();
     let spm = src.vocab.kind == TokenizerKind::SentencePieceBpe;
     // llama.cpp's default for SentencePiece vocabularies without the key is true.

@@ -7,7 +7,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::error::EvalError;
-use crate::eval::{backend, context_params, load_model};
+use crate::llama::{backend, context_params, load_model};
 
 /// llama.cpp's logits at every position of `tokens` under the GGUF at `path`, `[t x v]`.
 ///

@@ -78,11 +78,11 @@ fn pick(wins: &[Vec<u32>], n: usize) -> Vec<Vec<u32>> {
 /// The windows of `path`'s text under `model`'s tokenizer.
 fn text_windows(model: &Path, path: &Path, ctx: usize) -> Result<Vec<Vec<u32>>, Error> {
     let text = crate::text::read_text(path)?;
-    let lm = crate::eval::load_vocab_only(model)?;
+    let lm = crate::llama::load_vocab_only(model)?;
     let vocab = lm.vocab();
     let tokens = vocab.tokenize(text.as_bytes(), false, false);
     let bos = vocab.should_add_bos().then(|| vocab.bos());
-    Ok(crate::eval::windows(&tokens, bos, ctx)
+    Ok(crate::llama::windows(&tokens, bos, ctx)
         .into_iter()
         .map(|(w, _)| w.iter().map(|t| t.0 as u32).collect())
         .collect())

@@ -16,8 +16,8 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::error::{EvalError, TuneError};
-use crate::eval::{backend, context_params, load_model, windows};
 use crate::gguf::{keys, GgufFile};
+use crate::llama::{backend, context_params, load_model, windows};
 use crate::progress::{Progress, Reporter, Stage};
 
 /// Hidden states and the tokens they predict.

@@ -24,62 +24,10 @@ use crate::gguf::{keys, GgufFile, GgufHeader, Value};
 use crate::output::Rewrite;
 use crate::progress::{Progress, Reporter, Stage};
 use crate::provenance::{file_name, key, name_and_sha256, RowClass};
+// The rows fitted are part of the provenance contract (`salt.head_fit`, `salt.train_rows`).
+pub use crate::provenance::FitRows;
 pub use fit::{fit_rows, nll_and_grad, Fit, FitOptions, IterLog};
 pub use hidden::{hidden_states, Hidden, HiddenOptions};
-
-/// Which output rows are fitted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FitRows {
-    /// Every row (shared tokens' output side included: most of the gain, README).
-    All,
-    /// Only the rows of new tokens (`salt.token_class` initialised or random).
-    New,
-    /// Every row but the shared tokens' (new, random, special and chat tokens): the
-    /// shared rows keep the source's output side, which a head fitted on one domain's
-    /// text would bend toward it (README, the constitution).
-    Unshared,
-}
-
-impl FitRows {
-    /// Every choice, in `--rows` order.
-    pub const ALL: [Self; 3] = [Self::All, Self::New, Self::Unshared];
-    /// What [`TuneConfig::new`] and `salt tune` fit unless told otherwise: on Korean
-    /// Gemma it keeps most of `All`'s gain on the training domain and, unlike `All`, helps
-    /// on Korean text of another domain (README: how it was chosen).
-    pub const DEFAULT: Self = Self::Unshared;
-
-    /// Its `--rows` name.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::All => "all",
-            Self::New => "new",
-            Self::Unshared => "unshared",
-        }
-    }
-
-    /// The choice named `name` (its `--rows` name), if any.
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.name() == name)
-    }
-
-    /// Every name, comma-separated, for the front ends' error messages.
-    #[must_use]
-    pub fn names() -> String {
-        Self::ALL.map(Self::name).join(", ")
-    }
-
-    /// The `salt.token_class` codes whose rows are fitted; `None` for every row.
-    fn classes(self) -> Option<&'static [RowClass]> {
-        match self {
-            Self::All => None,
-            Self::New => Some(&[RowClass::Initialised, RowClass::Random]),
-            Self::Unshared => Some(&[RowClass::Initialised, RowClass::Random, RowClass::Special]),
-        }
-    }
-}
 
 /// What happens to the input rows of the fitted tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
