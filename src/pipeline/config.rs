@@ -1,0 +1,149 @@
+//! What a transfer needs, resolved: [`TransferConfig`] and the output naming.
+
+use std::path::{Path, PathBuf};
+
+use crate::auxvec::AuxSource;
+use crate::device::DeviceChoice;
+use crate::ggml::GgmlType;
+use crate::init::InitParams;
+use crate::init::Method;
+use crate::output::method_path;
+use crate::vocab;
+use crate::vocab::TrimSpec;
+
+/// Everything a transfer needs, resolved.
+#[derive(Clone, Debug)]
+pub struct TransferConfig {
+    /// The source GGUF.
+    pub source: PathBuf,
+    /// The PLM (folder, tokenizer file, or GGUF).
+    pub plm: PathBuf,
+    /// `--plm-embeddings FILE[:TENSOR]`.
+    pub plm_embeddings: Option<String>,
+    /// Auxiliary vectors (`None`: only methods without neighbours can run).
+    pub aux: Option<AuxSource>,
+    /// The output GGUF (with several methods: see [`method_path`]).
+    pub out: PathBuf,
+    /// Initialisation method of [`transfer`].
+    pub method: Method,
+    /// Seed for random rows.
+    pub seed: u64,
+    /// Singular value cut-off.
+    pub rcond: f64,
+    /// Keep at most K neighbours.
+    pub max_k: Option<usize>,
+    /// Output type of the embedding tensors (`None`: the source's, or its fallback).
+    pub embd_type: Option<GgmlType>,
+    /// Trim the target vocabulary to this text.
+    pub trim_to: Option<PathBuf>,
+    /// With `trim_to`: minimum count.
+    pub trim_min_count: usize,
+    /// With `trim_to`: the pieces kept besides those the text uses (by default every
+    /// single-character piece of digits, ASCII and common punctuation).
+    pub trim_keep: vocab::TrimKeep,
+    /// With `trim_to`: held-out text on which to count lines the trim segments
+    /// differently, and new unknown tokens.
+    pub trim_heldout: Option<PathBuf>,
+    /// Append the source's chat-template control tokens (`None`: when it has a template).
+    pub keep_chat_tokens: Option<bool>,
+    /// Where neighbours and regressions run.
+    pub device: DeviceChoice,
+    /// Method parameters (`omp`'s k, ...).
+    pub init: InitParams,
+    /// Write a separate `output.weight` for a tied source (a copy of `token_embd`'s rows
+    /// until an output rule or a fitted head changes them).
+    pub untie: bool,
+    /// The rule for the new rows of `output` (`None`: the method's own rows); needs an
+    /// untied source or `untie`.
+    pub output_method: Option<Method>,
+    /// Replace an existing output.
+    pub force: bool,
+    /// Write the per-token plan as JSON lines here.
+    pub plan: Option<PathBuf>,
+    /// Split the output GGUF into files of at most this many bytes, named as llama.cpp's
+    /// gguf-split names them (`ko.gguf` -> `ko-00001-of-00003.gguf`, ...).
+    pub split_max_size: Option<u64>,
+}
+
+impl TransferConfig {
+    /// Defaults for the given files (`aux` may be `None` for `mean` and `random`).
+    #[must_use]
+    pub fn new(
+        source: PathBuf,
+        plm: PathBuf,
+        aux: impl Into<Option<AuxSource>>,
+        out: PathBuf,
+    ) -> Self {
+        Self {
+            source,
+            plm,
+            plm_embeddings: None,
+            aux: aux.into(),
+            out,
+            method: Method::Salt,
+            seed: 0,
+            rcond: 1e-6,
+            max_k: None,
+            embd_type: None,
+            trim_to: None,
+            trim_min_count: 1,
+            trim_keep: vocab::TrimKeep::default(),
+            trim_heldout: None,
+            keep_chat_tokens: None,
+            device: DeviceChoice::Cpu,
+            init: InitParams::default(),
+            untie: false,
+            output_method: None,
+            force: false,
+            plan: None,
+            split_max_size: None,
+        }
+    }
+
+    /// The trim settings, when `trim_to` is set.
+    #[must_use]
+    pub fn trim_spec(&self) -> Option<TrimSpec<'_>> {
+        self.trim_to.as_deref().map(|text| TrimSpec {
+            text,
+            min_count: self.trim_min_count,
+            keep: self.trim_keep.clone(),
+            heldout: self.trim_heldout.as_deref(),
+            specials: None,
+        })
+    }
+
+    /// The output GGUF and plan of each method: `out` and `plan` themselves for one
+    /// method, [`method_path`] of them for several.
+    #[must_use]
+    pub fn output_paths(&self, methods: &[Method]) -> Vec<(PathBuf, Option<PathBuf>)> {
+        let one = methods.len() == 1;
+        let named = |p: &Path, m: Method| {
+            if one {
+                p.to_path_buf()
+            } else {
+                method_path(p, m.name())
+            }
+        };
+        methods
+            .iter()
+            .map(|&m| {
+                (
+                    named(&self.out, m),
+                    self.plan.as_deref().map(|p| named(p, m)),
+                )
+            })
+            .collect()
+    }
+
+    /// Every input file (all the files of a split source), never to be written.
+    pub(super) fn inputs(&self) -> Vec<PathBuf> {
+        crate::gguf::split::sibling_paths(&self.source)
+            .into_iter()
+            .chain(
+                [Some(self.plm.clone()), self.trim_to.clone()]
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect()
+    }
+}

@@ -1,0 +1,89 @@
+//! Stages 7-8 for each method: rows planned, tensors quantized, header and files written.
+
+use crate::assemble::{embedding_tensors, plan_rows};
+use crate::auxvec::AuxSource;
+use crate::error::Error;
+use crate::init::NewRows;
+use crate::output::header::{output_header, tensor_sources, Provenance};
+use crate::output::{OutputSet, PlanRows};
+use crate::progress::{Reporter, Stage};
+
+use super::prepare::Shared;
+use super::report::{report, Laps};
+use super::{Method, TransferConfig, TransferReport};
+
+/// Stages 7-8 for one method: rows planned, tensors quantized, header and files written
+/// (not yet committed).
+pub(super) fn write_output(
+    cfg: &TransferConfig,
+    method: Method,
+    sh: &Shared<'_>,
+    (rows, out_rows): (&NewRows, Option<&NewRows>),
+    out: &mut OutputSet,
+    rep: &mut Reporter<'_>,
+    laps: &mut Laps,
+) -> Result<TransferReport, Error> {
+    let (source, target, types) = (sh.source, sh.target, sh.types);
+    let hashes = &sh.hashes;
+    let classes = &target.alignment.classes;
+    let planned = plan_rows(
+        classes,
+        rows,
+        out_rows,
+        cfg.seed,
+        &sh.stats,
+        source.width(),
+        source.output_from_embd,
+    );
+    laps.lap("new rows");
+    rep.message(Stage::Assemble, "quantizing the embedding tensors");
+    let (embd, output) = embedding_tensors(source, &planned, types)?;
+    laps.lap("assemble");
+    let s = &target.alignment.stats;
+    let prov = Provenance {
+        method: method.name().to_owned(),
+        source: hashes.source.clone(),
+        tokenizer: hashes.tokenizer.clone(),
+        trim_to: hashes.trim_to.clone(),
+        aux: cfg
+            .aux
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), AuxSource::provenance),
+        rcond: cfg.rcond,
+        seed: cfg.seed,
+        counts: [
+            s.shared,
+            planned.from_method,
+            planned.random,
+            s.special + s.chat,
+        ],
+        token_class: planned.classes.iter().map(|c| *c as u8).collect(),
+        output_method: cfg.output_method.map(|m| m.name().to_owned()),
+        trim_scripts: (cfg.trim_to.is_some() && !cfg.trim_keep.scripts.is_empty()).then(|| {
+            let names: Vec<&str> = cfg.trim_keep.scripts.iter().map(|s| s.name).collect();
+            names.join(",")
+        }),
+    };
+    let header = output_header(source, target, types, &prov)?;
+    laps.lap("header");
+    rep.message(
+        Stage::Write,
+        &format!("writing {}", out.gguf_path.display()),
+    );
+    out.write_tokenizer(target.tokenizer())?;
+    let bytes = out.write_gguf(&header, &tensor_sources(source, &header, embd, output))?;
+    let neighbours = rows
+        .supports
+        .iter()
+        .map(|p| (p.id, p.neighbours.clone(), p.weights.as_slice()))
+        .collect();
+    out.write_plan(&PlanRows {
+        vocab: &target.vocab,
+        classes,
+        source: &source.vocab,
+        from_method: &rows.ids,
+        neighbours,
+    })?;
+    laps.lap("write");
+    Ok(report(sh, method, rows, &planned, out, bytes, laps))
+}
