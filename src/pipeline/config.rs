@@ -24,7 +24,7 @@ pub struct TransferConfig {
     pub aux: Option<AuxSource>,
     /// The output GGUF (with several methods: see [`method_path`]).
     pub out: PathBuf,
-    /// Initialisation method of [`transfer`].
+    /// Initialisation method of [`super::transfer`].
     pub method: Method,
     /// Seed for random rows.
     pub seed: u64,

@@ -8,7 +8,7 @@ use crate::source::{SourceModel, SourceRows};
 use super::prepare::{anchors_and_queries, load_plm, plm_gguf, target_vocab};
 use super::TransferConfig;
 
-/// The inputs of stages 5 and 6 exactly as [`transfer`] builds them for `cfg` (a method
+/// The inputs of stages 5 and 6 exactly as [`super::transfer`] builds them for `cfg` (a method
 /// that needs neighbours and the PLM table): for testing and benchmarking a compute
 /// device on real shapes without running the rest of a transfer.
 #[derive(Clone, Debug)]
@@ -53,7 +53,7 @@ impl KernelProblem {
 /// auxiliary vectors; nothing is written).
 ///
 /// # Errors
-/// As [`transfer`]; [`Error::MissingInput`] without auxiliary vectors.
+/// As [`super::transfer`]; [`Error::MissingInput`] without auxiliary vectors.
 pub fn kernel_problem(cfg: &TransferConfig) -> Result<KernelProblem, Error> {
     let aux = cfg.aux.as_ref().ok_or(Error::MissingInput {
         method: "salt",
