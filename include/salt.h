@@ -63,7 +63,7 @@ salt_status salt_tune(const char *config_json, salt_progress_fn progress, void *
  * gemma3) on a target-language training text and writes a new GGUF, untied. config_json:
  * {"model", "train", "out", "val_text" (another domain: the step kept may not score worse
  * on it than the start), "rows" ("unshared", "new", "all"), "steps", "lr_input",
- * "lr_output", "lazy", "eval_every", "val_windows", "val_share", "ctx", "seed", "threads",
+ * "lr_output", "decay", "lazy", "eval_every", "val_windows", "val_share", "ctx", "seed", "threads",
  * "checkpoint" (a file; absent: none), "resume", "force"}; absent keys keep `salt train`'s
  * defaults. On SALT_OK, *result_json is the report: windows, rows trained, the step kept,
  * every validation, seconds per step. */

@@ -84,6 +84,8 @@ pub mod key {
     pub const TRAIN_LR_INPUT: &str = "salt.train_lr_input";
     /// `salt.train_lr_output`: the output rows' rate.
     pub const TRAIN_LR_OUTPUT: &str = "salt.train_lr_output";
+    /// `salt.train_decay`: the rates' factor at each stalled validation.
+    pub const TRAIN_DECAY: &str = "salt.train_decay";
     /// `salt.train_ctx`: tokens per window.
     pub const TRAIN_CTX: &str = "salt.train_ctx";
     /// `salt.train_seed`: the seed of the window order.

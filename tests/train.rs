@@ -318,6 +318,9 @@ fn cancelled_run_resumes_to_the_same_bytes() {
         let mut cfg = train_config(&src, text, dir.path().join(out));
         cfg.steps = 4;
         cfg.eval_every = 2;
+        // A rate this high makes step 2's validation worse than the start, so the rate is
+        // halved from there on: the resumed run must find that from the log alone.
+        cfg.lr.0 = 1.0;
         cfg.checkpoint = Some(state.clone());
         cfg.resume = true;
         cfg
@@ -363,6 +366,11 @@ fn cancelled_run_resumes_to_the_same_bytes() {
         "{lines:?}"
     );
     assert_eq!(r.log.len(), 3, "validations at steps 0, 2 and 4");
+    assert!(
+        r.log[1].val_nll >= r.log[0].val_nll,
+        "step 2 should stall, so that the decay is part of what is resumed: {:?}",
+        r.log
+    );
     let (a, b) = (
         std::fs::read(dir.path().join("whole.gguf")).unwrap(),
         std::fs::read(dir.path().join("resumed.gguf")).unwrap(),

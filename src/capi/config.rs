@@ -145,6 +145,7 @@ pub struct TrainJson {
     steps: Option<usize>,
     lr_input: Option<f32>,
     lr_output: Option<f32>,
+    decay: Option<f32>,
     #[serde(default)]
     lazy: bool,
     eval_every: Option<usize>,
@@ -177,6 +178,7 @@ impl TrainJson {
             self.lr_input.unwrap_or(cfg.lr.0),
             self.lr_output.unwrap_or(cfg.lr.1),
         );
+        cfg.decay = self.decay.unwrap_or(cfg.decay);
         cfg.lazy = self.lazy;
         cfg.eval_every = self.eval_every.unwrap_or(cfg.eval_every);
         cfg.val_windows = self.val_windows.unwrap_or(cfg.val_windows);

@@ -141,6 +141,10 @@ pub struct TrainArgs {
     /// moving them bends the model toward the training domain: docs/training.md).
     #[arg(help_heading = "Training", long, default_value_t = salt::train::TrainConfig::DEFAULT_LR.1)]
     pub lr_output: f32,
+    /// Multiply the rates by this whenever a validation is not better than every earlier
+    /// one (1: constant rates).
+    #[arg(help_heading = "Training", long, default_value_t = train_defaults().decay)]
+    pub decay: f32,
     /// Move only the rows of tokens in each step's window (lazy Adam).
     #[arg(long, help_heading = "Training")]
     pub lazy: bool,

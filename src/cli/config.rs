@@ -291,6 +291,7 @@ impl TrainArgs {
         cfg.steps = self.steps;
         cfg.lr = (self.lr_input, self.lr_output);
         cfg.eval_every = self.eval_every;
+        cfg.decay = self.decay;
         cfg.lazy = self.lazy;
         cfg.val_windows = self.val_windows;
         cfg.val_share = self.val_share;

@@ -9,6 +9,8 @@ pub struct Adam {
     /// Second moments.
     pub v: Vec<f32>,
     lr: f32,
+    /// The rate `lr` starts at; [`Adam::scale_rate`] sets `lr` as a multiple of it.
+    base: f32,
     d: usize,
 }
 
@@ -24,8 +26,14 @@ impl Adam {
             m: vec![0.0; rows * d],
             v: vec![0.0; rows * d],
             lr,
+            base: lr,
             d,
         }
+    }
+
+    /// Steps from now on move at `scale` times the starting rate.
+    pub fn scale_rate(&mut self, scale: f32) {
+        self.lr = self.base * scale;
     }
 
     /// Step `t` (from 1) on `table`'s rows `ids`, with the gradient `grad` (of the whole
