@@ -40,9 +40,14 @@ salt_cancel *salt_cancel_new(void);
 void salt_cancel_set(const salt_cancel *flag);
 void salt_cancel_free(salt_cancel *flag);
 
-/* Adapts a model. config_json: {"source", "plm", "out", "methods", "aux" | "aux_train",
- * "trim_to", "heldout", "plan", "seed", "untie", "max_k", "force",
- * "split_max_size" (bytes)}. On SALT_OK,
+/* Adapts a model. config_json: every option of `salt transfer` under its flag's name
+ * with '_' for '-': {"source", "plm", "plm_embeddings", "out", "methods" (names, or
+ * ["all"]), "output_method", "aux" | "aux_train", "aux_save", "aux_dim", "aux_epoch",
+ * "trim_to", "trim_min_count", "keep_single_chars", "keep_script" (names),
+ * "keep_basic" (default true), "heldout", "chat_tokens" (default true), "plan", "seed",
+ * "rcond", "omp_k", "untie", "max_k", "embd_type" ("same" or a ggml type), "device"
+ * ("cpu", "cuda", "cuda:N", "auto", "cuda-shim"), "force", "split_max_size" (bytes)};
+ * absent keys keep the CLI's defaults. On SALT_OK,
  * *result_json (if result_json is not NULL) is a JSON array with one report per method.
  * progress, user and cancel may be NULL. */
 salt_status salt_transfer(const char *config_json, salt_progress_fn progress, void *user,

@@ -78,6 +78,20 @@ impl GgmlType {
         table().get(id as usize)?.as_ref().map(|_| Self(id))
     }
 
+    /// `same` (`None`: keep the input's type) or a ggml type name, as `--embd-type` and
+    /// `--head-type` take them in both front ends.
+    ///
+    /// # Errors
+    /// The name, when it is neither.
+    pub fn from_name_or_same(name: &str) -> Result<Option<Self>, String> {
+        match name {
+            "same" => Ok(None),
+            _ => Self::from_name(name)
+                .map(Some)
+                .ok_or_else(|| name.to_owned()),
+        }
+    }
+
     /// The type with this ggml name (case-insensitive: `q8_0`, `Q4_K`, `bf16`).
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {

@@ -489,3 +489,78 @@ fn salt_plan_and_salt_adapt_answer_through_the_c_api() {
     assert!(msg.contains("too short to split"), "{msg}");
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
+
+/// `salt_transfer` takes every option of `salt transfer` and reads it through the same
+/// library functions: the trim route with a script kept, the basic pieces and the chat
+/// tokens dropped, a minimum count and another embedding type writes the same bytes as
+/// the CLI with the same flags; a bad device, type or script is refused by its key.
+#[test]
+fn salt_transfer_takes_the_clis_options_and_writes_its_bytes() {
+    let dir = tmpdir();
+    let source = asset("models/smollm2-135m-instruct-q4_1.gguf");
+    let text = head("text/bible-ko-train.txt", 2000);
+    let (c_out, cli_out) = (dir.path().join("c.gguf"), dir.path().join("cli.gguf"));
+    let json = serde_json::json!({
+        "source": source, "out": c_out, "methods": ["trim"], "trim_to": text,
+        "trim_min_count": 2, "keep_script": ["Hangul"], "keep_basic": false,
+        "chat_tokens": false, "embd_type": "q8_0", "device": "cpu", "rcond": 1e-6,
+        "omp_k": 64
+    })
+    .to_string();
+    let (s, msg) = transfer_json(&json);
+    assert_eq!(s, SaltStatus::Ok, "{msg}");
+    let cli = Command::new(env!("CARGO_BIN_EXE_salt"))
+        .arg("transfer")
+        .arg("--source")
+        .arg(&source)
+        .arg("--out")
+        .arg(&cli_out)
+        .arg("--trim-to")
+        .arg(&text)
+        .args([
+            "--trim-min-count",
+            "2",
+            "--keep-script",
+            "Hangul",
+            "--no-keep-basic",
+        ])
+        .args([
+            "--no-chat-tokens",
+            "--embd-type",
+            "q8_0",
+            "--device",
+            "cpu",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(
+        sha256_file(&c_out),
+        sha256_file(&cli_out),
+        "the C API and the CLI wrote other bytes"
+    );
+    for (key, value, want) in [
+        ("device", "gpu", "\"device\": \"gpu\" is not a device"),
+        (
+            "embd_type",
+            "q9_9",
+            "\"embd_type\": \"q9_9\" is not a ggml type",
+        ),
+    ] {
+        let mut j: serde_json::Value = serde_json::from_str(&json).unwrap();
+        j[key] = serde_json::Value::String(value.into());
+        let (s, msg) = transfer_json(&j.to_string());
+        assert_eq!(s, SaltStatus::BadArgument, "{msg}");
+        assert!(msg.contains(want), "{msg}");
+    }
+    let mut j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    j["keep_script"] = serde_json::json!(["Klingon"]);
+    let (s, msg) = transfer_json(&j.to_string());
+    assert_eq!(s, SaltStatus::BadArgument, "{msg}");
+    assert!(msg.contains("\"keep_script\": \"Klingon\""), "{msg}");
+}

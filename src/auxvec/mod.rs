@@ -111,6 +111,20 @@ pub fn for_vocab(
 }
 
 impl AuxSource {
+    /// What `--aux` / `"aux"` names: `plm`, a `.vec` or `.txt` text file of vectors, or
+    /// else a fastText `.bin` (by the file's extension, in both front ends).
+    #[must_use]
+    pub fn from_arg(arg: &str) -> Self {
+        if arg == "plm" {
+            return Self::Plm;
+        }
+        let path = PathBuf::from(arg);
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("vec" | "txt") => Self::VecText(path),
+            _ => Self::FastTextBin(path),
+        }
+    }
+
     /// How `salt.aux` names it: the file's name, `train:TEXT` or `plm`.
     #[must_use]
     pub fn provenance(&self) -> String {

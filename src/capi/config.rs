@@ -7,34 +7,62 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::auxvec::{AuxSource, TrainOptions};
+use crate::device::DeviceChoice;
 use crate::eval::{EvalConfig, ScoreOptions};
 use crate::ggml::GgmlType;
 use crate::pipeline::{Method, TransferConfig};
 use crate::tune::{FitRows, InputRows, TuneConfig};
+use crate::vocab::{Script, TrimKeep, SCRIPTS};
 
-/// `salt_transfer`'s configuration.
+/// `salt_transfer`'s configuration: every option of `salt transfer`, under its flag's name
+/// with `_` for `-`; an absent key keeps the CLI's default.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferJson {
     source: PathBuf,
     /// Absent: the trim route (the source's own tokenizer, `methods` default `["trim"]`).
     plm: Option<PathBuf>,
+    /// `FILE[:TENSOR]`: the PLM's embedding table, when the folder has none or several.
+    plm_embeddings: Option<String>,
     out: PathBuf,
-    /// Method names (`["salt"]` by default, `["trim"]` without `plm`); several give one output each (`OUT-METHOD.gguf`).
+    /// Method names, or `["all"]` (`["salt"]` by default, `["trim"]` without `plm`);
+    /// several give one output each (`OUT-METHOD.gguf`).
     #[serde(default)]
     methods: Vec<String>,
+    /// The new output rows' own rule (untied sources or `untie`).
+    output_method: Option<String>,
     /// `"plm"`, or a fastText `.bin` / `.vec` path.
     aux: Option<String>,
     /// Train fastText on this text instead (`aux` must then be absent).
     aux_train: Option<PathBuf>,
+    /// With `aux_train`: where the trained `.bin` is saved, its width and epochs.
+    aux_save: Option<PathBuf>,
+    aux_dim: Option<i32>,
+    aux_epoch: Option<i32>,
     trim_to: Option<PathBuf>,
+    trim_min_count: Option<usize>,
+    #[serde(default)]
+    keep_single_chars: bool,
+    /// Script names (`"Hangul"`, `"Latin"`, ...) whose every piece the trim keeps.
+    #[serde(default)]
+    keep_script: Vec<String>,
+    /// `false`: drop the basic pieces (digits, ASCII, punctuation) the text does not use.
+    keep_basic: Option<bool>,
     heldout: Option<PathBuf>,
+    /// `false`: do not append the source's chat-template control tokens.
+    chat_tokens: Option<bool>,
     plan: Option<PathBuf>,
     #[serde(default)]
     seed: u64,
+    rcond: Option<f64>,
+    omp_k: Option<usize>,
     #[serde(default)]
     untie: bool,
     max_k: Option<usize>,
+    /// `"same"` or a ggml type name.
+    embd_type: Option<String>,
+    /// `"cpu"` (the default), `"cuda"`, `"cuda:N"`, `"auto"` or `"cuda-shim"`.
+    device: Option<String>,
     #[serde(default)]
     force: bool,
     /// Split the output into files of at most this many bytes.
@@ -111,13 +139,10 @@ impl TuneJson {
                 format!("\"inputs\": {name:?} is not one of {}", InputRows::names())
             })?;
         }
-        match self.head_type.as_deref() {
-            None | Some("same") => {}
-            Some(name) => {
-                cfg.head_type = Some(GgmlType::from_name(name).ok_or_else(|| {
-                    format!("\"head_type\": {name:?} is not a ggml type (try q8_0, f16, f32)")
-                })?);
-            }
+        if let Some(name) = self.head_type {
+            cfg.head_type = GgmlType::from_name_or_same(&name).map_err(|name| {
+                format!("\"head_type\": {name:?} is not a ggml type (try q8_0, f16, f32)")
+            })?;
         }
         cfg.fit.l2 = self.l2.unwrap_or(cfg.fit.l2);
         cfg.fit.iters = self.iters.unwrap_or(cfg.fit.iters);
@@ -208,46 +233,92 @@ impl TransferJson {
     /// A message naming the key.
     pub fn resolve(self) -> Result<(TransferConfig, Vec<Method>), String> {
         let aux = match (self.aux.as_deref(), self.aux_train) {
-            (Some("plm"), None) => Some(AuxSource::Plm),
-            (Some(p), None) if p.ends_with(".vec") || p.ends_with(".txt") => {
-                Some(AuxSource::VecText(p.into()))
+            (Some(arg), None) => Some(AuxSource::from_arg(arg)),
+            (None, Some(text)) => {
+                let d = TrainOptions::new(text);
+                Some(AuxSource::Train(TrainOptions {
+                    save: self.aux_save,
+                    dim: self.aux_dim.unwrap_or(d.dim),
+                    epoch: self.aux_epoch.unwrap_or(d.epoch),
+                    seed: i32::try_from(self.seed % (1 << 31)).unwrap_or(0),
+                    ..d
+                }))
             }
-            (Some(p), None) => Some(AuxSource::FastTextBin(p.into())),
-            (None, Some(text)) => Some(AuxSource::Train(TrainOptions {
-                seed: i32::try_from(self.seed % (1 << 31)).unwrap_or(0),
-                ..TrainOptions::new(text)
-            })),
             (None, None) => None,
             (Some(_), Some(_)) => {
                 return Err("\"aux\" and \"aux_train\": give one, not both".into())
             }
         };
-        let mut methods = Vec::new();
         let default = if self.plm.is_none() { "trim" } else { "salt" };
-        for name in if self.methods.is_empty() {
+        let names = if self.methods.is_empty() {
             vec![default.to_owned()]
         } else {
             self.methods
-        } {
-            let m = Method::from_name(&name).ok_or_else(|| {
+        };
+        let methods = Method::from_names(names.iter().map(String::as_str)).map_err(|name| {
+            format!(
+                "\"methods\": {name:?} is not a method (one of {}, or [\"all\"])",
+                Method::names()
+            )
+        })?;
+        let output_method = match self.output_method {
+            Some(name) => Some(Method::from_name(&name).ok_or_else(|| {
                 format!(
-                    "\"methods\": {name:?} is not a method (one of {})",
+                    "\"output_method\": {name:?} is not a method (one of {})",
                     Method::names()
                 )
-            })?;
-            if !methods.contains(&m) {
-                methods.push(m);
-            }
-        }
+            })?),
+            None => None,
+        };
+        let embd_type = match self.embd_type {
+            Some(name) => GgmlType::from_name_or_same(&name).map_err(|name| {
+                format!("\"embd_type\": {name:?} is not a ggml type (try q8_0, f16, f32)")
+            })?,
+            None => None,
+        };
+        let scripts = self
+            .keep_script
+            .iter()
+            .map(|n| {
+                Script::from_name(n).ok_or_else(|| {
+                    let known: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
+                    format!(
+                        "\"keep_script\": {n:?} is not a script here (one of {})",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let device = match self.device {
+            Some(name) => DeviceChoice::parse(&name).ok_or_else(|| {
+                format!(
+                    "\"device\": {name:?} is not a device: cpu, cuda, cuda:N, auto or cuda-shim"
+                )
+            })?,
+            None => DeviceChoice::Cpu,
+        };
         let plm = self.plm.unwrap_or_else(|| self.source.clone());
         let mut cfg = TransferConfig::new(self.source, plm, aux, self.out);
         cfg.method = methods[0];
+        cfg.plm_embeddings = self.plm_embeddings;
+        cfg.output_method = output_method;
         cfg.trim_to = self.trim_to;
+        cfg.trim_min_count = self.trim_min_count.unwrap_or(cfg.trim_min_count);
+        cfg.trim_keep = TrimKeep {
+            chars: self.keep_single_chars,
+            basic: self.keep_basic.unwrap_or(true),
+            scripts,
+        };
         cfg.trim_heldout = self.heldout;
+        cfg.keep_chat_tokens = self.chat_tokens.filter(|keep| !keep);
         cfg.plan = self.plan;
         cfg.seed = self.seed;
+        cfg.rcond = self.rcond.unwrap_or(cfg.rcond);
+        cfg.init.omp_k = self.omp_k.unwrap_or(cfg.init.omp_k);
         cfg.untie = self.untie;
         cfg.max_k = self.max_k;
+        cfg.embd_type = embd_type;
+        cfg.device = device;
         cfg.force = self.force;
         cfg.split_max_size = self.split_max_size;
         Ok((cfg, methods))

@@ -414,10 +414,10 @@ pub struct TransferArgs {
     #[arg(long, help_heading = "Inputs", requires = "aux_train")]
     pub aux_save: Option<PathBuf>,
     /// With --aux-train: vector width.
-    #[arg(long, help_heading = "Inputs", default_value_t = 50)]
+    #[arg(long, help_heading = "Inputs", default_value_t = aux_defaults().dim)]
     pub aux_dim: i32,
     /// With --aux-train: epochs.
-    #[arg(long, help_heading = "Inputs", default_value_t = 5)]
+    #[arg(long, help_heading = "Inputs", default_value_t = aux_defaults().epoch)]
     pub aux_epoch: i32,
     /// The output GGUF. With several methods, OUT-METHOD.gguf for each.
     #[arg(long, help_heading = "Output")]
@@ -435,13 +435,13 @@ pub struct TransferArgs {
     #[arg(long, help_heading = "Method")]
     pub output_method: Option<String>,
     /// With --method omp: at most K atoms per token.
-    #[arg(long, help_heading = "Method", default_value_t = 64)]
+    #[arg(long, help_heading = "Method", default_value_t = transfer_defaults().init.omp_k)]
     pub omp_k: usize,
     /// Seed for random rows (and fastText training).
     #[arg(long, help_heading = "Method", default_value_t = 0)]
     pub seed: u64,
     /// Singular values of A below rcond * max are dropped.
-    #[arg(long, help_heading = "Method", default_value_t = 1e-6)]
+    #[arg(long, help_heading = "Method", default_value_t = transfer_defaults().rcond)]
     pub rcond: f64,
     /// Keep at most K neighbours per token.
     #[arg(long, help_heading = "Method")]
@@ -518,6 +518,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub fn parse_device(s: &str) -> Result<salt::device::DeviceChoice, String> {
     salt::device::DeviceChoice::parse(s)
         .ok_or_else(|| format!("{s:?} is not a device: cpu, cuda, cuda:N, auto or cuda-shim"))
+}
+
+/// `salt transfer`'s defaults are the library's (one place for each number).
+fn transfer_defaults() -> salt::pipeline::TransferConfig {
+    salt::pipeline::TransferConfig::new(PathBuf::new(), PathBuf::new(), None, PathBuf::new())
+}
+
+/// `--aux-train`'s defaults are the library's.
+fn aux_defaults() -> salt::auxvec::TrainOptions {
+    salt::auxvec::TrainOptions::new(PathBuf::new())
 }
 
 /// `salt train`'s defaults are the library's (one place for each number).

@@ -44,28 +44,13 @@ pub struct EvalJob {
 }
 
 /// `salt,focus`, `all` -> methods (in the order given, duplicates dropped).
-/// One method by name.
-fn method(name: &str) -> anyhow::Result<Method> {
-    Method::from_name(name).with_context(|| {
-        format!(
+fn methods(spec: &str) -> anyhow::Result<Vec<Method>> {
+    Method::from_names(spec.split(',')).map_err(|name| {
+        anyhow::anyhow!(
             "--method {name}: not a method (one or more of {}, or all)",
             Method::names()
         )
     })
-}
-
-fn methods(spec: &str) -> anyhow::Result<Vec<Method>> {
-    if spec == "all" {
-        return Ok(Method::ALL.to_vec());
-    }
-    let mut out = Vec::new();
-    for name in spec.split(',').map(str::trim) {
-        let m = method(name)?;
-        if !out.contains(&m) {
-            out.push(m);
-        }
-    }
-    Ok(out)
 }
 
 impl TrimArgs {
@@ -108,14 +93,7 @@ impl TransferArgs {
     /// Checks and resolves the raw flags.
     pub fn resolve(self) -> anyhow::Result<TransferJob> {
         let aux = match (self.aux.as_deref(), &self.aux_train) {
-            (Some("plm"), None) => Some(AuxSource::Plm),
-            (Some(p), None) => {
-                let path = PathBuf::from(p);
-                Some(match path.extension().and_then(|e| e.to_str()) {
-                    Some("vec" | "txt") => AuxSource::VecText(path),
-                    _ => AuxSource::FastTextBin(path),
-                })
-            }
+            (Some(arg), None) => Some(AuxSource::from_arg(arg)),
             (None, Some(text)) => Some(AuxSource::Train(TrainOptions {
                 save: self.aux_save.clone(),
                 dim: self.aux_dim,
@@ -126,12 +104,10 @@ impl TransferArgs {
             (None, None) => None,
             (Some(_), Some(_)) => bail!("give either --aux or --aux-train, not both"),
         };
-        let embd_type = match self.embd_type.as_str() {
-            "same" => None,
-            name => Some(salt::ggml::GgmlType::from_name(name).with_context(|| {
-                format!("--embd-type {name}: not a ggml type (try q8_0, f16, f32)")
-            })?),
-        };
+        let embd_type =
+            salt::ggml::GgmlType::from_name_or_same(&self.embd_type).map_err(|name| {
+                anyhow::anyhow!("--embd-type {name}: not a ggml type (try q8_0, f16, f32)")
+            })?;
         // No --plm (or the source itself): the trim route, the source's own tokenizer.
         let plm = self.plm.unwrap_or_else(|| self.source.clone());
         let own = salt::plan::is_source(&plm, &self.source);
@@ -151,7 +127,12 @@ impl TransferArgs {
         cfg.plm_embeddings = self.plm_embeddings;
         cfg.untie = self.untie;
         cfg.output_method = match self.output_method.as_deref() {
-            Some(name) => Some(method(name)?),
+            Some(name) => Some(Method::from_name(name).with_context(|| {
+                format!(
+                    "--output-method {name}: not a method (one of {})",
+                    Method::names()
+                )
+            })?),
             None => None,
         };
         cfg.init.omp_k = self.omp_k;
@@ -233,12 +214,10 @@ impl TuneArgs {
         let Some(inputs) = InputRows::from_name(&self.inputs) else {
             bail!("--inputs {}: give {}", self.inputs, InputRows::names());
         };
-        let head_type = match self.head_type.as_str() {
-            "same" => None,
-            name => Some(salt::ggml::GgmlType::from_name(name).with_context(|| {
-                format!("--head-type {name}: not a ggml type (try q8_0, f16, f32)")
-            })?),
-        };
+        let head_type =
+            salt::ggml::GgmlType::from_name_or_same(&self.head_type).map_err(|name| {
+                anyhow::anyhow!("--head-type {name}: not a ggml type (try q8_0, f16, f32)")
+            })?;
         let cache = if self.no_cache {
             None
         } else {

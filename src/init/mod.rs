@@ -99,6 +99,26 @@ impl Method {
             .find(|m| m.name() == name)
     }
 
+    /// The methods named, in the order given, duplicates dropped; `all` alone is every
+    /// method. Both front ends read `--method` / `"methods"` through this.
+    ///
+    /// # Errors
+    /// The first name that is not a method (each front end words the message).
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<Self>, String> {
+        let names: Vec<&str> = names.into_iter().map(str::trim).collect();
+        if names == ["all"] {
+            return Ok(Self::ALL.to_vec());
+        }
+        let mut out = Vec::new();
+        for name in names {
+            let m = Self::from_name(name).ok_or_else(|| name.to_owned())?;
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every name, comma-separated, for the front ends' error messages.
     #[must_use]
     pub fn names() -> String {
