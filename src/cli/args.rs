@@ -233,8 +233,9 @@ pub struct AdaptArgs {
     /// Scored tokens per model on the validation part.
     #[arg(long, default_value_t = salt::adapt::Budget::default().eval_tokens, help_heading = "Budget")]
     pub eval_tokens: usize,
-    /// Steps of training the rows through the frozen body for the trim and replacement
-    /// candidates (each a candidate of its own; 0: none).
+    /// Steps of training the rows through the frozen body for the replacement candidate
+    /// (a candidate of its own; a trim's rows are the source's and are not trained; 0:
+    /// none).
     #[arg(long, default_value_t = salt::adapt::Budget::default().train_steps, help_heading = "Budget")]
     pub train_steps: usize,
     /// llama.cpp threads.
