@@ -1,4 +1,5 @@
-//! Stages 7-8 for each method: rows planned, tensors quantized, header and files written.
+//! Stages 7-8 for each method: rows planned, tensors quantized, header and files written;
+//! then the method's report.
 
 use crate::assemble::{embedding_tensors, plan_rows};
 use crate::auxvec::AuxSource;
@@ -9,7 +10,7 @@ use crate::output::{OutputSet, PlanRows};
 use crate::progress::{Reporter, Stage};
 
 use super::prepare::Shared;
-use super::report::{report, Laps};
+use super::report::Laps;
 use super::{Method, TransferConfig, TransferReport};
 
 /// Stages 7-8 for one method: rows planned, tensors quantized, header and files written
@@ -86,4 +87,43 @@ pub(super) fn write_output(
     })?;
     laps.lap("write");
     Ok(report(sh, method, rows, &planned, out, bytes, laps))
+}
+
+/// The report of one output.
+pub(super) fn report(
+    sh: &Shared<'_>,
+    method: Method,
+    rows: &NewRows,
+    planned: &crate::assemble::RowPlan,
+    out: &OutputSet,
+    bytes: u64,
+    laps: &Laps,
+) -> TransferReport {
+    // Neighbour figures belong to the methods that use neighbours.
+    let nbrs = sh.nbrs.map(|n| &n.0).filter(|_| method.needs().neighbours);
+    let target = sh.target;
+    let s = &target.alignment.stats;
+    TransferReport {
+        out: out.gguf_path.display().to_string(),
+        files: out.gguf_files(),
+        tokenizer: out.tokenizer_path.display().to_string(),
+        method,
+        n_vocab: target.vocab.len(),
+        source_vocab: sh.source.vocab.len(),
+        shared: s.shared,
+        special: s.special,
+        chat: s.chat,
+        regressed: planned.from_method,
+        random: planned.random,
+        anchors: rows.anchors,
+        with_aux: nbrs.map_or(0, |n| n.with_aux),
+        k_histogram: rows.k_histogram(),
+        solves: rows.solves,
+        trim: target.selection.trim.clone(),
+        segmentation: target.selection.segmentation.clone(),
+        embd_type: sh.types.0.to_string(),
+        device: sh.device.name(),
+        bytes,
+        seconds: laps.seconds.clone(),
+    }
 }

@@ -5,11 +5,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::init::NewRows;
-use crate::output::OutputSet;
 use crate::vocab;
 
-use super::prepare::Shared;
 use super::Method;
 
 /// What a transfer did.
@@ -77,44 +74,5 @@ impl Laps {
         self.seconds
             .insert(name.to_owned(), self.clock.elapsed().as_secs_f64());
         self.clock = Instant::now();
-    }
-}
-
-/// The report of one output.
-pub(super) fn report(
-    sh: &Shared<'_>,
-    method: Method,
-    rows: &NewRows,
-    planned: &crate::assemble::RowPlan,
-    out: &OutputSet,
-    bytes: u64,
-    laps: &Laps,
-) -> TransferReport {
-    // Neighbour figures belong to the methods that use neighbours.
-    let nbrs = sh.nbrs.map(|n| &n.0).filter(|_| method.needs().neighbours);
-    let target = sh.target;
-    let s = &target.alignment.stats;
-    TransferReport {
-        out: out.gguf_path.display().to_string(),
-        files: out.gguf_files(),
-        tokenizer: out.tokenizer_path.display().to_string(),
-        method,
-        n_vocab: target.vocab.len(),
-        source_vocab: sh.source.vocab.len(),
-        shared: s.shared,
-        special: s.special,
-        chat: s.chat,
-        regressed: planned.from_method,
-        random: planned.random,
-        anchors: rows.anchors,
-        with_aux: nbrs.map_or(0, |n| n.with_aux),
-        k_histogram: rows.k_histogram(),
-        solves: rows.solves,
-        trim: target.selection.trim.clone(),
-        segmentation: target.selection.segmentation.clone(),
-        embd_type: sh.types.0.to_string(),
-        device: sh.device.name(),
-        bytes,
-        seconds: laps.seconds.clone(),
     }
 }
