@@ -12,7 +12,7 @@ use crate::eval::{EvalConfig, ScoreOptions};
 use crate::ggml::GgmlType;
 use crate::pipeline::{Method, TransferConfig};
 use crate::tune::{FitRows, InputRows, TuneConfig};
-use crate::vocab::{Script, TrimKeep, SCRIPTS};
+use crate::vocab::{Script, TrimKeep};
 
 /// `salt_transfer`'s configuration: every option of `salt transfer`, under its flag's name
 /// with `_` for `-`; an absent key keeps the CLI's default.
@@ -276,19 +276,13 @@ impl TransferJson {
             })?,
             None => None,
         };
-        let scripts = self
-            .keep_script
-            .iter()
-            .map(|n| {
-                Script::from_name(n).ok_or_else(|| {
-                    let known: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
-                    format!(
-                        "\"keep_script\": {n:?} is not a script here (one of {})",
-                        known.join(", ")
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let scripts =
+            Script::from_names(self.keep_script.iter().map(String::as_str)).map_err(|n| {
+                format!(
+                    "\"keep_script\": {n:?} is not a script here (one of {})",
+                    Script::names()
+                )
+            })?;
         let device = match self.device {
             Some(name) => DeviceChoice::parse(&name).ok_or_else(|| {
                 format!(

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use salt::auxvec::{AuxSource, TrainOptions};
 use salt::eval::{EvalConfig, ScoreOptions, SpeedOptions};
 use salt::pipeline::{Method, TransferConfig, TrimSpec};
-use salt::vocab::{Script, TrimKeep, SCRIPTS};
+use salt::vocab::{Script, TrimKeep};
 
 use salt::tune::{FitOptions, FitRows, HiddenOptions, InputRows, TuneConfig};
 
@@ -56,19 +56,13 @@ fn methods(spec: &str) -> anyhow::Result<Vec<Method>> {
 impl TrimArgs {
     /// What trimming keeps besides the pieces the text uses.
     pub fn keep(&self) -> anyhow::Result<TrimKeep> {
-        let scripts = self
-            .keep_script
-            .iter()
-            .map(|n| {
-                Script::from_name(n).with_context(|| {
-                    let known: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
-                    format!(
-                        "--keep-script {n}: not a script here (one of {})",
-                        known.join(", ")
-                    )
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let scripts =
+            Script::from_names(self.keep_script.iter().map(String::as_str)).map_err(|n| {
+                anyhow::anyhow!(
+                    "--keep-script {n}: not a script here (one of {})",
+                    Script::names()
+                )
+            })?;
         Ok(TrimKeep {
             chars: self.keep_single_chars,
             basic: !self.no_keep_basic,

@@ -79,6 +79,24 @@ impl Script {
             .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
+    /// The scripts named, for `--keep-script` and `"keep_script"` alike.
+    ///
+    /// # Errors
+    /// The first name that is not a script here (each front end words the message).
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<Self>, String> {
+        names
+            .into_iter()
+            .map(|n| Self::from_name(n).ok_or_else(|| n.to_owned()))
+            .collect()
+    }
+
+    /// Every script's name, comma-separated, for the front ends' error messages.
+    #[must_use]
+    pub fn names() -> String {
+        let all: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
+        all.join(", ")
+    }
+
     /// Whether `c` belongs to it.
     #[must_use]
     pub fn contains(self, c: char) -> bool {
