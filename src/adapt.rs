@@ -336,7 +336,7 @@ fn run(cfg: &AdaptConfig, progress: &mut dyn Progress) -> Result<AdaptReport, Er
         // from the first validation (docs/results.md), so a trim is never worth the time.
         let bases: Vec<Candidate> = candidates
             .iter()
-            .filter(|c| c.label.starts_with("replace"))
+            .filter(|c| the_plan.routes[c.route].route == "replace")
             .cloned()
             .collect();
         for base in bases {

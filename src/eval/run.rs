@@ -121,15 +121,20 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
         0
     };
     let prompts = super::prompts(&content, n_prompts);
+    // Each model's label and size from its header, read once and before the long part,
+    // so that a --pair-with label no model carries is refused before anything is scored.
+    let facts = cfg
+        .models
+        .iter()
+        .map(|m| model_facts(m))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(want) = &cfg.pair_with {
-        check_pair_label(cfg, want)?;
+        check_pair_label(cfg, &facts, want)?;
     }
     let mut rows = Vec::new();
     let mut parity_ok = true;
-    for m in &cfg.models {
+    for (m, (label, file_bytes)) in cfg.models.iter().zip(facts) {
         Reporter::new(progress).message(Stage::Eval, &m.display().to_string());
-        let gguf = GgufFile::open(m)?;
-        let label = model_label(&gguf)?;
         let reference = cfg.reference.clone().or_else(|| {
             let (json, _) = tokenizer_paths(m);
             json.is_file().then_some(json)
@@ -168,17 +173,6 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
             }
             _ => None,
         };
-        // All the files of a split model.
-        let mut file_bytes = 0;
-        for p in gguf.part_paths() {
-            file_bytes += std::fs::metadata(p)
-                .map_err(|source| OutputError::Io {
-                    path: p.to_path_buf(),
-                    source,
-                })?
-                .len();
-        }
-        drop(gguf);
         rows.push(EvalRow {
             label,
             file_bytes,
@@ -217,13 +211,25 @@ pub fn evaluate(cfg: &EvalConfig, progress: &mut dyn Progress) -> Result<EvalRep
     })
 }
 
+/// A model's row label and its size in bytes (all the files of a split model).
+fn model_facts(m: &Path) -> Result<(String, u64), Error> {
+    let gguf = GgufFile::open(m)?;
+    let mut file_bytes = 0;
+    for p in gguf.part_paths() {
+        file_bytes += std::fs::metadata(p)
+            .map_err(|source| OutputError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?
+            .len();
+    }
+    Ok((model_label(&gguf)?, file_bytes))
+}
+
 /// Refuses a `pair_with` label that no model (nor an n-gram row asked for) carries, before
 /// the long scoring: the labels are read from the models' metadata.
-fn check_pair_label(cfg: &EvalConfig, want: &str) -> Result<(), Error> {
-    let mut labels = Vec::with_capacity(cfg.models.len() + 2);
-    for m in &cfg.models {
-        labels.push(model_label(&GgufFile::open(m)?)?);
-    }
+fn check_pair_label(cfg: &EvalConfig, facts: &[(String, u64)], want: &str) -> Result<(), Error> {
+    let mut labels: Vec<String> = facts.iter().map(|(l, _)| l.clone()).collect();
     if cfg.ngram_train.is_some() {
         labels.extend(["unigram".to_owned(), "bigram".to_owned()]);
     }

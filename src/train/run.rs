@@ -268,6 +268,13 @@ pub fn rate_scale(log: &[StepLog], decay: f32) -> f32 {
     decay.powi(stalls)
 }
 
+/// Both tables' rates as [`rate_scale`] gives them after the validations so far.
+fn set_rates(st: &mut State, decay: f32) {
+    let rate = rate_scale(&st.log, decay);
+    st.adam_in.scale_rate(rate);
+    st.adam_out.scale_rate(rate);
+}
+
 /// What a checkpoint must match to be resumed: the inputs' contents and every setting but
 /// the step count (a run may be resumed to train longer) and the threads.
 fn fingerprint(cfg: &TrainConfig) -> Result<String, Error> {
@@ -411,13 +418,12 @@ fn train_in_pool(
     let mut order = Order::new(train_wins.len(), cfg.seed);
     let t_steps = std::time::Instant::now();
     let first_step = st.step + 1;
-    let rate = rate_scale(&st.log, cfg.decay);
-    st.adam_in.scale_rate(rate);
-    st.adam_out.scale_rate(rate);
+    set_rates(&mut st, cfg.decay);
+    // With a rate of 0 the output rows stay: their gradient is never formed.
+    let outputs = cfg.lr.1 > 0.0;
     for step in first_step..=cfg.steps {
         rep.step(Stage::Train, step - 1, cfg.steps)?;
         let w = &train_wins[order.at(step - 1)];
-        let outputs = cfg.lr.1 > 0.0;
         let g = pool.install(|| window_grad(&body, &ropes, &rows, w, 1, outputs));
         run_nll += g.nll;
         run_n += g.n;
@@ -432,7 +438,6 @@ fn train_in_pool(
         });
         st.adam_in
             .step(&mut rows.input, &g.input, &ids, scale, t, seen.as_deref());
-        // With a rate of 0 the output rows stay; no gradient was formed for them.
         if let Some(go) = &g.output {
             st.adam_out
                 .step(&mut rows.output, go, &ids, scale, t, seen.as_deref());
@@ -456,9 +461,7 @@ fn train_in_pool(
                 );
             }
             st.log.push(entry);
-            let rate = rate_scale(&st.log, cfg.decay);
-            st.adam_in.scale_rate(rate);
-            st.adam_out.scale_rate(rate);
+            set_rates(&mut st, cfg.decay);
             if let Some(c) = &cfg.checkpoint {
                 state::save(c, &fingerprint, &st, &rows, &ids)?;
             }
