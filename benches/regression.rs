@@ -55,6 +55,7 @@ pub fn gram_vs_literal(c: &mut Criterion) {
         anchors_out: None,
         h_s: H_S,
         rcond: 1e-6,
+        affine: false,
     };
     let mut g = c.benchmark_group("regression");
     g.throughput(Throughput::Elements(TOKENS as u64));

@@ -5,14 +5,25 @@
 // scratch of k*k doubles per token otherwise (salt_regress_global). A pivot at or below
 // `pivot_tol` times the largest diagonal entry marks the token (status 1): G is too close
 // to singular for G^-1 = G^+, and the host solves it on the CPU path instead.
+// With `affine` (salt-centred) the same solve runs in the support's centred coordinates and
+// the weights are made to sum to one (steps 1b and 3b).
 #include "salt_kernels.h"
+
+// The row i and column j <= i of the p-th entry of a lower triangle stored row by row.
+__device__ void salt_tri_index(int p, int *i, int *j) {
+    int r = (int)((sqrt(8.0 * p + 1.0) - 1.0) / 2.0);
+    while (r * (r + 1) / 2 > p) r--;
+    while ((r + 1) * (r + 2) / 2 <= p) r++;
+    *i = r;
+    *j = p - r * (r + 1) / 2;
+}
 
 __device__ void salt_regress_token(
     const float *anchors_t, const float *queries_t, int h_t,
     const float *anchors_s, const float *anchors_out, int h_s,
     const long long *offsets, const unsigned *anchor, const int *tokens,
-    double pivot_tol, float *out_embd, float *out_output, float *out_w, int *status,
-    double *G, double *rhs) {
+    double pivot_tol, int affine, float *out_embd, float *out_output, float *out_w,
+    int *status, double *G, double *rhs, double *rmean) {
     const int q = tokens[blockIdx.x];
     const long long start = offsets[q];
     const int k = (int)(offsets[q + 1] - start);
@@ -22,10 +33,8 @@ __device__ void salt_regress_token(
     const int pairs = k * (k + 1) / 2;
     for (int p = threadIdx.x; p < pairs + k; p += blockDim.x) {
         if (p < pairs) {
-            int i = (int)((sqrt(8.0 * p + 1.0) - 1.0) / 2.0);
-            while (i * (i + 1) / 2 > p) i--;
-            while ((i + 1) * (i + 2) / 2 <= p) i++;
-            const int j = p - i * (i + 1) / 2;
+            int i, j;
+            salt_tri_index(p, &i, &j);
             const float *a = anchors_t + (long long)idx[i] * h_t;
             const float *b = anchors_t + (long long)idx[j] * h_t;
             double s = 0.0;
@@ -40,6 +49,39 @@ __device__ void salt_regress_token(
         }
     }
     __syncthreads();
+    // 1b. Affine weights: G_c = H G H and b_c = H (A e - G 1 / k), H = I - 1 1^T / k, from
+    // the f64 sums above (the rows of A - 1 mu^T, mu their mean). G_c is singular along 1,
+    // so c 1 1^T is added (c > 0, G_c's largest diagonal entry): on the complement of 1,
+    // where b_c lies, the solve is unchanged, and the weights' 1-component is set in 3b.
+    if (affine) {
+        for (int i = threadIdx.x; i < k; i += blockDim.x) {
+            double s = 0.0;
+            for (int j = 0; j < k; j++) s += j <= i ? G[i * k + j] : G[j * k + i];
+            rmean[i] = s / k;
+        }
+        __syncthreads();
+        double m = 0.0, eb = 0.0, c = 0.0;
+        for (int i = 0; i < k; i++) {
+            m += rmean[i];
+            eb += rhs[i];
+        }
+        m /= k;
+        eb /= k;
+        for (int i = 0; i < k; i++) {
+            const double d = G[i * k + i] - 2.0 * rmean[i] + m;
+            c = d > c ? d : c;
+        }
+        if (!(c > 0.0)) c = 1.0;
+        // Every thread has read G's diagonal and rhs before any of them changes.
+        __syncthreads();
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+            int i, j;
+            salt_tri_index(p, &i, &j);
+            G[i * k + j] += m + c - rmean[i] - rmean[j];
+        }
+        for (int i = threadIdx.x; i < k; i += blockDim.x) rhs[i] += m - eb - rmean[i];
+        __syncthreads();
+    }
     double dmax = 0.0;
     for (int i = 0; i < k; i++) dmax = G[i * k + i] > dmax ? G[i * k + i] : dmax;
     // 2. Cholesky G = L L^T in place (lower triangle), column by column. Every thread
@@ -59,10 +101,8 @@ __device__ void salt_regress_token(
         const int m = k - j - 1;
         const int tri = m * (m + 1) / 2;
         for (int p = threadIdx.x; p < tri; p += blockDim.x) {
-            int r = (int)((sqrt(8.0 * p + 1.0) - 1.0) / 2.0);
-            while (r * (r + 1) / 2 > p) r--;
-            while ((r + 1) * (r + 2) / 2 <= p) r++;
-            const int c = p - r * (r + 1) / 2;
+            int r, c;
+            salt_tri_index(p, &r, &c);
             const int i = j + 1 + r, l = j + 1 + c;
             G[i * k + l] -= G[i * k + j] * G[l * k + j];
         }
@@ -88,6 +128,17 @@ __device__ void salt_regress_token(
         }
     }
     __syncthreads();
+    // 3b. Affine weights sum to one: 1/k of what they lack goes to each (the exact
+    // G_c^+ b_c sums to zero; this also removes what the shift c 1 1^T left along 1).
+    if (affine) {
+        if (threadIdx.x == 0) {
+            double s = 0.0;
+            for (int i = 0; i < k; i++) s += rhs[i];
+            const double rest = (1.0 - s) / k;
+            for (int i = 0; i < k; i++) rhs[i] += rest;
+        }
+        __syncthreads();
+    }
     // 4. The rows: w B (and w B_out), f64 sums; the weights as f32.
     for (int i = threadIdx.x; i < k; i += blockDim.x) out_w[start + i] = (float)rhs[i];
     for (int c = threadIdx.x; c < h_s; c += blockDim.x) {
@@ -106,22 +157,26 @@ extern "C" __global__ void salt_regress_shared(
     const float *anchors_t, const float *queries_t, int h_t,
     const float *anchors_s, const float *anchors_out, int h_s,
     const long long *offsets, const unsigned *anchor, const int *tokens,
-    double pivot_tol, float *out_embd, float *out_output, float *out_w, int *status) {
+    double pivot_tol, int affine, float *out_embd, float *out_output, float *out_w,
+    int *status) {
     __shared__ double G[SALT_SHARED_K * SALT_SHARED_K];
     __shared__ double rhs[SALT_SHARED_K];
+    __shared__ double rmean[SALT_SHARED_K];
     salt_regress_token(anchors_t, queries_t, h_t, anchors_s, anchors_out, h_s, offsets,
-                       anchor, tokens, pivot_tol, out_embd, out_output, out_w, status, G, rhs);
+                       anchor, tokens, pivot_tol, affine, out_embd, out_output, out_w, status,
+                       G, rhs, rmean);
 }
 
-// scratch: per block (token of this launch) k_max*k_max + k_max doubles.
+// scratch: per block (token of this launch) k_max*k_max + 2*k_max doubles.
 extern "C" __global__ void salt_regress_global(
     const float *anchors_t, const float *queries_t, int h_t,
     const float *anchors_s, const float *anchors_out, int h_s,
     const long long *offsets, const unsigned *anchor, const int *tokens,
-    double pivot_tol, float *out_embd, float *out_output, float *out_w, int *status,
-    double *scratch, int k_max) {
-    double *G = scratch + (long long)blockIdx.x * ((long long)k_max * k_max + k_max);
+    double pivot_tol, int affine, float *out_embd, float *out_output, float *out_w,
+    int *status, double *scratch, int k_max) {
+    double *G = scratch + (long long)blockIdx.x * ((long long)k_max * k_max + 2 * k_max);
     double *rhs = G + (long long)k_max * k_max;
     salt_regress_token(anchors_t, queries_t, h_t, anchors_s, anchors_out, h_s, offsets,
-                       anchor, tokens, pivot_tol, out_embd, out_output, out_w, status, G, rhs);
+                       anchor, tokens, pivot_tol, affine, out_embd, out_output, out_w, status,
+                       G, rhs, rhs + k_max);
 }

@@ -302,3 +302,117 @@ fn gpu_matches_the_cpu_path_on_the_demo_and_the_whole_stress_case() {
     let all: Vec<usize> = (0..p.queries_aux.len() / p.dim).collect();
     device_against_cpu(&gpu, &p, &all, 500, "SmolLM2 stress case (GPU)");
 }
+
+/// The literal affine row in f64: μ_B + (e - μ) · pinv(A - 1μ) · (B - 1μ_B), with μ and μ_B
+/// the support's mean rows.
+fn literal_centred_row(
+    a: &[f64],
+    b: &[f64],
+    e: &[f64],
+    k: usize,
+    h_t: usize,
+    h_s: usize,
+    rcond: f64,
+) -> Vec<f64> {
+    let mean = |m: &[f64], w: usize| -> Vec<f64> {
+        (0..w)
+            .map(|c| (0..k).map(|i| m[i * w + c]).sum::<f64>() / k as f64)
+            .collect()
+    };
+    let (mu, mu_b) = (mean(a, h_t), mean(b, h_s));
+    let centre = |m: &[f64], mu: &[f64], w: usize| -> Vec<f64> {
+        m.iter().enumerate().map(|(i, x)| x - mu[i % w]).collect()
+    };
+    let ec: Vec<f64> = e.iter().zip(&mu).map(|(x, m)| x - m).collect();
+    let row = literal_pinv_row(
+        &centre(a, &mu, h_t),
+        &centre(b, &mu_b, h_s),
+        &ec,
+        k,
+        h_t,
+        h_s,
+        rcond,
+    );
+    row.iter().zip(&mu_b).map(|(r, m)| r + m).collect()
+}
+
+/// salt-centred goes through the kernels: on the Korean demo's supports, the shim (the GPU's
+/// host code and kernels) solves at least 90% of the tokens itself, their weights sum to
+/// one, and every row is within 1e-4 of the CPU path and of the literal affine formula.
+#[test]
+fn shim_runs_salt_centred_through_the_kernels() {
+    let p = kernel_problem(&demo_config()).unwrap();
+    let (dim, h_t, h_s) = (p.dim, p.h_t, p.h_s);
+    let go = &mut |_: usize, _: usize| true;
+    let nb = Cpu
+        .neighbours(&p.queries_aux, &p.anchors_aux, dim, None, go)
+        .unwrap()
+        .unwrap();
+    let inp = RegressionInput {
+        affine: true,
+        ..p.regression_input()
+    };
+    let cpu: Regressed = Cpu.regress(&inp, &nb, go).unwrap().unwrap();
+    let dev: Regressed = KernelDevice::new(Shim)
+        .regress(&inp, &nb, go)
+        .unwrap()
+        .unwrap();
+    let n = nb.len();
+    println!(
+        "salt-centred on the Korean demo: {n} queries, paths {:?} (CPU {:?})",
+        dev.paths, cpu.paths
+    );
+    assert_eq!(cpu.paths.kernel, 0);
+    assert!(
+        dev.paths.kernel * 10 >= n * 9,
+        "the kernel solved only {:?}",
+        dev.paths
+    );
+    let mut worst = (0f64, 0f64, 0f64);
+    for q in 0..n {
+        let (idx, _) = nb.row(q);
+        let k = idx.len();
+        let w_sum: f64 = dev.w[nb.offsets[q]..nb.offsets[q + 1]]
+            .iter()
+            .map(|&w| f64::from(w))
+            .sum();
+        assert!(
+            (w_sum - 1.0).abs() < 1e-5,
+            "query {q} (k {k}): weights sum to {w_sum}"
+        );
+        let row = &dev.embd[q * h_s..(q + 1) * h_s];
+        let c: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        let vs_cpu = rel_err(row, &c);
+        assert!(
+            vs_cpu < 1e-4,
+            "query {q} (k {k}): {vs_cpu:.2e} from the CPU's row"
+        );
+        let e: Vec<f64> = p.e[q * h_t..(q + 1) * h_t]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        let lit = literal_centred_row(
+            &rows64(&p.anchors_t, idx, h_t),
+            &rows64(&p.anchors_s.embd, idx, h_s),
+            &e,
+            k,
+            h_t,
+            h_s,
+            p.rcond,
+        );
+        let err = rel_err(row, &lit);
+        assert!(
+            err < 1e-4,
+            "query {q} (k {k}): {err:.2e} from the literal formula"
+        );
+        let cpu_err = rel_err(&cpu.embd[q * h_s..(q + 1) * h_s], &lit);
+        worst = (worst.0.max(vs_cpu), worst.1.max(err), worst.2.max(cpu_err));
+    }
+    println!(
+        "largest relative error {:.2e} vs the CPU path, {:.2e} vs the literal formula (CPU path: {:.2e})",
+        worst.0, worst.1, worst.2
+    );
+}

@@ -150,6 +150,7 @@ fn regress_rows_match_literal_and_thread_counts() {
         anchors_out: Some(&anchors_out),
         h_s,
         rcond: 1e-6,
+        affine: false,
     };
     let r = regress(&inp, &nb).unwrap();
     let p = r.paths;

@@ -46,16 +46,17 @@ void regress_shared(void **p) {
     salt_regress_shared(arg<const float *>(p, 0), arg<const float *>(p, 1), arg<int>(p, 2),
                         arg<const float *>(p, 3), arg<const float *>(p, 4), arg<int>(p, 5),
                         arg<const long long *>(p, 6), arg<const unsigned *>(p, 7),
-                        arg<const int *>(p, 8), arg<double>(p, 9), arg<float *>(p, 10),
-                        arg<float *>(p, 11), arg<float *>(p, 12), arg<int *>(p, 13));
+                        arg<const int *>(p, 8), arg<double>(p, 9), arg<int>(p, 10),
+                        arg<float *>(p, 11), arg<float *>(p, 12), arg<float *>(p, 13),
+                        arg<int *>(p, 14));
 }
 void regress_global(void **p) {
     salt_regress_global(arg<const float *>(p, 0), arg<const float *>(p, 1), arg<int>(p, 2),
                         arg<const float *>(p, 3), arg<const float *>(p, 4), arg<int>(p, 5),
                         arg<const long long *>(p, 6), arg<const unsigned *>(p, 7),
-                        arg<const int *>(p, 8), arg<double>(p, 9), arg<float *>(p, 10),
-                        arg<float *>(p, 11), arg<float *>(p, 12), arg<int *>(p, 13),
-                        arg<double *>(p, 14), arg<int>(p, 15));
+                        arg<const int *>(p, 8), arg<double>(p, 9), arg<int>(p, 10),
+                        arg<float *>(p, 11), arg<float *>(p, 12), arg<float *>(p, 13),
+                        arg<int *>(p, 14), arg<double *>(p, 15), arg<int>(p, 16));
 }
 
 struct Entry {

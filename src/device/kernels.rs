@@ -10,7 +10,8 @@
 //!   Gram matrix in shared memory); larger k up to h_t: `salt_regress_global` (a global
 //!   scratch per token, in batches); `k > h_t`, and tokens the kernel marks as too close to
 //!   singular for `G^-1 = G^+`, go to the CPU path ([`crate::regression::regress_ticked`]),
-//!   counted in the result's paths.
+//!   counted in the result's paths. The regression's `affine` switch (salt-centred) is a
+//!   kernel argument: the same kernels centre G and A e in f64 before the Cholesky.
 
 use std::ffi::c_void;
 
@@ -325,6 +326,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
                 Arg::Ptr(anchor.addr()),
                 Arg::Ptr(tokens.addr()),
                 Arg::F64(PIVOT_TOL),
+                Arg::I32(i32::from(inp.affine)),
                 Arg::Ptr(out_e.addr()),
                 Arg::Ptr(out_o.as_ref().map_or(0, DeviceBuf::addr)),
                 Arg::Ptr(out_w.addr()),
@@ -335,7 +337,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
         for part in shared.chunks(TOKENS_PER_LAUNCH) {
             let tokens = self.upload(part)?;
             let grid = [u32::try_from(part.len()).unwrap_or(u32::MAX), 1, 1];
-            // SAFETY: salt_regress_shared's 14 arguments, in order; every token's k fits
+            // SAFETY: salt_regress_shared's 15 arguments, in order; every token's k fits
             // the shared arrays (k <= SHARED_K), and the buffers are the tables above.
             unsafe { run(l, "salt_regress_shared", grid, b, &mut common(&tokens))? };
             done += part.len();
@@ -348,7 +350,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
         let mut rest = global.as_slice();
         while !rest.is_empty() {
             let k_max = k_of(rest[0] as usize);
-            let per = (k_max * k_max + k_max) * 8;
+            let per = (k_max * k_max + 2 * k_max) * 8;
             let n = (SCRATCH_BUDGET / per)
                 .clamp(1, TOKENS_PER_LAUNCH)
                 .min(rest.len());
@@ -360,7 +362,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
             args.push(Arg::Ptr(scratch.addr()));
             args.push(Arg::I32(i32_of(k_max, "salt_regress_global")?));
             let grid = [u32::try_from(n).unwrap_or(u32::MAX), 1, 1];
-            // SAFETY: salt_regress_global's 16 arguments; scratch holds k_max^2 + k_max
+            // SAFETY: salt_regress_global's 17 arguments; scratch holds k_max^2 + 2 k_max
             // doubles per block, and every token of the batch has k <= k_max.
             unsafe { run(l, "salt_regress_global", grid, b, &mut args)? };
             done += n;

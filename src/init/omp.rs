@@ -220,6 +220,7 @@ pub fn init(input: &InitInput<'_>, rep: &mut Reporter<'_>) -> Result<NewRows, Er
         anchors_out: rows.output.as_deref(),
         h_s: input.h_s,
         rcond: input.rcond,
+        affine: false,
     };
     let r = input
         .device

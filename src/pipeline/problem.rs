@@ -45,6 +45,7 @@ impl KernelProblem {
             anchors_out: self.anchors_s.output.as_deref(),
             h_s: self.h_s,
             rcond: self.rcond,
+            affine: false,
         }
     }
 }

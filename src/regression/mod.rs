@@ -24,9 +24,11 @@
 //! Tokens are independent rayon tasks with sequential kernels inside, and each result
 //! lands at its token's index: output bytes never depend on the thread count.
 
+mod centred;
 mod simd;
 mod solve;
 
+pub use centred::{centred_weights, centred_weights_path};
 pub use solve::{literal_pinv_row, solve_token, solve_weights, Scratch, SolvePath, REFINE_TOL};
 
 use rayon::prelude::*;
@@ -50,6 +52,9 @@ pub struct RegressionInput<'a> {
     pub h_s: usize,
     /// Relative cut-off for singular values of A.
     pub rcond: f64,
+    /// Affine weights (`salt-centred`): the map is fitted in the support's centred
+    /// coordinates and the weights sum to one (see `centred.rs`).
+    pub affine: bool,
 }
 
 /// The regressed rows.
@@ -187,11 +192,23 @@ pub fn regress_ticked(
                 .map_init(Scratch::default, |scratch, t| {
                     let (idx, _) = nb.row(t.q);
                     let e = &inp.e[t.q * inp.h_t..(t.q + 1) * inp.h_t];
-                    let (w, path) = solve_token(inp.anchors_t, idx, e, inp.h_t, inp.rcond, scratch);
-                    combine(&w, idx, inp.anchors_s, h_s, scratch, t.embd);
-                    if let (Some(b), Some(o)) = (inp.anchors_out, t.output) {
-                        combine(&w, idx, b, h_s, scratch, o);
-                    }
+                    let (w, path) = if inp.affine {
+                        let (w, path) =
+                            centred_weights_path(inp.anchors_t, idx, e, inp.h_t, inp.rcond);
+                        centred::combine_in_order(&w, idx, inp.anchors_s, h_s, t.embd);
+                        if let (Some(b), Some(o)) = (inp.anchors_out, t.output) {
+                            centred::combine_in_order(&w, idx, b, h_s, o);
+                        }
+                        (w, path)
+                    } else {
+                        let (w, path) =
+                            solve_token(inp.anchors_t, idx, e, inp.h_t, inp.rcond, scratch);
+                        combine(&w, idx, inp.anchors_s, h_s, scratch, t.embd);
+                        if let (Some(b), Some(o)) = (inp.anchors_out, t.output) {
+                            combine(&w, idx, b, h_s, scratch, o);
+                        }
+                        (w, path)
+                    };
                     for (d, s) in t.w.iter_mut().zip(&w) {
                         *d = *s as f32;
                     }
