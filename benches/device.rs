@@ -46,7 +46,7 @@ pub fn gpu_stages(c: &mut Criterion) {
             dir.path().join("unused.gguf"),
         );
         if trim {
-            cfg.trim_to = Some(cache.join("text/bible-ko-train.txt"));
+            cfg.target.trim_to = Some(cache.join("text/bible-ko-train.txt"));
         }
         kernel_problem(&cfg).expect("problem")
     };

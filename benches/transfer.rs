@@ -48,7 +48,7 @@ pub fn stress_transfer(c: &mut Criterion) {
         AuxSource::FastTextBin(aux),
         dir.path().join("out.gguf"),
     );
-    cfg.force = true;
+    cfg.output.force = true;
     let mut g = c.benchmark_group("transfer");
     g.sample_size(10).measurement_time(Duration::from_secs(60));
     g.bench_function("stress_smollm2_full_use", |b| {

@@ -28,8 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         AuxSource::FastTextBin(aux.into()),
         out.into(),
     );
-    cfg.method = Method::Salt;
-    cfg.trim_to = Some(trim.into());
+    cfg.init.method = Method::Salt;
+    cfg.target.trim_to = Some(trim.into());
 
     let flag = CancelFlag::new();
     if let Some(ms) = cancel_ms {
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Err(salt::Error::Cancelled) => {
-            println!("cancelled; {} was not written", cfg.out.display());
+            println!("cancelled; {} was not written", cfg.output.out.display());
             Ok(())
         }
         Err(e) => Err(e.into()),

@@ -77,7 +77,8 @@ salt_status salt_train(const char *config_json, salt_progress_fn progress, void 
 
 /* Evaluates models through llama.cpp. config_json: {"models", "text", "max_tokens",
  * "ctx", "threads", "reference", "report", "plan", "ngram", "parity_only",
- * "continuations", "speed", "pair_with" (a row label: paired differences against it),
+ * "continuations", "speed" (time prompt and generation; off unless true), "speed_prompt",
+ * "speed_gen" (tokens timed), "pair_with" (a row label: paired differences against it),
  * "force"}. On SALT_OK or SALT_CHECK_FAILED, *table is the table
  * `salt eval` prints and *result_json the full result. */
 salt_status salt_eval(const char *config_json, salt_progress_fn progress, void *user,

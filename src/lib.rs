@@ -27,7 +27,8 @@
 //! 5. [`neighbours`]: cosine similarity to the shared anchors and exact sparsemax.
 //! 6. [`init`]: one file per initialiser gives the new tokens their rows:
 //!    [`init::salt`] runs [`regression`], the per-token least-squares map, on a [`device`]
-//!    (CPU: faer + rayon; CUDA); [`init::salt_centred`] is its affine variant;
+//!    (CPU: faer + rayon; CUDA); [`init::salt_centred`] is its affine variant, on the
+//!    same device;
 //!    [`init::fvt`], [`init::focus`], [`init::omp`], [`init::mean`] and [`init::random`]
 //!    are the baselines; [`init::trim`] copies every kept row of the trim route.
 //! 7. [`assemble`]: the new `token_embd` (and untied `output`) rows, quantized by ggml.
@@ -39,9 +40,10 @@
 //! 10. [`tune`]: the output rows (the head) fitted on the frozen body's hidden states.
 //! 11. [`train`]: the embedding rows trained through the frozen body.
 //!
-//! [`pipeline::transfer`] runs stages 1 to 8 with one call per stage;
+//! [`pipeline::transfer`] runs stages 1 to 8; its [`pipeline::TransferConfig`] is grouped
+//! by stage (target, neighbours, init, output), and each stage is handed its own part.
 //! [`pipeline::transfer_methods`] writes several methods' outputs from one pass over the
-//! shared stages. [`llama`] is the one seam to llama.cpp (stages 6, 9, 10, 11 and adapt
+//! shared stages 1-5. [`llama`] is the one seam to llama.cpp (stages 6, 9, 10, 11 and adapt
 //! load models through it). [`progress`] carries structured events and cancellation to an
 //! embedding application, and [`capi`] is the C API (`include/salt.h`) over transfer,
 //! tune, train, eval, plan and adapt. [`inspect`] summarises a GGUF file without touching
@@ -61,8 +63,8 @@
 //!     AuxSource::FastTextBin("ko.bin".into()),
 //!     "gemma-ko.gguf".into(),
 //! );
-//! cfg.method = Method::Salt;
-//! cfg.trim_to = Some("korean-train.txt".into());
+//! cfg.init.method = Method::Salt;
+//! cfg.target.trim_to = Some("korean-train.txt".into());
 //! let report = transfer(&cfg, &mut |e: &Event<'_>| eprintln!("{}: {}", e.stage.name(), e.message))?;
 //! println!("{} tokens, {} regressed", report.n_vocab, report.regressed);
 //! # Ok::<(), salt::Error>(())

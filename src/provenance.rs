@@ -219,3 +219,37 @@ pub fn name_and_sha256_parts(parts: &[&Path]) -> Result<(String, String), GgufEr
     let name = parts.first().map(|p| file_name(p)).unwrap_or_default();
     Ok((name, format!("{:x}", h.finalize())))
 }
+
+/// Names and hashes of a transfer's inputs, for the provenance keys of every output.
+#[derive(Clone, Debug)]
+pub struct InputHashes {
+    /// The source, hashed over all its files in order (a split source has several).
+    pub source: (String, String),
+    /// The target tokenizer (the source's own for the trim route).
+    pub tokenizer: (String, String),
+    /// The text the vocabulary was trimmed to.
+    pub trim_to: Option<(String, String)>,
+}
+
+impl InputHashes {
+    /// Hashes `source_parts`, `tokenizer` (`None`: the source's own) and `trim_to`.
+    ///
+    /// # Errors
+    /// [`GgufError`] naming a file that cannot be read.
+    pub fn of(
+        source_parts: &[&Path],
+        tokenizer: Option<&Path>,
+        trim_to: Option<&Path>,
+    ) -> Result<Self, GgufError> {
+        let source = name_and_sha256_parts(source_parts)?;
+        let tokenizer = match tokenizer {
+            Some(t) => name_and_sha256(t)?,
+            None => source.clone(),
+        };
+        Ok(Self {
+            source,
+            tokenizer,
+            trim_to: trim_to.map(name_and_sha256).transpose()?,
+        })
+    }
+}

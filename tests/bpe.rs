@@ -191,9 +191,9 @@ fn gemma_adapted_to_qwen_vocabulary_trimmed_to_korean() {
         AuxSource::Plm,
         out.clone(),
     );
-    cfg.method = Method::Mean;
-    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
-    cfg.trim_heldout = Some(asset("text/bible-ko-heldout.txt"));
+    cfg.init.method = Method::Mean;
+    cfg.target.trim_to = Some(asset("text/bible-ko-train.txt"));
+    cfg.target.trim_heldout = Some(asset("text/bible-ko-heldout.txt"));
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     let trim = r.trim.as_ref().unwrap();
     let seg = r.segmentation.as_ref().unwrap();

@@ -90,9 +90,9 @@ pub fn adapted(model: &str, lang: &str, method: Method) -> (PathBuf, TransferRep
         AuxSource::FastTextBin(fasttext(lang)),
         out.clone(),
     );
-    cfg.method = method;
-    cfg.trim_to = Some(asset(&format!("text/bible-{lang}-train.txt")));
-    cfg.force = true;
+    cfg.init.method = method;
+    cfg.target.trim_to = Some(asset(&format!("text/bible-{lang}-train.txt")));
+    cfg.output.force = true;
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap_or_else(|e| panic!("{key}: {e}"));
     cache.push((key, out.clone(), r.clone()));
     (out, r)

@@ -35,9 +35,9 @@ fn fvt_rows_are_means_of_source_pieces() {
     for model in [GEMMA, SMOLLM] {
         let out = dir.path().join("fvt.gguf");
         let mut cfg = TransferConfig::new(asset(model), asset("plm/use"), None, out.clone());
-        cfg.method = Method::Fvt;
-        cfg.trim_to = Some(head("text/bible-ko-train.txt", 3000));
-        cfg.force = true;
+        cfg.init.method = Method::Fvt;
+        cfg.target.trim_to = Some(head("text/bible-ko-train.txt", 3000));
+        cfg.output.force = true;
         let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
         assert!(r.regressed > 100 && r.random <= 3, "{model}: {r:?}");
         let (src, dst) = (
@@ -184,11 +184,11 @@ fn untie_writes_an_output_tensor_llama_cpp_uses() {
                 AuxSource::FastTextBin(fasttext("ko")),
                 out.clone(),
             );
-            cfg.method = Method::Focus;
-            cfg.trim_to = Some(head("text/bible-ko-train.txt", 3000));
-            cfg.untie = untie;
-            cfg.output_method = out_method;
-            cfg.force = true;
+            cfg.init.method = Method::Focus;
+            cfg.target.trim_to = Some(head("text/bible-ko-train.txt", 3000));
+            cfg.output.untie = untie;
+            cfg.init.output_method = out_method;
+            cfg.output.force = true;
             transfer(&cfg, &mut salt::progress::Silent).unwrap();
             let opts = salt::eval::ScoreOptions {
                 ctx: 128,
@@ -235,8 +235,8 @@ fn untie_writes_an_output_tensor_llama_cpp_uses() {
         None,
         dir.path().join("x.gguf"),
     );
-    cfg.method = Method::Mean;
-    cfg.output_method = Some(Method::Random);
+    cfg.init.method = Method::Mean;
+    cfg.init.output_method = Some(Method::Random);
     let e = transfer(&cfg, &mut salt::progress::Silent).unwrap_err();
     assert!(e.to_string().contains("--untie"), "{e}");
 }

@@ -250,7 +250,7 @@ fn demo_config() -> TransferConfig {
         AuxSource::FastTextBin(fasttext("ko")),
         "unused.gguf".into(),
     );
-    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    cfg.target.trim_to = Some(asset("text/bible-ko-train.txt"));
     cfg
 }
 
@@ -297,7 +297,7 @@ fn gpu_matches_the_cpu_path_on_the_demo_and_the_whole_stress_case() {
     let all: Vec<usize> = (0..p.queries_aux.len() / p.dim).collect();
     device_against_cpu(&gpu, &p, &all, 1, "Korean demo (GPU)");
     cfg.source = asset("models/smollm2-135m-instruct-q4_1.gguf");
-    cfg.trim_to = None;
+    cfg.target.trim_to = None;
     let p = kernel_problem(&cfg).unwrap();
     let all: Vec<usize> = (0..p.queries_aux.len() / p.dim).collect();
     device_against_cpu(&gpu, &p, &all, 500, "SmolLM2 stress case (GPU)");

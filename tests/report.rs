@@ -33,10 +33,10 @@ fn report_from_a_real_transfer_renders() {
         AuxSource::Plm,
         out.clone(),
     );
-    cfg.method = Method::Salt;
-    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
-    cfg.plan = Some(plan_path.clone());
-    cfg.max_k = Some(64);
+    cfg.init.method = Method::Salt;
+    cfg.target.trim_to = Some(asset("text/bible-ko-train.txt"));
+    cfg.output.plan = Some(plan_path.clone());
+    cfg.neighbours.max_k = Some(64);
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
 
     // The plan file agrees with the transfer's own counts.

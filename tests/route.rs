@@ -30,9 +30,9 @@ const CASES: [(&str, &str, &str); 3] = [
 
 fn trim_config(model: &Path, text: PathBuf, out: PathBuf) -> TransferConfig {
     let mut cfg = TransferConfig::new(model.to_path_buf(), model.to_path_buf(), None, out);
-    cfg.method = Method::Trim;
-    cfg.trim_to = Some(text);
-    cfg.force = true;
+    cfg.init.method = Method::Trim;
+    cfg.target.trim_to = Some(text);
+    cfg.output.force = true;
     cfg
 }
 
@@ -157,10 +157,10 @@ fn trim_route_refuses_what_it_cannot_do() {
         other => panic!("expected a route error, got {other:?}"),
     };
     let mut cfg = trim_config(&asset(model), text.clone(), out.clone());
-    cfg.plm = asset("plm/use");
+    cfg.target.plm = asset("plm/use");
     assert!(route(&cfg, &[Method::Trim]).contains("is not the source"));
     let mut cfg = trim_config(&asset(model), text.clone(), out.clone());
-    cfg.trim_to = None;
+    cfg.target.trim_to = None;
     assert!(route(&cfg, &[Method::Trim]).contains("nothing to trim to"));
     let cfg = trim_config(&asset(model), text, out.clone());
     assert!(route(&cfg, &[Method::Trim, Method::Fvt]).contains("runs alone"));
@@ -318,7 +318,7 @@ fn an_uncased_target_gets_a_warning() {
     let dir = tmpdir();
     let smol = asset(CASES[1].0);
     let mut cfg = TransferConfig::new(smol, asset("plm/minilm"), None, dir.path().join("m.gguf"));
-    cfg.method = Method::Mean;
+    cfg.init.method = Method::Mean;
     let mut seen = Messages(Vec::new());
     transfer(&cfg, &mut seen).unwrap();
     let warned: Vec<&String> = seen.0.iter().filter(|m| m.contains("lowercase")).collect();
@@ -330,7 +330,7 @@ fn an_uncased_target_gets_a_warning() {
         crate::fixtures::head(CASES[0].1, 500),
         dir.path().join("g.gguf"),
     );
-    cfg.force = true;
+    cfg.output.force = true;
     let mut seen = Messages(Vec::new());
     transfer(&cfg, &mut seen).unwrap();
     assert!(

@@ -137,8 +137,8 @@ fn gemma_cut_in_three_reads_as_one_and_loads_in_llama_cpp() {
 /// Gemma <- USE trimmed to 2,000 Korean verses by `fvt` (needs no auxiliary vectors).
 fn config(source: PathBuf, out: PathBuf) -> TransferConfig {
     let mut cfg = TransferConfig::new(source, asset("plm/use"), None, out);
-    cfg.trim_to = Some(crate::fixtures::head("text/bible-ko-train.txt", 2000));
-    cfg.method = Method::Fvt;
+    cfg.target.trim_to = Some(crate::fixtures::head("text/bible-ko-train.txt", 2000));
+    cfg.init.method = Method::Fvt;
     cfg
 }
 
@@ -192,7 +192,7 @@ fn split_source_and_split_output_give_the_unsplit_model() {
     let max = size / 3 + 1;
     let out = dir.path().join("split-out.gguf");
     let mut cfg = config(first.clone(), out.clone());
-    cfg.split_max_size = Some(max);
+    cfg.output.split_max_size = Some(max);
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     let parts = split::sibling_paths(Path::new(&r.out));
     println!("{} -> {} files", r.out, parts.len());
@@ -227,8 +227,8 @@ fn split_source_and_split_output_give_the_unsplit_model() {
     // With --force, a split of another count replaces the old one: none of the old
     // files is left to be loaded by mistake, and the new one joins to the same model.
     let mut fewer = cfg.clone();
-    fewer.split_max_size = Some(size / 2 + 1);
-    fewer.force = true;
+    fewer.output.split_max_size = Some(size / 2 + 1);
+    fewer.output.force = true;
     let r2 = transfer(&fewer, &mut salt::progress::Silent).unwrap();
     let parts2 = split::sibling_paths(Path::new(&r2.out));
     println!("--force: {} files -> {} files", parts.len(), parts2.len());
@@ -239,7 +239,7 @@ fn split_source_and_split_output_give_the_unsplit_model() {
     assert_same_tensors(&GgufFile::open(&parts2[0]).unwrap(), &a);
     // And an unsplit output replaces a split one, with its files.
     let mut whole = fewer.clone();
-    whole.split_max_size = None;
+    whole.output.split_max_size = None;
     transfer(&whole, &mut salt::progress::Silent).unwrap();
     assert!(out.exists());
     for p in &parts2 {
@@ -247,19 +247,19 @@ fn split_source_and_split_output_give_the_unsplit_model() {
     }
     // The split source under the output's prefix is an input: never removed as stale.
     let mut beside = config(first.clone(), src_like(&first));
-    beside.force = true;
+    beside.output.force = true;
     transfer(&beside, &mut salt::progress::Silent).unwrap();
     for p in split::sibling_paths(&first) {
         assert!(p.exists(), "input {} removed", p.display());
     }
     // An input is never an output: not even the third file of a split source.
     let mut cfg = config(first.clone(), dir.path().join("x.gguf"));
-    cfg.out = split::sibling_paths(&first)[2].clone();
-    let before = std::fs::metadata(&cfg.out).unwrap().len();
-    cfg.force = true;
+    cfg.output.out = split::sibling_paths(&first)[2].clone();
+    let before = std::fs::metadata(&cfg.output.out).unwrap().len();
+    cfg.output.force = true;
     let e = transfer(&cfg, &mut salt::progress::Silent)
         .unwrap_err()
         .to_string();
     assert!(e.contains("00003-of-00003"), "{e}");
-    assert_eq!(std::fs::metadata(&cfg.out).unwrap().len(), before);
+    assert_eq!(std::fs::metadata(&cfg.output.out).unwrap().len(), before);
 }

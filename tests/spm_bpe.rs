@@ -62,8 +62,8 @@ fn spm_bpe_reference_matches_llama_cpp_and_adapts() {
         AuxSource::Plm,
         out.clone(),
     );
-    cfg.method = Method::Mean;
-    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    cfg.init.method = Method::Mean;
+    cfg.target.trim_to = Some(asset("text/bible-ko-train.txt"));
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     let f = GgufFile::open(&out).unwrap();
     assert_eq!(f.get_str("tokenizer.ggml.model").unwrap(), "llama");
@@ -124,8 +124,8 @@ fn gguf_vocabularies_as_targets() {
         AuxSource::Plm,
         out.clone(),
     );
-    cfg.method = Method::Mean;
-    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    cfg.init.method = Method::Mean;
+    cfg.target.trim_to = Some(asset("text/bible-ko-train.txt"));
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     let trimmed = salt::vocab::load_target(Path::new(&r.tokenizer)).unwrap();
     let p = salt::eval::parity(&out, &trimmed, &lines).unwrap();

@@ -160,9 +160,9 @@ fn forward_logits_match_llama_cpp_for_each_architecture() {
 /// A trimmed copy of `model` (a few thousand tokens: the test's rows stay small).
 fn trimmed(model: &Path, text: &str, out: PathBuf) -> PathBuf {
     let mut cfg = TransferConfig::new(model.to_path_buf(), model.to_path_buf(), None, out.clone());
-    cfg.method = Method::Trim;
-    cfg.trim_to = Some(crate::fixtures::head(text, 3000));
-    cfg.force = true;
+    cfg.init.method = Method::Trim;
+    cfg.target.trim_to = Some(crate::fixtures::head(text, 3000));
+    cfg.output.force = true;
     transfer(&cfg, &mut salt::progress::Silent).unwrap();
     out
 }

@@ -142,8 +142,8 @@ fn small_gemma_ko(out: std::path::PathBuf) -> TransferConfig {
         AuxSource::FastTextBin(fasttext("ko")),
         out,
     );
-    cfg.trim_to = Some(crate::fixtures::head("text/bible-ko-train.txt", 6000));
-    cfg.method = Method::Salt;
+    cfg.target.trim_to = Some(crate::fixtures::head("text/bible-ko-train.txt", 6000));
+    cfg.init.method = Method::Salt;
     cfg
 }
 
@@ -209,7 +209,7 @@ fn smollm_full_use_parity() {
         AuxSource::Plm,
         out.clone(),
     );
-    cfg.method = Method::Mean;
+    cfg.init.method = Method::Mean;
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     assert_eq!(
         r.shared, 21_890,
@@ -229,7 +229,7 @@ fn gemma_minilm_wordpiece_english_parity() {
         AuxSource::Plm,
         out.clone(),
     );
-    cfg.method = Method::Mean;
+    cfg.init.method = Method::Mean;
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     assert_eq!(r.n_vocab, 30_522);
     let f = GgufFile::open(&out).unwrap();
@@ -261,7 +261,7 @@ fn bad_inputs_leave_nothing_behind() {
         AuxSource::Plm,
         out.clone(),
     );
-    cfg.plm_embeddings = Some(asset("plm/minilm/model.safetensors").display().to_string());
+    cfg.target.plm_embeddings = Some(asset("plm/minilm/model.safetensors").display().to_string());
     let e = transfer(&cfg, &mut salt::progress::Silent).unwrap_err();
     assert!(
         matches!(
@@ -275,19 +275,15 @@ fn bad_inputs_leave_nothing_behind() {
         "{e}"
     );
     // The output path is the source.
-    let cfg2 = TransferConfig {
-        out: gemma.clone(),
-        force: true,
-        ..cfg.clone()
-    };
+    let mut cfg2 = cfg.clone();
+    cfg2.output.out = gemma.clone();
+    cfg2.output.force = true;
     let e = transfer(&cfg2, &mut salt::progress::Silent).unwrap_err();
     assert!(e.to_string().contains("overwrite an input"), "{e}");
     // No shared tokens at all: the source's vocabulary against itself is fine, but a
     // tokenizer of pieces the source lacks is not; a missing folder is named.
-    let cfg3 = TransferConfig {
-        out: dir.path().join("nope/x.gguf"),
-        ..cfg.clone()
-    };
+    let mut cfg3 = cfg.clone();
+    cfg3.output.out = dir.path().join("nope/x.gguf");
     let e = transfer(&cfg3, &mut salt::progress::Silent).unwrap_err();
     assert!(
         e.to_string().contains("output folder does not exist"),
@@ -310,8 +306,8 @@ fn smollm_chat_template_renders_with_source_rows() {
     let dir = tmpdir();
     let out = dir.path().join("smol-ko.gguf");
     let mut cfg = TransferConfig::new(asset(SMOLLM), asset("plm/use"), AuxSource::Plm, out.clone());
-    cfg.method = Method::Mean;
-    cfg.trim_to = Some(asset("text/bible-ko-train.txt"));
+    cfg.init.method = Method::Mean;
+    cfg.target.trim_to = Some(asset("text/bible-ko-train.txt"));
     let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
     assert!(r.chat >= 2, "chat tokens appended: {}", r.chat);
 
@@ -397,7 +393,7 @@ fn cancelled_runs_leave_nothing() {
     let inputs = [asset(GEMMA), fasttext("ko"), trim.clone()];
     let before: Vec<String> = inputs.iter().map(|p| sha256_file(p)).collect();
     let mut cfg = small_gemma_ko(dir.path().join("c.gguf"));
-    cfg.plan = Some(dir.path().join("c.plan.jsonl"));
+    cfg.output.plan = Some(dir.path().join("c.plan.jsonl"));
     let methods = [Method::Salt, Method::Focus];
     // A first run counts the events; it writes both outputs.
     let mut count = StopAfter {
@@ -463,11 +459,9 @@ fn several_methods_in_one_run_equal_single_runs() {
     for (m, r) in Method::ALL.iter().zip(&all) {
         let multi = dir.path().join(format!("m-{}.gguf", m.name()));
         assert_eq!(std::path::Path::new(&r.out), multi);
-        let single = TransferConfig {
-            out: dir.path().join(format!("single-{}.gguf", m.name())),
-            method: *m,
-            ..cfg.clone()
-        };
+        let mut single = cfg.clone();
+        single.output.out = dir.path().join(format!("single-{}.gguf", m.name()));
+        single.init.method = *m;
         let rs = transfer(&single, &mut salt::progress::Silent).unwrap();
         assert_eq!(
             sha256_file(&multi),
@@ -491,8 +485,8 @@ fn identity_transfer_copies_every_row() {
     for model in crate::util::MODELS {
         let out = dir.path().join("id.gguf");
         let mut cfg = TransferConfig::new(asset(model), asset(model), None, out.clone());
-        cfg.method = Method::Random;
-        cfg.force = true;
+        cfg.init.method = Method::Random;
+        cfg.output.force = true;
         let r = transfer(&cfg, &mut salt::progress::Silent).unwrap();
         assert_eq!((r.regressed, r.random), (0, 0), "{model}: {r:?}");
         let (src, dst) = (

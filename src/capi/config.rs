@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use crate::auxvec::{AuxSource, TrainOptions};
 use crate::device::DeviceChoice;
-use crate::eval::{EvalConfig, ScoreOptions};
 use crate::ggml::GgmlType;
 use crate::pipeline::{Method, TransferConfig};
 use crate::tune::{FitRows, InputRows, TuneConfig};
@@ -67,35 +66,6 @@ pub struct TransferJson {
     force: bool,
     /// Split the output into files of at most this many bytes.
     split_max_size: Option<u64>,
-}
-
-/// `salt_eval`'s configuration.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvalJson {
-    models: Vec<PathBuf>,
-    text: PathBuf,
-    max_tokens: Option<usize>,
-    #[serde(default = "default_ctx")]
-    ctx: usize,
-    reference: Option<PathBuf>,
-    report: Option<PathBuf>,
-    plan: Option<PathBuf>,
-    ngram: Option<PathBuf>,
-    #[serde(default)]
-    parity_only: bool,
-    #[serde(default = "default_continuations")]
-    continuations: usize,
-    /// Time prompt processing and generation (off by default in the C API: it costs a
-    /// few seconds per model).
-    #[serde(default)]
-    speed: bool,
-    #[serde(default)]
-    force: bool,
-    /// llama.cpp threads (default: all cores).
-    threads: Option<usize>,
-    /// The row label the paired differences are taken against.
-    pair_with: Option<String>,
 }
 
 /// `salt_tune`'s configuration; an absent key keeps [`TuneConfig::new`]'s default (the
@@ -218,14 +188,6 @@ impl TrainJson {
     }
 }
 
-fn default_ctx() -> usize {
-    512
-}
-
-fn default_continuations() -> usize {
-    3
-}
-
 impl TransferJson {
     /// The library's configuration and the methods.
     ///
@@ -293,56 +255,29 @@ impl TransferJson {
         };
         let plm = self.plm.unwrap_or_else(|| self.source.clone());
         let mut cfg = TransferConfig::new(self.source, plm, aux, self.out);
-        cfg.method = methods[0];
-        cfg.plm_embeddings = self.plm_embeddings;
-        cfg.output_method = output_method;
-        cfg.trim_to = self.trim_to;
-        cfg.trim_min_count = self.trim_min_count.unwrap_or(cfg.trim_min_count);
-        cfg.trim_keep = TrimKeep {
+        cfg.init.method = methods[0];
+        cfg.target.plm_embeddings = self.plm_embeddings;
+        cfg.init.output_method = output_method;
+        cfg.target.trim_to = self.trim_to;
+        cfg.target.trim_min_count = self.trim_min_count.unwrap_or(cfg.target.trim_min_count);
+        cfg.target.trim_keep = TrimKeep {
             chars: self.keep_single_chars,
             basic: self.keep_basic.unwrap_or(true),
             scripts,
         };
-        cfg.trim_heldout = self.heldout;
-        cfg.keep_chat_tokens = self.chat_tokens.filter(|keep| !keep);
-        cfg.plan = self.plan;
-        cfg.seed = self.seed;
-        cfg.rcond = self.rcond.unwrap_or(cfg.rcond);
-        cfg.init.omp_k = self.omp_k.unwrap_or(cfg.init.omp_k);
-        cfg.untie = self.untie;
-        cfg.max_k = self.max_k;
-        cfg.embd_type = embd_type;
+        cfg.target.trim_heldout = self.heldout;
+        cfg.target.keep_chat_tokens = self.chat_tokens.filter(|keep| !keep);
+        cfg.output.plan = self.plan;
+        cfg.init.seed = self.seed;
+        cfg.init.rcond = self.rcond.unwrap_or(cfg.init.rcond);
+        cfg.init.params.omp_k = self.omp_k.unwrap_or(cfg.init.params.omp_k);
+        cfg.output.untie = self.untie;
+        cfg.neighbours.max_k = self.max_k;
+        cfg.output.embd_type = embd_type;
         cfg.device = device;
-        cfg.force = self.force;
-        cfg.split_max_size = self.split_max_size;
+        cfg.output.force = self.force;
+        cfg.output.split_max_size = self.split_max_size;
         Ok((cfg, methods))
-    }
-}
-
-impl EvalJson {
-    /// The library's configuration.
-    #[must_use]
-    pub fn resolve(self) -> EvalConfig {
-        EvalConfig {
-            models: self.models,
-            text: self.text,
-            reference: self.reference,
-            parity_only: self.parity_only,
-            score: ScoreOptions {
-                ctx: self.ctx,
-                max_tokens: self.max_tokens,
-                threads: self.threads,
-                reference: None,
-            },
-            continuations: self.continuations,
-            report: self.report,
-            plan: self.plan,
-            ngram_train: self.ngram,
-            force: self.force,
-            command: None,
-            speed: self.speed.then(crate::eval::SpeedOptions::default),
-            pair_with: self.pair_with,
-        }
     }
 }
 

@@ -305,11 +305,11 @@ pub unsafe extern "C" fn salt_eval(
     table: *mut *mut c_char,
     result_json: *mut *mut c_char,
 ) -> SaltStatus {
-    let job: config::EvalJson = match unsafe { read_config(config_json, "salt_eval") } {
+    let job: crate::eval::EvalRequest = match unsafe { read_config(config_json, "salt_eval") } {
         Ok(j) => j,
         Err(s) => return s,
     };
-    let cfg = job.resolve();
+    let cfg = job.resolve(None);
     // SAFETY: null or a live flag, by the contract.
     let mut cb = unsafe { Callback::new(progress, user, cancel) };
     guarded(|| {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use salt::auxvec::{AuxSource, TrainOptions};
-use salt::eval::{EvalConfig, ScoreOptions, SpeedOptions};
+use salt::eval::{EvalConfig, EvalRequest};
 use salt::pipeline::{Method, TransferConfig, TrimSpec};
 use salt::vocab::{Script, TrimKeep};
 
@@ -117,10 +117,10 @@ impl TransferArgs {
             bail!("without --plm, salt trims the source's own vocabulary: give --trim-to TEXT (a text of the target language), or give --plm PLM to replace the vocabulary");
         }
         let mut cfg = TransferConfig::new(self.source, plm, aux, self.out);
-        cfg.method = methods[0];
-        cfg.plm_embeddings = self.plm_embeddings;
-        cfg.untie = self.untie;
-        cfg.output_method = match self.output_method.as_deref() {
+        cfg.init.method = methods[0];
+        cfg.target.plm_embeddings = self.plm_embeddings;
+        cfg.output.untie = self.untie;
+        cfg.init.output_method = match self.output_method.as_deref() {
             Some(name) => Some(Method::from_name(name).with_context(|| {
                 format!(
                     "--output-method {name}: not a method (one of {})",
@@ -129,19 +129,19 @@ impl TransferArgs {
             })?),
             None => None,
         };
-        cfg.init.omp_k = self.omp_k;
-        cfg.seed = self.seed;
-        cfg.rcond = self.rcond;
-        cfg.max_k = self.max_k;
-        cfg.embd_type = embd_type;
-        cfg.trim_keep = self.trim.keep()?;
-        cfg.trim_to = self.trim.trim_to;
-        cfg.trim_min_count = self.trim.trim_min_count;
-        cfg.trim_heldout = self.trim.heldout;
-        cfg.keep_chat_tokens = self.no_chat_tokens.then_some(false);
-        cfg.force = self.force;
-        cfg.plan = self.plan;
-        cfg.split_max_size = self.split_max_size;
+        cfg.init.params.omp_k = self.omp_k;
+        cfg.init.seed = self.seed;
+        cfg.init.rcond = self.rcond;
+        cfg.neighbours.max_k = self.max_k;
+        cfg.output.embd_type = embd_type;
+        cfg.target.trim_keep = self.trim.keep()?;
+        cfg.target.trim_to = self.trim.trim_to;
+        cfg.target.trim_min_count = self.trim.trim_min_count;
+        cfg.target.trim_heldout = self.trim.heldout;
+        cfg.target.keep_chat_tokens = self.no_chat_tokens.then_some(false);
+        cfg.output.force = self.force;
+        cfg.output.plan = self.plan;
+        cfg.output.split_max_size = self.split_max_size;
         cfg.device = self.device;
         Ok(TransferJob {
             cfg,
@@ -158,31 +158,26 @@ impl TransferArgs {
 impl EvalArgs {
     /// Resolves the raw flags.
     pub fn resolve(self) -> EvalJob {
+        let request = EvalRequest {
+            models: self.models,
+            text: self.text,
+            max_tokens: self.max_tokens,
+            ctx: self.ctx,
+            reference: self.reference,
+            report: self.report,
+            plan: self.plan,
+            ngram: self.ngram,
+            parity_only: self.parity,
+            continuations: self.continuations,
+            speed: !self.no_speed && !self.parity,
+            speed_prompt: Some(self.speed_prompt),
+            speed_gen: Some(self.speed_gen),
+            force: self.force,
+            threads: self.threads,
+            pair_with: self.pair_with,
+        };
         EvalJob {
-            cfg: EvalConfig {
-                models: self.models,
-                text: self.text,
-                reference: self.reference,
-                parity_only: self.parity,
-                score: ScoreOptions {
-                    ctx: self.ctx,
-                    max_tokens: self.max_tokens,
-                    threads: self.threads,
-                    reference: None,
-                },
-                continuations: self.continuations,
-                report: self.report,
-                plan: self.plan,
-                ngram_train: self.ngram,
-                force: self.force,
-                command: Some(command_line()),
-                pair_with: self.pair_with,
-                speed: (!self.no_speed && !self.parity).then(|| SpeedOptions {
-                    prompt_tokens: self.speed_prompt,
-                    gen_tokens: self.speed_gen,
-                    ..SpeedOptions::default()
-                }),
-            },
+            cfg: request.resolve(Some(command_line())),
             display: Display {
                 quiet: self.quiet,
                 json: self.json,

@@ -9,6 +9,7 @@ mod inspect;
 mod overlap;
 mod plan;
 mod progress;
+mod summary;
 mod train;
 mod transfer;
 mod tune;

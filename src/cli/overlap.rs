@@ -6,7 +6,7 @@ use salt::vocab::{TargetClass, TargetSelection};
 
 use super::args::OverlapArgs;
 use super::emit;
-use super::transfer::trim_line;
+use super::summary::trim_line;
 
 /// Up to eight examples of `items`, evenly spaced.
 fn examples(items: impl Iterator<Item = String>, n: usize) -> String {

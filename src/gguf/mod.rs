@@ -11,10 +11,12 @@ pub mod keys;
 mod read;
 pub mod split;
 mod value;
+mod value_type;
 mod write;
 
 pub use read::GgufFile;
-pub use value::{Array, Kv, Value, ValueType};
+pub use value::{Array, Kv, Value};
+pub use value_type::ValueType;
 pub use write::{write_gguf, GgufHeader, TensorSource};
 
 use crate::ggml::GgmlType;

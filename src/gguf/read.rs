@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use super::value::{Array, Kv, Value, ValueType};
+use super::value::{Array, Kv, Value};
+use super::value_type::ValueType;
 use super::{TensorInfo, DEFAULT_ALIGNMENT, GGUF_MAGIC, MAX_ARRAY_DEPTH, MAX_DIMS};
 use crate::error::GgufError;
 use crate::ggml::GgmlType;

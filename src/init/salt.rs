@@ -20,15 +20,34 @@ pub const NEEDS: Needs = Needs {
 /// [`Error::MissingInput`] without neighbours or PLM rows; the regression's errors;
 /// [`Error::Cancelled`].
 pub fn init(input: &InitInput<'_>, rep: &mut Reporter<'_>) -> Result<NewRows, Error> {
-    let (set, rows) = input.require_neighbours(Method::Salt)?;
+    regressed(input, rep, Method::Salt)
+}
+
+/// The rows of `method` (`salt`, or `salt-centred`: the regression's affine switch) for
+/// every query of the neighbour set, solved on the compute device.
+///
+/// # Errors
+/// As [`init`].
+pub(super) fn regressed(
+    input: &InitInput<'_>,
+    rep: &mut Reporter<'_>,
+    method: Method,
+) -> Result<NewRows, Error> {
+    let (set, rows) = input.require_neighbours(method)?;
     let plm = input.plm.ok_or(Error::MissingInput {
-        method: "salt",
+        method: method.name(),
         what: "the PLM's embedding table",
         fix: "give a PLM folder with embeddings, or --plm-embeddings FILE[:TENSOR]",
     })?;
+    let affine = method == Method::SaltCentred;
+    let kind = if affine {
+        "centred regression"
+    } else {
+        "regression"
+    };
     rep.message(
         Stage::Initialise,
-        &format!("regression of {} tokens", set.queries.len()),
+        &format!("{kind} of {} tokens", set.queries.len()),
     );
     let inp = RegressionInput {
         e: &select_rows(&set.queries, plm.dim, &plm.data),
@@ -38,7 +57,7 @@ pub fn init(input: &InitInput<'_>, rep: &mut Reporter<'_>) -> Result<NewRows, Er
         anchors_out: rows.output.as_deref(),
         h_s: input.h_s,
         rcond: input.rcond,
-        affine: false,
+        affine,
     };
     let r = input
         .device

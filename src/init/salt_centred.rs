@@ -12,9 +12,7 @@
 
 use super::{InitInput, Method, Needs, NewRows};
 use crate::error::Error;
-use crate::neighbours::select_rows;
-use crate::progress::{Reporter, Stage};
-use crate::regression::RegressionInput;
+use crate::progress::Reporter;
 
 pub use crate::regression::centred_weights;
 
@@ -24,45 +22,12 @@ pub const NEEDS: Needs = Needs {
     plm: true,
 };
 
-/// The centred-SALT row of every query of the neighbour set.
+/// The centred-SALT row of every query of the neighbour set: `salt`'s path with the
+/// regression's affine switch.
 ///
 /// # Errors
 /// [`Error::MissingInput`] without neighbours or PLM rows; the regression's errors;
 /// [`Error::Cancelled`].
 pub fn init(input: &InitInput<'_>, rep: &mut Reporter<'_>) -> Result<NewRows, Error> {
-    let (set, rows) = input.require_neighbours(Method::SaltCentred)?;
-    let plm = input.plm.ok_or(Error::MissingInput {
-        method: Method::SaltCentred.name(),
-        what: "the PLM's embedding table",
-        fix: "give a PLM folder with embeddings, or --plm-embeddings FILE[:TENSOR]",
-    })?;
-    rep.message(
-        Stage::Initialise,
-        &format!("centred regression of {} tokens", set.queries.len()),
-    );
-    let inp = RegressionInput {
-        e: &select_rows(&set.queries, plm.dim, &plm.data),
-        anchors_t: &select_rows(&set.anchors, plm.dim, &plm.data),
-        h_t: plm.dim,
-        anchors_s: &rows.embd,
-        anchors_out: rows.output.as_deref(),
-        h_s: input.h_s,
-        rcond: input.rcond,
-        affine: true,
-    };
-    let r = input
-        .device
-        .regress(&inp, &set.nb, &mut rep.ticker(Stage::Initialise))?
-        .ok_or(Error::Cancelled)?;
-    let supports = NewRows::supports_of(set, |q| {
-        r.w[set.nb.offsets[q]..set.nb.offsets[q + 1]].to_vec()
-    });
-    Ok(NewRows {
-        ids: set.queries.clone(),
-        embd: r.embd,
-        output: r.output,
-        supports,
-        anchors: set.anchors.len(),
-        solves: r.paths,
-    })
+    super::salt::regressed(input, rep, Method::SaltCentred)
 }

@@ -24,14 +24,14 @@ pub(super) fn write_output(
     rep: &mut Reporter<'_>,
     laps: &mut Laps,
 ) -> Result<TransferReport, Error> {
-    let (source, target, types) = (sh.source, sh.target, sh.types);
+    let (source, target, types) = (&sh.source, &sh.target, sh.types);
     let hashes = &sh.hashes;
     let classes = &target.alignment.classes;
     let planned = plan_rows(
         classes,
         rows,
         out_rows,
-        cfg.seed,
+        cfg.init.seed,
         &sh.stats,
         source.width(),
         source.output_from_embd,
@@ -41,17 +41,19 @@ pub(super) fn write_output(
     let (embd, output) = embedding_tensors(source, &planned, types)?;
     laps.lap("assemble");
     let s = &target.alignment.stats;
+    let t = &cfg.target;
     let prov = Provenance {
         method: method.name().to_owned(),
         source: hashes.source.clone(),
         tokenizer: hashes.tokenizer.clone(),
         trim_to: hashes.trim_to.clone(),
         aux: cfg
+            .neighbours
             .aux
             .as_ref()
             .map_or_else(|| "none".to_owned(), AuxSource::provenance),
-        rcond: cfg.rcond,
-        seed: cfg.seed,
+        rcond: cfg.init.rcond,
+        seed: cfg.init.seed,
         counts: [
             s.shared,
             planned.from_method,
@@ -59,20 +61,21 @@ pub(super) fn write_output(
             s.special + s.chat,
         ],
         token_class: planned.classes.iter().map(|c| *c as u8).collect(),
-        output_method: cfg.output_method.map(|m| m.name().to_owned()),
-        trim_scripts: (cfg.trim_to.is_some() && !cfg.trim_keep.scripts.is_empty()).then(|| {
-            let names: Vec<&str> = cfg.trim_keep.scripts.iter().map(|s| s.name).collect();
+        output_method: cfg.init.output_method.map(|m| m.name().to_owned()),
+        trim_scripts: (t.trim_to.is_some() && !t.trim_keep.scripts.is_empty()).then(|| {
+            let names: Vec<&str> = t.trim_keep.scripts.iter().map(|s| s.name).collect();
             names.join(",")
         }),
     };
     let header = output_header(source, target, types, &prov)?;
+    let tensors = tensor_sources(source, &header, embd, output);
     laps.lap("header");
     rep.message(
         Stage::Write,
         &format!("writing {}", out.gguf_path.display()),
     );
     out.write_tokenizer(target.tokenizer())?;
-    let bytes = out.write_gguf(&header, &tensor_sources(source, &header, embd, output))?;
+    let bytes = out.write_gguf(&header, &tensors)?;
     let neighbours = rows
         .supports
         .iter()
@@ -100,8 +103,12 @@ pub(super) fn report(
     laps: &Laps,
 ) -> TransferReport {
     // Neighbour figures belong to the methods that use neighbours.
-    let nbrs = sh.nbrs.map(|n| &n.0).filter(|_| method.needs().neighbours);
-    let target = sh.target;
+    let nbrs = sh
+        .nbrs
+        .as_ref()
+        .map(|n| &n.0)
+        .filter(|_| method.needs().neighbours);
+    let target = &sh.target;
     let s = &target.alignment.stats;
     TransferReport {
         out: out.gguf_path.display().to_string(),

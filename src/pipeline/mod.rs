@@ -7,49 +7,49 @@
 
 mod config;
 mod emit;
+mod neighbours;
 mod prepare;
 mod problem;
 mod report;
+mod route;
+mod target;
 
 use std::path::{Path, PathBuf};
 
 use crate::device;
 use crate::error::Error;
-use crate::init::Needs;
-use crate::output::OutputSet;
 use crate::progress::{Progress, Reporter, Stage};
-use crate::source::SourceModel;
 
+use crate::init::InitInput;
+use crate::output::OutputSet;
 use emit::write_output;
-use prepare::{
-    check_aux, check_output_rule, check_route, init_input, load_plm, neighbour_set, plm_gguf,
-    target_vocab, InputHashes, Shared,
-};
+use prepare::prepare;
 use report::Laps;
 
 pub use crate::init::Method;
 pub use crate::output::tokenizer_paths;
 pub use crate::text::read_text;
 pub use crate::vocab::{select_target, TargetSelection, TrimSpec};
-pub use config::TransferConfig;
+pub use config::{InitConfig, NeighbourConfig, OutputConfig, TargetConfig, TransferConfig};
 pub use problem::{kernel_problem, KernelProblem};
 pub use report::TransferReport;
 
-/// Runs the transfer with `cfg.method` and writes `cfg.out` (and its reference tokenizer).
+/// Runs the transfer with `cfg.init.method` and writes `cfg.output.out` (and its reference
+/// tokenizer).
 ///
 /// # Errors
-/// Any stage's typed error, or [`Error::Cancelled`]; nothing is written at `cfg.out`
+/// Any stage's typed error, or [`Error::Cancelled`]; nothing is written at `cfg.output.out`
 /// unless all succeeded.
 pub fn transfer(
     cfg: &TransferConfig,
     progress: &mut dyn Progress,
 ) -> Result<TransferReport, Error> {
-    let mut reports = transfer_methods(cfg, &[cfg.method], progress)?;
+    let mut reports = transfer_methods(cfg, &[cfg.init.method], progress)?;
     Ok(reports.remove(0))
 }
 
 /// Runs the shared stages once and writes one output per method (paths from
-/// [`TransferConfig::output_paths`]); every output is renamed into place only when all
+/// [`OutputConfig::paths`]); every output is renamed into place only when all
 /// are complete.
 ///
 /// # Errors
@@ -61,82 +61,47 @@ pub fn transfer_methods(
 ) -> Result<Vec<TransferReport>, Error> {
     let mut rep = Reporter::new(progress);
     let mut laps = Laps::new();
-    let all: Vec<Method> = methods.iter().copied().chain(cfg.output_method).collect();
-    let needs = Needs::any(&all);
-    let own = check_route(cfg, &all)?;
-    check_aux(cfg, methods, needs)?;
+    let route = route::check(cfg, methods)?;
     // A device that cannot run is refused before anything is read or written.
     let device = device::open(cfg.device, &mut |m| rep.message(Stage::Neighbours, m))?;
     // 8 (early): every output path is checked, and its temporary file made, first.
-    let inputs = cfg.inputs();
+    let (inputs, paths) = cfg.files(methods);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-    let mut outputs = cfg
-        .output_paths(methods)
+    let o = &cfg.output;
+    let mut outputs = paths
         .iter()
         .map(|(out, plan)| {
-            OutputSet::create(out, plan.as_deref(), cfg.force, &inputs, cfg.split_max_size)
+            OutputSet::create(out, plan.as_deref(), o.force, &inputs, o.split_max_size)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    // 1. Source model; every requirement checked before any compute.
-    let mut source = SourceModel::open(&cfg.source)?;
-    if cfg.untie && source.untie() {
-        rep.message(
-            Stage::Source,
-            "untied: output.weight starts as a copy of token_embd",
-        );
-    }
-    check_output_rule(cfg, &source)?;
-    laps.lap("check source");
-    let types = source.output_types(cfg.embd_type, &mut |m| rep.message(Stage::Source, m))?;
-    laps.lap("read source");
-    // 2. Target vocabulary: load (a GGUF once), trim, append chat tokens, align.
-    let plm_gguf = if own { None } else { plm_gguf(&cfg.plm)? };
-    let target = target_vocab(cfg, &source, plm_gguf.as_ref(), own, &mut |m| {
-        rep.message(Stage::Target, m);
-    })?;
-    laps.lap("align");
-    rep.check()?;
-    // 3-5. PLM table, auxiliary vectors, neighbours: once, for every method that needs them.
-    let plm = load_plm(cfg, &target, needs, plm_gguf.as_ref())?;
-    if plm.is_some() {
-        laps.lap("read plm");
-    }
-    let nbrs = match (&cfg.aux, needs.neighbours) {
-        (Some(aux), true) => Some(neighbour_set(
-            cfg,
-            aux,
-            &source,
-            &target,
-            plm.as_ref(),
-            device.as_ref(),
-            &mut rep,
-            &mut laps,
-        )?),
-        _ => None,
+    // 1-5: source, target vocabulary, PLM table, auxiliary vectors, neighbours: once.
+    let sh = prepare(cfg, route, device.as_ref(), &mut rep, &mut laps)?;
+    // 6-8: each method's rows, then its output.
+    let input = InitInput {
+        source: &sh.source,
+        target: &sh.target,
+        params: &cfg.init.params,
+        new_ids: &sh.new_ids,
+        stats: &sh.stats,
+        neighbours: sh.nbrs.as_ref().map(|n| &n.0),
+        anchor_rows: sh.nbrs.as_ref().map(|n| &n.1),
+        plm: sh.plm.as_ref(),
+        h_s: sh.source.width(),
+        rcond: cfg.init.rcond,
+        device: sh.device,
     };
-    let shared = Shared {
-        stats: source.row_stats()?,
-        hashes: InputHashes::of(&source, &target, cfg.trim_to.as_deref())?,
-        new_ids: target.new_ids(),
-        source: &source,
-        target: &target,
-        types,
-        plm: plm.as_ref(),
-        nbrs: nbrs.as_ref(),
-        device: device.as_ref(),
-    };
-    let out_rows = match cfg.output_method {
-        Some(m) => Some(m.initialise(&init_input(cfg, &shared), &mut rep)?),
+    let out_rows = match cfg.init.output_method {
+        Some(m) => Some(m.initialise(&input, &mut rep)?),
         None => None,
     };
     let mut reports = Vec::with_capacity(methods.len());
     for (&method, out) in methods.iter().zip(&mut outputs) {
-        let rows = method.initialise(&init_input(cfg, &shared), &mut rep)?;
+        let rows = method.initialise(&input, &mut rep)?;
         // Each method's own stage, so a report names only the stages its method ran.
         laps.lap(&format!("initialise {}", method.name()));
         let rules = (&rows, out_rows.as_ref());
         reports.push(write_output(
-            cfg, method, &shared, rules, out, &mut rep, &mut laps,
+            cfg, method, &sh, rules, out, &mut rep, &mut laps,
         )?);
         rep.check()?;
     }

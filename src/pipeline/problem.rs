@@ -1,12 +1,14 @@
 //! The inputs of the compute kernels on real shapes, for tests and benches of a device.
 
 use crate::error::Error;
-use crate::init::Needs;
 use crate::neighbours::select_rows;
-use crate::source::{SourceModel, SourceRows};
+use crate::progress::{Reporter, Silent};
+use crate::source::SourceRows;
 
-use super::prepare::{anchors_and_queries, load_plm, plm_gguf, target_vocab};
-use super::TransferConfig;
+use super::prepare::{inputs, Inputs};
+use super::report::Laps;
+use super::route::Route;
+use super::{Method, TransferConfig};
 
 /// The inputs of stages 5 and 6 exactly as [`super::transfer`] builds them for `cfg` (a method
 /// that needs neighbours and the PLM table): for testing and benchmarking a compute
@@ -29,7 +31,7 @@ pub struct KernelProblem {
     pub anchors_s: SourceRows,
     /// h_s.
     pub h_s: usize,
-    /// `cfg.rcond`.
+    /// `cfg.init.rcond`.
     pub rcond: f64,
 }
 
@@ -50,41 +52,50 @@ impl KernelProblem {
     }
 }
 
-/// Builds the [`KernelProblem`] of `cfg` (stages 1-4: source, target, PLM table,
-/// auxiliary vectors; nothing is written).
+/// Builds the [`KernelProblem`] of `cfg`: the transfer's own stages 1-4 ([`super::transfer`]
+/// runs the same function; nothing is written and no device is used), projected onto the
+/// tables stages 5 and 6 read.
 ///
 /// # Errors
-/// As [`super::transfer`]; [`Error::MissingInput`] without auxiliary vectors.
+/// As [`super::transfer`]; [`Error::MissingInput`] without auxiliary vectors or the PLM's
+/// embedding table.
 pub fn kernel_problem(cfg: &TransferConfig) -> Result<KernelProblem, Error> {
-    let aux = cfg.aux.as_ref().ok_or(Error::MissingInput {
+    let missing = |what, fix| Error::MissingInput {
         method: "salt",
-        what: "auxiliary vectors",
-        fix: "give --aux or --aux-train",
-    })?;
-    let source = SourceModel::open(&cfg.source)?;
-    let plm_file = plm_gguf(&cfg.plm)?;
-    let target = target_vocab(cfg, &source, plm_file.as_ref(), false, &mut |_| {})?;
-    let needs = Needs {
-        neighbours: true,
-        plm: true,
+        what,
+        fix,
     };
-    let plm = load_plm(cfg, &target, needs, plm_file.as_ref())?.ok_or(Error::MissingInput {
-        method: "salt",
-        what: "the PLM's embedding table",
-        fix: "give a PLM folder with embeddings",
-    })?;
-    let vectors = crate::auxvec::for_vocab(aux, &target.tokenizer().vocab, Some(&plm))?;
-    let (anchors, queries, src_ids) = anchors_and_queries(&target, &vectors.has);
-    let d = vectors.dim;
+    if cfg.neighbours.aux.is_none() {
+        return Err(missing("auxiliary vectors", "give --aux or --aux-train"));
+    }
+    let route = Route {
+        own: false,
+        needs: Method::Salt.needs(),
+    };
+    let mut silent = Silent;
+    let Inputs {
+        source, plm, aux, ..
+    } = inputs(
+        cfg,
+        route,
+        &mut Reporter::new(&mut silent),
+        &mut Laps::new(),
+    )?;
+    let plm = plm.ok_or(missing(
+        "the PLM's embedding table",
+        "give a PLM folder with embeddings",
+    ))?;
+    let aux = aux.ok_or(missing("auxiliary vectors", "give --aux or --aux-train"))?;
+    let (queries_aux, anchors_aux) = aux.tables();
     Ok(KernelProblem {
-        queries_aux: select_rows(&queries, d, &vectors.data),
-        anchors_aux: select_rows(&anchors, d, &vectors.data),
-        dim: d,
-        e: select_rows(&queries, plm.dim, &plm.data),
-        anchors_t: select_rows(&anchors, plm.dim, &plm.data),
+        queries_aux,
+        anchors_aux,
+        dim: aux.vectors.dim,
+        e: select_rows(&aux.queries, plm.dim, &plm.data),
+        anchors_t: select_rows(&aux.anchors, plm.dim, &plm.data),
         h_t: plm.dim,
-        anchors_s: source.rows(&src_ids)?,
+        anchors_s: source.rows(&aux.src_ids)?,
         h_s: source.width(),
-        rcond: cfg.rcond,
+        rcond: cfg.init.rcond,
     })
 }

@@ -9,6 +9,7 @@
 
 pub mod adam;
 pub mod backward;
+pub mod config;
 pub mod forward;
 pub mod model;
 pub mod ops;
@@ -18,9 +19,10 @@ pub mod run;
 pub mod state;
 pub mod windows;
 
+pub use config::{TrainConfig, TrainReport};
 pub use model::{Arch, Body, Hparams};
 pub use rows::{start_rows, window_grad, window_logits, window_nll, Rows, WindowGrad};
-pub use run::{train, TrainConfig, TrainReport};
+pub use run::train;
 pub use state::StepLog;
 
 #[cfg(test)]
