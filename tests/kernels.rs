@@ -2,9 +2,12 @@
 //! compute_90 (and sm_90, for ptxas's register and spill report), and the same `.cu`
 //! sources, run on the CPU through the shim under the host code that drives the GPU, give
 //! the CPU path's neighbours and rows within 1e-4 of the literal formula, on the Korean demo
-//! and on a 2,000-token slice of the SmolLM2 stress case.
+//! and on a 2,000-token slice of the SmolLM2 stress case (at 8 threads per block), and on
+//! synthetic edge cases at the GPU's block sizes. The shim itself fails divergent barriers
+//! and poisons shared memory between blocks.
 
 use salt::auxvec::AuxSource;
+use salt::device::launch::{DeviceBuf, Launcher};
 use salt::device::nvrtc::{usage, Nvrtc};
 use salt::device::{kernels, Compute, Cpu, KernelDevice, Shim};
 use salt::neighbours::Neighbours;
@@ -134,7 +137,13 @@ fn rows64(table: &[f32], idx: &[u32], width: usize) -> Vec<f64> {
 /// (and every row the global-memory kernel solved beyond k 200) within 1e-4 of the
 /// literal formula in f64.
 fn shim_against_cpu(p: &KernelProblem, pick: &[usize], literal_every: usize, label: &str) {
-    device_against_cpu(&KernelDevice::new(Shim), p, pick, literal_every, label);
+    device_against_cpu(
+        &KernelDevice::new(Shim::default()),
+        p,
+        pick,
+        literal_every,
+        label,
+    );
 }
 
 /// [`shim_against_cpu`] for any device.
@@ -353,7 +362,7 @@ fn shim_runs_salt_centred_through_the_kernels() {
         ..p.regression_input()
     };
     let cpu: Regressed = Cpu.regress(&inp, &nb, go).unwrap().unwrap();
-    let dev: Regressed = KernelDevice::new(Shim)
+    let dev: Regressed = KernelDevice::new(Shim::default())
         .regress(&inp, &nb, go)
         .unwrap()
         .unwrap();
@@ -414,5 +423,220 @@ fn shim_runs_salt_centred_through_the_kernels() {
     println!(
         "largest relative error {:.2e} vs the CPU path, {:.2e} vs the literal formula (CPU path: {:.2e})",
         worst.0, worst.1, worst.2
+    );
+}
+
+/// Deterministic pseudo-random values in [-1, 1) (no assets, no RNG crate state to share).
+fn synthetic(n: usize, seed: u64) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Supports of sizes `ks` over `n_a` anchors (ascending, distinct), then `extra` as given.
+fn supports_of(ks: &[usize], n_a: usize, extra: &[u32]) -> Neighbours {
+    let mut nb = Neighbours {
+        offsets: vec![0],
+        ..Default::default()
+    };
+    let mut rows: Vec<Vec<u32>> = ks
+        .iter()
+        .enumerate()
+        .map(|(q, &k)| {
+            let start = (q * 37) % n_a;
+            let mut idx: Vec<u32> = (0..k).map(|i| ((start + i * 7) % n_a) as u32).collect();
+            idx.sort_unstable();
+            idx.dedup();
+            assert_eq!(idx.len(), k, "k {k} does not fit {n_a} anchors");
+            idx
+        })
+        .collect();
+    rows.push(extra.to_vec());
+    for idx in rows {
+        nb.weight
+            .extend(std::iter::repeat_n(1.0 / idx.len() as f32, idx.len()));
+        nb.anchor.extend(idx);
+        nb.offsets.push(nb.anchor.len());
+    }
+    nb
+}
+
+/// The shim at the GPU's block sizes (256 threads for the neighbour kernels, 64 for the
+/// regression) on synthetic edge cases that need no assets: k = 1, 2, 32, around the
+/// shared-memory limit (47, 48, 49) and around h_t (63, 64, 65: the last goes to the CPU
+/// path), a singular support (two anchors with the same PLM row), both `salt` and
+/// `salt-centred`. Every row within 1e-4 of the CPU path and of the literal formula.
+#[test]
+fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
+    let (n_a, h_t, h_s) = (300, 64, 40);
+    let mut anchors_t = synthetic(n_a * h_t, 1);
+    // Anchor 7 repeats anchor 0's PLM row: a support holding both is singular.
+    let row0 = anchors_t[..h_t].to_vec();
+    anchors_t[7 * h_t..8 * h_t].copy_from_slice(&row0);
+    let anchors_s = synthetic(n_a * h_s, 2);
+    // The last support holds anchors 0 and 7: singular.
+    let ks = [1, 2, 32, 47, 48, 49, 63, 64, 65, 4];
+    let nb = supports_of(&ks[..ks.len() - 1], n_a, &[0, 7, 14, 21]);
+    let e = synthetic(ks.len() * h_t, 3);
+    let dev = KernelDevice::new(Shim::at_block(256));
+    let go = &mut |_: usize, _: usize| true;
+    for affine in [false, true] {
+        let inp = RegressionInput {
+            e: &e,
+            anchors_t: &anchors_t,
+            h_t,
+            anchors_s: &anchors_s,
+            anchors_out: None,
+            h_s,
+            rcond: 1e-6,
+            affine,
+        };
+        let cpu: Regressed = Cpu.regress(&inp, &nb, go).unwrap().unwrap();
+        let shim: Regressed = dev.regress(&inp, &nb, go).unwrap().unwrap();
+        println!("affine {affine}: paths {:?}", shim.paths);
+        // Supports with k > h_t, and those holding both anchors 0 and 7 (singular), are the
+        // CPU path's; the rest the kernels'.
+        let to_cpu = (0..nb.len())
+            .filter(|&q| {
+                let (idx, _) = nb.row(q);
+                idx.len() > h_t || (idx.contains(&0) && idx.contains(&7))
+            })
+            .count();
+        assert!(to_cpu >= 2, "the test lost its CPU cases");
+        assert_eq!(shim.paths.kernel, nb.len() - to_cpu, "{:?}", shim.paths);
+        for (q, &k) in ks.iter().enumerate() {
+            let (idx, _) = nb.row(q);
+            let row = &shim.embd[q * h_s..(q + 1) * h_s];
+            let c: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect();
+            let err = rel_err(row, &c);
+            assert!(
+                err < 1e-4,
+                "affine {affine}, k {k}: {err:.2e} from the CPU's row"
+            );
+            let (a, b) = (rows64(&anchors_t, idx, h_t), rows64(&anchors_s, idx, h_s));
+            let eq: Vec<f64> = e[q * h_t..(q + 1) * h_t]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect();
+            let lit = if affine {
+                literal_centred_row(&a, &b, &eq, k, h_t, h_s, 1e-6)
+            } else {
+                literal_pinv_row(&a, &b, &eq, k, h_t, h_s, 1e-6)
+            };
+            let err = rel_err(row, &lit);
+            assert!(
+                err < 1e-4,
+                "affine {affine}, k {k}: {err:.2e} from the literal formula"
+            );
+        }
+    }
+    // A NaN in a support's PLM row is a typed error naming the query (#2), on both paths.
+    let mut bad = anchors_t.clone();
+    let first = nb.row(2).0[0] as usize;
+    bad[first * h_t] = f32::NAN;
+    let inp = RegressionInput {
+        e: &e,
+        anchors_t: &bad,
+        h_t,
+        anchors_s: &anchors_s,
+        anchors_out: None,
+        h_s,
+        rcond: 1e-6,
+        affine: false,
+    };
+    for d in [&Cpu as &dyn Compute, &dev] {
+        let msg = match d.regress(&inp, &nb, go) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{}: a NaN row was accepted", d.name()),
+        };
+        assert!(
+            msg.contains("token #2") && msg.contains("NaN"),
+            "{}: {msg}",
+            d.name()
+        );
+    }
+}
+
+/// Neighbours at 256 threads per block, with ties: anchors that are the same unit vectors
+/// give equal similarities, so supports hold tied anchors and the threshold lands on
+/// them; the shim's supports match the CPU's.
+#[test]
+fn shim_neighbours_at_real_block_size_with_ties() {
+    let (n_a, dim) = (600, 16);
+    let mut anchors = synthetic(n_a * dim, 4);
+    // Anchors 10..20 all repeat anchor 10's vector: ten-way ties for any query.
+    let v = anchors[10 * dim..11 * dim].to_vec();
+    for a in 11..20 {
+        anchors[a * dim..(a + 1) * dim].copy_from_slice(&v);
+    }
+    let mut queries = synthetic(40 * dim, 5);
+    // Query 0 is that vector itself; query 1 halfway between it and anchor 30.
+    queries[..dim].copy_from_slice(&v);
+    for d in 0..dim {
+        queries[dim + d] = 0.5 * (v[d] + anchors[30 * dim + d]);
+    }
+    let go = &mut |_: usize, _: usize| true;
+    let cpu = Cpu
+        .neighbours(&queries, &anchors, dim, None, go)
+        .unwrap()
+        .unwrap();
+    let shim = KernelDevice::new(Shim::at_block(256))
+        .neighbours(&queries, &anchors, dim, None, go)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cpu.row(0).0,
+        &(10..20).collect::<Vec<u32>>()[..],
+        "query 0: the ten tied anchors"
+    );
+    let differ = compare_supports(&cpu, &shim);
+    assert_eq!(differ, 0, "{differ} rows differ");
+}
+
+/// The shim fails what a GPU would: a `__syncthreads()` that only some threads reach is an
+/// error naming both call sites (not a silent pairing), and a block finds its shared memory
+/// poisoned, not holding the previous block's values.
+#[test]
+fn shim_fails_divergent_barriers_and_poisons_shared_memory() {
+    let l = Shim::at_block(64);
+    let out = l.zeroed(4 * 64 * 2).unwrap();
+    let mut p = out.addr();
+    let mut params = [std::ptr::from_mut(&mut p).cast::<std::ffi::c_void>()];
+    // SAFETY: salt_selftest_divergent(int*), 2 blocks of 64 threads, 128 ints.
+    let e = unsafe {
+        l.launch(
+            "salt_selftest_divergent",
+            [2, 1, 1],
+            [64, 1, 1],
+            &mut params,
+        )
+    }
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("divergent __syncthreads()") && e.contains("the end of the kernel"),
+        "{e}"
+    );
+    let seen = l.zeroed(4 * 64 * 3).unwrap();
+    let mut p = seen.addr();
+    let mut params = [std::ptr::from_mut(&mut p).cast::<std::ffi::c_void>()];
+    // SAFETY: salt_selftest_shared(float*), 3 blocks of 64 threads, 192 floats.
+    unsafe { l.launch("salt_selftest_shared", [3, 1, 1], [64, 1, 1], &mut params) }.unwrap();
+    let mut bytes = vec![0u8; 4 * 64 * 3];
+    l.download(&seen, 0, &mut bytes).unwrap();
+    let v: &[f32] = bytemuck::cast_slice(&bytes);
+    assert!(
+        v.iter().all(|x| x.is_nan()),
+        "a block saw another block's shared values: {:?}",
+        &v[64..68]
     );
 }

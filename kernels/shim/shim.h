@@ -2,8 +2,14 @@
 // shim.h). A launch runs the blocks of the grid one after another; the threads of a block
 // are OS threads that meet at a std::barrier for every __syncthreads(), so a kernel that
 // forgets one races in the shim as it would on a GPU (ThreadSanitizer sees it, and
-// SALT_SHIM_REVERSE=1 starts the threads in reverse order). __shared__ variables become
-// static: one copy, shared by the threads of the block that is running.
+// SALT_SHIM_REVERSE=1 starts the threads in reverse order). Two ways a GPU fails that a
+// plain barrier hides are checked:
+// - every __syncthreads() names its call site (its line), and a barrier that the threads
+//   of a block reach from different sites (a divergent barrier, or a thread that left the
+//   kernel while others wait) fails the launch instead of silently pairing them up;
+// - __shared__ variables become statics in one linker section ("salt_shared"): one copy,
+//   shared by the threads of the running block, and filled with 0xFF bytes (NaN for floats
+//   and doubles, -1 for integers) before every block, as a GPU leaves them undefined.
 //
 // Supported: extern "C" __global__ kernels, __device__ functions, fixed-size __shared__
 // arrays and scalars at kernel scope, threadIdx/blockIdx/blockDim/gridDim (.x, .y, .z),
@@ -24,6 +30,8 @@ extern thread_local Dim3 block_idx;
 extern Dim3 block_dim;
 extern Dim3 grid_dim;
 extern thread_local std::barrier<> *block_barrier;
+// Waits at the block's barrier from call site `site` (checked against the other threads').
+void sync_at(int site);
 }  // namespace salt_shim
 
 #define threadIdx (salt_shim::thread_idx)
@@ -33,7 +41,7 @@ extern thread_local std::barrier<> *block_barrier;
 #define __global__
 #define __device__ static
 #define __forceinline__ inline
-#define __shared__ static
-#define __syncthreads() (salt_shim::block_barrier->arrive_and_wait())
+#define __shared__ __attribute__((section("salt_shared"))) static
+#define __syncthreads() (salt_shim::sync_at(__LINE__))
 
 using std::sqrt;

@@ -97,7 +97,7 @@ impl DeviceChoice {
 pub fn open(choice: DeviceChoice, log: &mut dyn FnMut(&str)) -> Result<Box<dyn Compute>, Error> {
     match choice {
         DeviceChoice::Cpu => Ok(Box::new(Cpu)),
-        DeviceChoice::Shim => Ok(Box::new(KernelDevice::new(Shim))),
+        DeviceChoice::Shim => Ok(Box::new(KernelDevice::new(Shim::default()))),
         DeviceChoice::Auto => match open_cuda(0) {
             Ok(d) => Ok(d),
             Err(e) => {

@@ -19,6 +19,7 @@ extern "C" {
         bz: c_uint,
         params: *mut *mut c_void,
     ) -> c_int;
+    fn salt_shim_error() -> *const c_char;
 }
 
 /// Host memory standing in for device memory, 8-byte aligned (the kernels read doubles).
@@ -36,24 +37,46 @@ impl DeviceBuf for ShimBuf {
     }
 }
 
-/// Threads per block in the shim: each is an OS thread, and every `__syncthreads()` makes
-/// all of them meet, so a few threads keep the shim fast on small machines while still
-/// running each block's threads concurrently.
+/// Threads per block in the shim unless told otherwise: each is an OS thread, and every
+/// `__syncthreads()` makes all of them meet, so a few threads keep the shim fast on small
+/// machines while still running each block's threads concurrently.
 pub const SHIM_BLOCK: u32 = 8;
 
-/// The shim launcher.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Shim;
+/// The shim launcher: at most `max_block` threads per block.
+#[derive(Clone, Copy, Debug)]
+pub struct Shim {
+    max_block: u32,
+}
+
+impl Default for Shim {
+    fn default() -> Self {
+        Self::at_block(SHIM_BLOCK)
+    }
+}
+
+impl Shim {
+    /// A shim that runs up to `max_block` threads per block: 256 runs the kernels at the
+    /// GPU's block sizes (256 for the neighbour kernels, 64 for the regression).
+    #[must_use]
+    pub fn at_block(max_block: u32) -> Self {
+        Self {
+            max_block: max_block.clamp(1, 1024),
+        }
+    }
+}
 
 impl Launcher for Shim {
     type Buf = ShimBuf;
 
     fn name(&self) -> String {
-        format!("cuda-shim (the CUDA kernels on the CPU, {SHIM_BLOCK} threads per block)")
+        format!(
+            "cuda-shim (the CUDA kernels on the CPU, {} threads per block)",
+            self.max_block
+        )
     }
 
     fn max_block(&self) -> u32 {
-        SHIM_BLOCK
+        self.max_block
     }
 
     fn few_blocks(&self) -> bool {
@@ -107,6 +130,14 @@ impl Launcher for Shim {
             -1 => Err(DeviceError::Launch {
                 kernel,
                 reason: "the shim does not know this kernel".into(),
+            }),
+            // SAFETY: this thread's copy of the shim's error text, valid until this thread's
+            // next launch; it is copied at once.
+            -3 => Err(DeviceError::Launch {
+                kernel,
+                reason: unsafe { std::ffi::CStr::from_ptr(salt_shim_error()) }
+                    .to_string_lossy()
+                    .into_owned(),
             }),
             _ => Err(DeviceError::Launch {
                 kernel,
