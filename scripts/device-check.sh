@@ -1,56 +1,71 @@
 #!/usr/bin/env bash
-# The GPU checks, for a machine with an NVIDIA GPU and its driver but no CUDA toolkit and
-# no network: finds libcuda and libnvrtc, builds with --features cuda, runs the GPU tests
-# (the kernels against the CPU path on the Korean demo and the whole SmolLM2 stress case),
-# the criterion bench of the GPU stages (demo, stress, stress with h_s 4096), and an
-# end-to-end `salt transfer --device cuda` on the stress case beside `--device cpu`, and
-# prints the figures.
+# The GPU checks, made here and run on a GPU machine that has a driver but no Rust, no CUDA
+# toolkit and no network.
 #
-# Needs what scripts/setup.sh leaves in $SALT_CACHE (models, USE, texts, the NVRTC wheel's
-# libraries) and the crates in ~/.cargo (run `cargo fetch` where there is a network).
+#   scripts/device-check.sh [DIR]   (here; DIR defaults to out/device, git-ignored)
+#     1. builds `examples/gpu_check.rs` (--features cuda; no toolkit needed) and strips it;
+#     2. `gpu_check prepare DIR`: the Korean demo's kernel inputs, the SmolLM2 stress case's
+#        auxiliary vectors (its large tables are made on the GPU machine from a seed), the
+#        kernels' PTX for compute_90 and ptxas's register report (NVRTC from setup's wheel);
+#     3. writes DIR/run.sh, checks that DIR is at most 60 MiB, and runs DIR/run.sh here too:
+#        without a GPU it stops where it needs one, with exit code 3.
+#
+#   DIR/run.sh   (on the GPU machine, from DIR; at most a few minutes)
+#     finds libcuda (ldconfig, the usual library folders, /usr/local/nvidia, CUDA's compat
+#     folder), prints the GPU, and runs `gpu_check run DIR`: the kernels against the CPU path
+#     on every row and against the literal formula on a sample (salt and salt-centred), each
+#     stage timed (median of 5 after a warm-up) at h_s 576 and 4096, the transfer rate; a
+#     table, and DIR/result.json.
+#
+# Exit codes (of both): 0 every check passed; 1 a check failed; 2 a missing input or a
+# folder over budget; 3 no usable GPU (libcuda or a device missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE=${SALT_CACHE:-$HOME/.cache/salt}
+DIR=${1:-out/device}
 say() { printf '== %s\n' "$*"; }
 
+say "build gpu_check (--features cuda)"
+cargo build --release --locked --features cuda --example gpu_check
+mkdir -p "$DIR"
+cp target/release/examples/gpu_check "$DIR/gpu_check"
+strip "$DIR/gpu_check" 2>/dev/null || true
+
+say "prepare $DIR"
+"$DIR/gpu_check" prepare "$DIR"
+
+cat > "$DIR/run.sh" <<'RUN'
+#!/usr/bin/env bash
+# Runs the GPU checks from this folder (made by scripts/device-check.sh). Exit codes: 0 all
+# checks passed, 1 a check failed, 2 a missing input, 3 no usable GPU.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 libcuda=$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 /{print $NF; exit}')
-[ -n "$libcuda" ] || libcuda=$(ls /usr/lib/x86_64-linux-gnu/libcuda.so.1 /usr/lib64/libcuda.so.1 2>/dev/null | head -1 || true)
-[ -n "$libcuda" ] || { echo "no libcuda.so.1: is the NVIDIA driver installed?" >&2; exit 2; }
-say "libcuda: $libcuda"
-nvrtc=${SALT_NVRTC:-}
-for c in "$CACHE/nvrtc/nvidia/cuda_nvrtc/lib/libnvrtc.so.12" shared/nvrtc/libnvrtc.so.12; do
-  [ -z "$nvrtc" ] && [ -f "$c" ] && nvrtc=$c
+for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/nvidia/lib64 /usr/local/nvidia/lib \
+         /usr/local/cuda/compat /usr/lib/wsl/lib; do
+  [ -z "$libcuda" ] && [ -e "$d/libcuda.so.1" ] && libcuda=$d/libcuda.so.1
 done
-[ -n "$nvrtc" ] || nvrtc=$(ldconfig -p 2>/dev/null | awk '/libnvrtc\.so\.1[23] /{print $NF; exit}')
-[ -n "$nvrtc" ] || { echo "no libnvrtc: run scripts/setup.sh (it installs the nvidia-cuda-nvrtc wheel) or set SALT_NVRTC" >&2; exit 2; }
-export SALT_NVRTC=$nvrtc
-say "libnvrtc: $nvrtc"
+if [ -z "$libcuda" ]; then
+  echo "run.sh: no libcuda.so.1 (ldconfig, /usr/lib*, /usr/local/nvidia, /usr/local/cuda/compat): this step needs a GPU and its driver" >&2
+  exit 3
+fi
+export LD_LIBRARY_PATH="$(dirname "$libcuda")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+echo "== libcuda: $libcuda"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+"$here/gpu_check" run "$here"
+RUN
+chmod +x "$DIR/run.sh"
 
-offline=()
-[ "${SALT_OFFLINE:-1}" = 1 ] && offline=(--offline)
-say "build (--features cuda)"
-cargo build --release --locked "${offline[@]}" --features cuda --all-targets
+bytes=$(du -sb "$DIR" | cut -f1)
+say "$DIR: $((bytes / 1048576)) MiB"
+if [ "$bytes" -gt $((60 * 1048576)) ]; then
+  echo "device-check: $DIR is over 60 MiB" >&2
+  exit 2
+fi
 
-say "GPU tests"
-SALT_REQUIRE_GPU=1 SALT_REQUIRE_NVRTC=1 cargo test --release --locked "${offline[@]}" --features cuda \
-  --test tests -- kernels:: --nocapture
-
-say "GPU stage bench"
-SALT_BENCH_DEVICE=1 cargo bench --locked "${offline[@]}" --features cuda --bench benches -- device 2>&1 \
-  | grep -E "^(device/|RATIO|TARGET|device:)|time:" || true
-
-say "end to end: SmolLM2 <- the full USE, Korean fastText"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-bin=target/release/salt
-$bin transfer --source "$CACHE/models/smollm2-135m-instruct-q4_1.gguf" --plm "$CACHE/plm/use" \
-  --aux-train "$CACHE/text/bible-ko-train.txt" --aux-save "$tmp/ko.bin" --out "$tmp/warm.gguf" \
-  --device cuda --quiet >/dev/null
-for d in cuda cpu; do
-  start=$(date +%s.%N)
-  $bin transfer --source "$CACHE/models/smollm2-135m-instruct-q4_1.gguf" --plm "$CACHE/plm/use" \
-    --aux "$tmp/ko.bin" --out "$tmp/$d.gguf" --device "$d" | grep -E "^(time|regression|neighbours)"
-  end=$(date +%s.%N)
-  printf 'salt transfer --device %s: %.1f s\n' "$d" "$(echo "$end - $start" | bc)"
-done
+say "run.sh here (stops with exit code 3 where it needs a GPU)"
+set +e
+"$DIR/run.sh"
+rc=$?
+set -e
+[ "$rc" = 3 ] && say "no GPU here: carry $DIR to a GPU machine and run $DIR/run.sh there"
+exit "$rc"

@@ -17,3 +17,9 @@ skip=()
 for t in "${shown[@]}"; do skip+=(--skip "$t"); done
 cargo test --release --locked -- "${skip[@]}"
 cargo test --release --locked --test tests -- "${shown[@]}" --show-output
+# The GPU window's folder: built and checked here (at most 60 MiB), its program run with the
+# CPU path standing in for the GPU; its run.sh must stop with exit code 3 (no GPU here).
+rc=0
+scripts/device-check.sh out/device || rc=$?
+[ "$rc" = 3 ] || [ "$rc" = 0 ] || { echo "device-check: exit code $rc" >&2; exit 1; }
+out/device/gpu_check run out/device --dry-run

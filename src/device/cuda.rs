@@ -103,6 +103,17 @@ impl Cuda {
     }
 }
 
+/// Where the PTX of `file` (source `src`) for `arch` is cached: under `$SALT_CACHE/kernels`,
+/// named by the architecture and a hash of the source. A folder prepared elsewhere (as
+/// `examples/gpu_check.rs` does) lets a machine without NVRTC load the kernels.
+#[must_use]
+pub fn ptx_cache_path(file: &str, src: &str, arch: &str) -> std::path::PathBuf {
+    let key = format!("{:x}", Sha256::digest(src.as_bytes()));
+    super::nvrtc::cache_dir()
+        .join("kernels")
+        .join(format!("{file}-{arch}-{}.ptx", &key[..16]))
+}
+
 /// The PTX of `file` for `arch`, from the cache or compiled now (and cached).
 fn cached_ptx(
     file: &str,
@@ -110,9 +121,11 @@ fn cached_ptx(
     arch: &str,
     nvrtc: &mut Option<Nvrtc>,
 ) -> Result<String, DeviceError> {
-    let key = format!("{:x}", Sha256::digest(src.as_bytes()));
-    let dir = super::nvrtc::cache_dir().join("kernels");
-    let path = dir.join(format!("{file}-{arch}-{}.ptx", &key[..16]));
+    let path = ptx_cache_path(file, src, arch);
+    let dir = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     if let Ok(ptx) = std::fs::read_to_string(&path) {
         return Ok(ptx);
     }

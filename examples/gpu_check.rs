@@ -1,0 +1,518 @@
+//! The one binary of a GPU window (feature `cuda`); `scripts/device-check.sh` builds it and
+//! prepares its folder. A GPU machine here has a driver but no Rust toolchain, no CUDA
+//! toolkit and no network, so everything it needs travels in one folder of at most 60 MiB:
+//!
+//! - `gpu_check prepare DIR` (here, with the assets and the NVRTC wheel): the Korean demo's
+//!   kernel inputs (Gemma <- USE trimmed: the auxiliary vectors, PLM rows and source rows),
+//!   the SmolLM2 stress case's auxiliary vectors (its 106k x 512 PLM rows and source rows
+//!   are made on the GPU machine from a seed), the kernels' PTX for compute_90 (H100, H200)
+//!   where `Cuda::open` looks for its cache, and ptxas's register report for sm_90.
+//! - `gpu_check run DIR` (on the GPU machine): the kernels against the CPU path on every row
+//!   (and against the literal formula on a sample), `salt` and `salt-centred`; each stage
+//!   timed (median of 5 after a warm-up) at h_s 576 and 4096; the host-device transfer
+//!   rate; a summary table, and `DIR/result.json`.
+//!
+//! `gpu_check run DIR --dry-run` runs the same checks here with the CPU path standing in for
+//! the GPU and the stress case cut to 2,000 queries: it checks the folder and this program,
+//! not the kernels.
+//!
+//! Exit codes: 0 every check passed; 1 a check failed; 2 bad usage or an unreadable folder;
+//! 3 no usable GPU (what `run` answers on a machine without one).
+
+#[cfg(not(feature = "cuda"))]
+fn main() {
+    eprintln!("gpu_check: build with --features cuda");
+    std::process::exit(2);
+}
+
+#[cfg(feature = "cuda")]
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let code = match (args.get(1).map(String::as_str), args.get(2)) {
+        (Some("prepare"), Some(dir)) => check::prepare(std::path::Path::new(dir)),
+        (Some("run"), Some(dir)) => check::run(
+            std::path::Path::new(dir),
+            args.get(3).is_some_and(|a| a == "--dry-run"),
+        ),
+        _ => {
+            eprintln!("usage: gpu_check prepare DIR | gpu_check run DIR [--dry-run]");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+#[cfg(feature = "cuda")]
+mod check {
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    use salt::auxvec::{AuxSource, TrainOptions};
+    use salt::device::cuda::{ptx_cache_path, Cuda};
+    use salt::device::launch::Launcher;
+    use salt::device::nvrtc::{cache_dir, usage, Nvrtc};
+    use salt::device::{kernels, Compute, Cpu, KernelDevice};
+    use salt::neighbours::Neighbours;
+    use salt::pipeline::{kernel_problem, TransferConfig};
+    use salt::regression::{literal_pinv_row, Regressed, RegressionInput};
+    use serde_json::{json, Value};
+
+    /// The stress case's PLM and source rows are drawn from this seed on the GPU machine.
+    const STRESS_SEED: u64 = 7;
+
+    fn write_f32(path: &Path, v: &[f32]) -> std::io::Result<()> {
+        std::fs::write(path, bytemuck::cast_slice(v))
+    }
+
+    fn read_f32(path: &Path) -> Result<Vec<f32>, String> {
+        let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    /// Deterministic values with mean 0 and variance 1/3 (xorshift; no RNG state to carry).
+    fn seeded(n: usize, seed: u64) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    pub fn prepare(dir: &Path) -> i32 {
+        match prepare_in(dir) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("gpu_check prepare: {e}");
+                2
+            }
+        }
+    }
+
+    fn prepare_in(dir: &Path) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let cache = cache_dir();
+        std::fs::create_dir_all(dir.join("demo")).map_err(|e| err(&e))?;
+        std::fs::create_dir_all(dir.join("stress")).map_err(|e| err(&e))?;
+        std::fs::create_dir_all(dir.join("cache/kernels")).map_err(|e| err(&e))?;
+        // Korean fastText vectors, trained as the tests and benches train them.
+        let tmp = tempfile::tempdir().map_err(|e| err(&e))?;
+        let aux = tmp.path().join("ko.bin");
+        let mut train = TrainOptions::new(cache.join("text/bible-ko-train.txt"));
+        train.save = Some(aux.clone());
+        salt::auxvec::train_fasttext(&train).map_err(|e| err(&e))?;
+        let problem = |model: &str, trim: bool| {
+            let mut cfg = TransferConfig::new(
+                cache.join("models").join(model),
+                cache.join("plm/use"),
+                AuxSource::FastTextBin(aux.clone()),
+                tmp.path().join("unused.gguf"),
+            );
+            if trim {
+                cfg.target.trim_to = Some(cache.join("text/bible-ko-train.txt"));
+            }
+            kernel_problem(&cfg).map_err(|e| err(&e))
+        };
+        let demo = problem("gemma-3-270m-q4_k_m.gguf", true)?;
+        let d = dir.join("demo");
+        for (name, v) in [
+            ("queries_aux", &demo.queries_aux),
+            ("anchors_aux", &demo.anchors_aux),
+            ("e", &demo.e),
+            ("anchors_t", &demo.anchors_t),
+            ("anchors_s", &demo.anchors_s.embd),
+        ] {
+            write_f32(&d.join(format!("{name}.f32")), v).map_err(|e| err(&e))?;
+        }
+        let stress = problem("smollm2-135m-instruct-q4_1.gguf", false)?;
+        let s = dir.join("stress");
+        write_f32(&s.join("queries_aux.f32"), &stress.queries_aux).map_err(|e| err(&e))?;
+        write_f32(&s.join("anchors_aux.f32"), &stress.anchors_aux).map_err(|e| err(&e))?;
+        // The kernels' PTX where Cuda::open looks for its cache, and ptxas's report.
+        let nvrtc = Nvrtc::load().map_err(|e| err(&e))?;
+        let mut report = String::new();
+        for (file, src) in kernels::sources() {
+            let ptx = nvrtc
+                .compile(file, &src, "compute_90")
+                .map_err(|e| err(&e))?;
+            let name = ptx_cache_path(file, &src, "compute_90");
+            let name = name.file_name().ok_or("a PTX cache name")?;
+            std::fs::write(dir.join("cache/kernels").join(name), &ptx.image)
+                .map_err(|e| err(&e))?;
+            let cubin = nvrtc.compile(file, &src, "sm_90").map_err(|e| err(&e))?;
+            for u in usage(&cubin.log) {
+                report += &format!(
+                    "{file} sm_90 {}: {} registers, {} bytes spill stores, {} bytes spill loads\n",
+                    u.name, u.registers, u.spill_stores, u.spill_loads
+                );
+            }
+        }
+        std::fs::write(dir.join("ptxas.txt"), report).map_err(|e| err(&e))?;
+        let meta = json!({
+            "demo": {"dim": demo.dim, "h_t": demo.h_t, "h_s": demo.h_s, "rcond": demo.rcond},
+            "stress": {"dim": stress.dim, "h_t": stress.h_t, "h_s": stress.h_s,
+                       "rcond": stress.rcond, "seed": STRESS_SEED},
+        });
+        std::fs::write(dir.join("meta.json"), meta.to_string()).map_err(|e| err(&e))?;
+        println!(
+            "prepared {}: demo {} queries x {} anchors, stress {} x {}",
+            dir.display(),
+            demo.queries_aux.len() / demo.dim,
+            demo.anchors_aux.len() / demo.dim,
+            stress.queries_aux.len() / stress.dim,
+            stress.anchors_aux.len() / stress.dim
+        );
+        Ok(())
+    }
+
+    /// One case's tables, as the kernels take them.
+    struct Case {
+        name: &'static str,
+        queries_aux: Vec<f32>,
+        anchors_aux: Vec<f32>,
+        dim: usize,
+        e: Vec<f32>,
+        anchors_t: Vec<f32>,
+        h_t: usize,
+        anchors_s: Vec<f32>,
+        h_s: usize,
+        rcond: f64,
+    }
+
+    impl Case {
+        fn input(&self, affine: bool) -> RegressionInput<'_> {
+            RegressionInput {
+                e: &self.e,
+                anchors_t: &self.anchors_t,
+                h_t: self.h_t,
+                anchors_s: &self.anchors_s,
+                anchors_out: None,
+                h_s: self.h_s,
+                rcond: self.rcond,
+                affine,
+            }
+        }
+    }
+
+    fn load(dir: &Path, meta: &Value) -> Result<(Case, Case), String> {
+        let num = |v: &Value, k: &str| {
+            v[k].as_u64()
+                .map(|x| x as usize)
+                .ok_or(format!("meta.json: {k}"))
+        };
+        let (dm, sm) = (&meta["demo"], &meta["stress"]);
+        let d = dir.join("demo");
+        let demo = Case {
+            name: "Korean demo",
+            queries_aux: read_f32(&d.join("queries_aux.f32"))?,
+            anchors_aux: read_f32(&d.join("anchors_aux.f32"))?,
+            dim: num(dm, "dim")?,
+            e: read_f32(&d.join("e.f32"))?,
+            anchors_t: read_f32(&d.join("anchors_t.f32"))?,
+            h_t: num(dm, "h_t")?,
+            anchors_s: read_f32(&d.join("anchors_s.f32"))?,
+            h_s: num(dm, "h_s")?,
+            rcond: dm["rcond"].as_f64().unwrap_or(1e-6),
+        };
+        let s = dir.join("stress");
+        let (dim, h_t, h_s) = (num(sm, "dim")?, num(sm, "h_t")?, num(sm, "h_s")?);
+        let queries_aux = read_f32(&s.join("queries_aux.f32"))?;
+        let anchors_aux = read_f32(&s.join("anchors_aux.f32"))?;
+        let (n_q, n_a) = (queries_aux.len() / dim, anchors_aux.len() / dim);
+        let seed = sm["seed"].as_u64().unwrap_or(STRESS_SEED);
+        let stress = Case {
+            name: "SmolLM2 stress",
+            e: seeded(n_q * h_t, seed),
+            anchors_t: seeded(n_a * h_t, seed + 1),
+            anchors_s: seeded(n_a * h_s, seed + 2),
+            queries_aux,
+            anchors_aux,
+            dim,
+            h_t,
+            h_s,
+            rcond: sm["rcond"].as_f64().unwrap_or(1e-6),
+        };
+        Ok((demo, stress))
+    }
+
+    fn rel_err(row: &[f32], reference: &[f64]) -> f64 {
+        let scale = reference
+            .iter()
+            .fold(0f64, |m, v| m.max(v.abs()))
+            .max(1e-30);
+        row.iter()
+            .zip(reference)
+            .fold(0f64, |m, (a, b)| m.max((f64::from(*a) - b).abs()))
+            / scale
+    }
+
+    fn rows64(table: &[f32], idx: &[u32], w: usize) -> Vec<f64> {
+        idx.iter()
+            .flat_map(|&i| {
+                table[i as usize * w..(i as usize + 1) * w]
+                    .iter()
+                    .map(|&x| f64::from(x))
+            })
+            .collect()
+    }
+
+    /// Median seconds of 5 runs after one warm-up.
+    fn median_secs(mut f: impl FnMut()) -> f64 {
+        f();
+        let mut t: Vec<f64> = (0..5)
+            .map(|_| {
+                let s = Instant::now();
+                f();
+                s.elapsed().as_secs_f64()
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[2]
+    }
+
+    /// The checks and timings of one case; `failures` gets what failed.
+    fn check_case(
+        gpu: &dyn Compute,
+        c: &Case,
+        literal_rows: usize,
+        failures: &mut Vec<String>,
+    ) -> Value {
+        let go = &mut |_: usize, _: usize| true;
+        let t = Instant::now();
+        let nb_cpu: Neighbours = Cpu
+            .neighbours(&c.queries_aux, &c.anchors_aux, c.dim, None, go)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let cpu_nb_s = t.elapsed().as_secs_f64();
+        let nb_gpu: Neighbours = gpu
+            .neighbours(&c.queries_aux, &c.anchors_aux, c.dim, None, go)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let differ = (0..nb_cpu.len().min(nb_gpu.len()))
+            .filter(|&q| nb_cpu.row(q).0 != nb_gpu.row(q).0)
+            .count();
+        if nb_gpu.len() != nb_cpu.len() || differ * 100 > nb_cpu.len() {
+            failures.push(format!(
+                "{}: {differ} of {} supports differ",
+                c.name,
+                nb_cpu.len()
+            ));
+        }
+        let mut out = json!({"queries": nb_cpu.len(), "anchors": c.anchors_aux.len() / c.dim.max(1),
+                             "supports_differ": differ, "cpu_neighbours_s": cpu_nb_s});
+        for affine in [false, true] {
+            let label = if affine { "salt-centred" } else { "salt" };
+            let inp = c.input(affine);
+            let t = Instant::now();
+            let cpu: Regressed = match Cpu.regress(&inp, &nb_cpu, go) {
+                Ok(Some(r)) => r,
+                other => {
+                    failures.push(format!(
+                        "{} {label}: CPU regression {:?}",
+                        c.name,
+                        other.err().map(|e| e.to_string())
+                    ));
+                    continue;
+                }
+            };
+            let cpu_s = t.elapsed().as_secs_f64();
+            let dev: Regressed = match gpu.regress(&inp, &nb_cpu, go) {
+                Ok(Some(r)) => r,
+                other => {
+                    failures.push(format!(
+                        "{} {label}: GPU regression {:?}",
+                        c.name,
+                        other.err().map(|e| e.to_string())
+                    ));
+                    continue;
+                }
+            };
+            let h_s = c.h_s;
+            let mut worst = 0f64;
+            for q in 0..nb_cpu.len() {
+                let r: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect();
+                worst = worst.max(rel_err(&dev.embd[q * h_s..(q + 1) * h_s], &r));
+            }
+            let mut worst_lit = 0f64;
+            if !affine {
+                let step = (nb_cpu.len() / literal_rows.max(1)).max(1);
+                for q in (0..nb_cpu.len()).step_by(step) {
+                    let (idx, _) = nb_cpu.row(q);
+                    let e: Vec<f64> = c.e[q * c.h_t..(q + 1) * c.h_t]
+                        .iter()
+                        .map(|&x| f64::from(x))
+                        .collect();
+                    let lit = literal_pinv_row(
+                        &rows64(&c.anchors_t, idx, c.h_t),
+                        &rows64(&c.anchors_s, idx, h_s),
+                        &e,
+                        idx.len(),
+                        c.h_t,
+                        h_s,
+                        c.rcond,
+                    );
+                    worst_lit = worst_lit.max(rel_err(&dev.embd[q * h_s..(q + 1) * h_s], &lit));
+                }
+            }
+            if worst >= 1e-4 || worst_lit >= 1e-4 {
+                failures.push(format!("{} {label}: {worst:.2e} from the CPU, {worst_lit:.2e} from the literal formula", c.name));
+            }
+            let gpu_s = median_secs(|| {
+                let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
+            });
+            out[label] = json!({"paths": format!("{:?}", dev.paths), "max_rel_err_cpu": worst,
+                                "max_rel_err_literal": worst_lit, "cpu_s": cpu_s, "gpu_median_s": gpu_s});
+        }
+        out["gpu_neighbours_median_s"] = json!(median_secs(|| {
+            let _ = gpu.neighbours(&c.queries_aux, &c.anchors_aux, c.dim, None, &mut |_, _| {
+                true
+            });
+        }));
+        out
+    }
+
+    pub fn run(dir: &Path, dry_run: bool) -> i32 {
+        let meta: Value = match std::fs::read_to_string(dir.join("meta.json"))
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+        {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!(
+                    "gpu_check run: {}: {e} (run `gpu_check prepare` first)",
+                    dir.join("meta.json").display()
+                );
+                return 2;
+            }
+        };
+        let (demo, mut stress) = match load(dir, &meta) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("gpu_check run: {e}");
+                return 2;
+            }
+        };
+        if dry_run {
+            stress.queries_aux.truncate(2000 * stress.dim);
+            stress.e.truncate(2000 * stress.h_t);
+            let mut failures = Vec::new();
+            let d = check_case(&Cpu, &demo, 100, &mut failures);
+            let s = check_case(&Cpu, &stress, 20, &mut failures);
+            println!("dry run (the CPU path standing in for the GPU):\ndemo {d}\nstress {s}");
+            return i32::from(!failures.is_empty());
+        }
+        // Cuda::open finds the prepared PTX under $SALT_CACHE/kernels: no NVRTC needed.
+        // Set before any thread is started (edition 2021: not an unsafe call).
+        std::env::set_var("SALT_CACHE", dir.join("cache"));
+        let cuda = match Cuda::open(0) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("gpu_check run: needs a GPU: {e}");
+                return 3;
+            }
+        };
+        // Host-device transfer rate, 256 MiB each way.
+        let bytes = vec![1u8; 256 << 20];
+        let t = Instant::now();
+        let buf = cuda.upload(&bytes);
+        let up = t.elapsed().as_secs_f64();
+        let mut back = vec![0u8; bytes.len()];
+        let t = Instant::now();
+        let down = buf.and_then(|b| cuda.download(&b, 0, &mut back));
+        let down_s = t.elapsed().as_secs_f64();
+        let gib = bytes.len() as f64 / f64::from(1u32 << 30);
+        let gpu = KernelDevice::new(cuda);
+        println!("device: {}", gpu.name());
+        if let Ok(r) = std::fs::read_to_string(dir.join("ptxas.txt")) {
+            print!("{r}");
+        }
+        let mut failures = Vec::new();
+        if down.is_err() || back != bytes {
+            failures.push("the transfer probe did not round-trip".to_owned());
+        }
+        let demo_r = check_case(&gpu, &demo, demo.e.len() / demo.h_t, &mut failures);
+        let stress_r = check_case(&gpu, &stress, 200, &mut failures);
+        // The stress shape with h_s 4096: the regression alone, timed.
+        let reps = 4096usize.div_ceil(stress.h_s);
+        stress.anchors_s = stress
+            .anchors_s
+            .chunks(stress.h_s)
+            .flat_map(|r| {
+                r.iter()
+                    .copied()
+                    .cycle()
+                    .take(reps * stress.h_s)
+                    .take(4096)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        stress.h_s = 4096;
+        let nb = Cpu
+            .neighbours(
+                &stress.queries_aux,
+                &stress.anchors_aux,
+                stress.dim,
+                None,
+                &mut |_, _| true,
+            )
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let wide_s = median_secs(|| {
+            let _ = gpu.regress(&stress.input(false), &nb, &mut |_, _| true);
+        });
+        let result = json!({"device": gpu.name(), "upload_gib_s": gib / up, "download_gib_s": gib / down_s,
+                            "demo": demo_r, "stress": stress_r, "stress_hs4096_regression_median_s": wide_s,
+                            "failures": failures});
+        println!("\n| case | stage | GPU median s | CPU s | max rel. err vs CPU |\n| --- | --- | --- | --- | --- |");
+        for (name, r) in [("demo", &result["demo"]), ("stress", &result["stress"])] {
+            println!(
+                "| {name} | neighbours | {:.4} | {:.3} | supports differ: {} |",
+                r["gpu_neighbours_median_s"].as_f64().unwrap_or(f64::NAN),
+                r["cpu_neighbours_s"].as_f64().unwrap_or(f64::NAN),
+                r["supports_differ"]
+            );
+            for m in ["salt", "salt-centred"] {
+                let x = &r[m];
+                println!(
+                    "| {name} | regression {m} | {:.4} | {:.3} | {:.2e} |",
+                    x["gpu_median_s"].as_f64().unwrap_or(f64::NAN),
+                    x["cpu_s"].as_f64().unwrap_or(f64::NAN),
+                    x["max_rel_err_cpu"].as_f64().unwrap_or(f64::NAN)
+                );
+            }
+        }
+        println!("| stress, h_s 4096 | regression salt | {wide_s:.4} | | |");
+        println!(
+            "transfer: {:.1} GiB/s up, {:.1} GiB/s down",
+            gib / up,
+            gib / down_s
+        );
+        let path: PathBuf = dir.join("result.json");
+        if let Err(e) = std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&result).unwrap_or_default(),
+        ) {
+            eprintln!("gpu_check run: {}: {e}", path.display());
+        }
+        if failures.is_empty() {
+            println!("all checks passed; figures in {}", path.display());
+            0
+        } else {
+            for f in &failures {
+                eprintln!("FAILED: {f}");
+            }
+            1
+        }
+    }
+}
