@@ -54,7 +54,9 @@ mod check {
     use salt::device::{kernels, Compute, Cpu, KernelDevice};
     use salt::neighbours::Neighbours;
     use salt::pipeline::{kernel_problem, TransferConfig};
-    use salt::regression::{literal_pinv_row, Regressed, RegressionInput};
+    use salt::regression::{
+        literal_centred_row, literal_pinv_row, relative_error, rows_f64, Regressed, RegressionInput,
+    };
     use serde_json::{json, Value};
 
     /// The stress case's PLM and source rows are drawn from this seed on the GPU machine.
@@ -240,27 +242,6 @@ mod check {
         Ok((demo, stress))
     }
 
-    fn rel_err(row: &[f32], reference: &[f64]) -> f64 {
-        let scale = reference
-            .iter()
-            .fold(0f64, |m, v| m.max(v.abs()))
-            .max(1e-30);
-        row.iter()
-            .zip(reference)
-            .fold(0f64, |m, (a, b)| m.max((f64::from(*a) - b).abs()))
-            / scale
-    }
-
-    fn rows64(table: &[f32], idx: &[u32], w: usize) -> Vec<f64> {
-        idx.iter()
-            .flat_map(|&i| {
-                table[i as usize * w..(i as usize + 1) * w]
-                    .iter()
-                    .map(|&x| f64::from(x))
-            })
-            .collect()
-    }
-
     /// Median seconds of 5 runs after one warm-up.
     fn median_secs(mut f: impl FnMut()) -> f64 {
         f();
@@ -341,28 +322,31 @@ mod check {
                     .iter()
                     .map(|&x| f64::from(x))
                     .collect();
-                worst = worst.max(rel_err(&dev.embd[q * h_s..(q + 1) * h_s], &r));
+                worst = worst.max(relative_error(&dev.embd[q * h_s..(q + 1) * h_s], &r));
             }
             let mut worst_lit = 0f64;
-            if !affine {
-                let step = (nb_cpu.len() / literal_rows.max(1)).max(1);
-                for q in (0..nb_cpu.len()).step_by(step) {
-                    let (idx, _) = nb_cpu.row(q);
-                    let e: Vec<f64> = c.e[q * c.h_t..(q + 1) * c.h_t]
-                        .iter()
-                        .map(|&x| f64::from(x))
-                        .collect();
-                    let lit = literal_pinv_row(
-                        &rows64(&c.anchors_t, idx, c.h_t),
-                        &rows64(&c.anchors_s, idx, h_s),
-                        &e,
-                        idx.len(),
-                        c.h_t,
-                        h_s,
-                        c.rcond,
-                    );
-                    worst_lit = worst_lit.max(rel_err(&dev.embd[q * h_s..(q + 1) * h_s], &lit));
-                }
+            let literal = if affine {
+                literal_centred_row
+            } else {
+                literal_pinv_row
+            };
+            let step = (nb_cpu.len() / literal_rows.max(1)).max(1);
+            for q in (0..nb_cpu.len()).step_by(step) {
+                let (idx, _) = nb_cpu.row(q);
+                let e: Vec<f64> = c.e[q * c.h_t..(q + 1) * c.h_t]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect();
+                let lit = literal(
+                    &rows_f64(&c.anchors_t, idx, c.h_t),
+                    &rows_f64(&c.anchors_s, idx, h_s),
+                    &e,
+                    idx.len(),
+                    c.h_t,
+                    h_s,
+                    c.rcond,
+                );
+                worst_lit = worst_lit.max(relative_error(&dev.embd[q * h_s..(q + 1) * h_s], &lit));
             }
             if worst >= 1e-4 || worst_lit >= 1e-4 {
                 failures.push(format!("{} {label}: {worst:.2e} from the CPU, {worst_lit:.2e} from the literal formula", c.name));

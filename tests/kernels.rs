@@ -12,7 +12,9 @@ use salt::device::nvrtc::{usage, Nvrtc};
 use salt::device::{kernels, Compute, Cpu, KernelDevice, Shim};
 use salt::neighbours::Neighbours;
 use salt::pipeline::{kernel_problem, KernelProblem, TransferConfig};
-use salt::regression::{literal_pinv_row, Regressed, RegressionInput};
+use salt::regression::{
+    literal_centred_row, literal_pinv_row, relative_error, rows_f64, Regressed, RegressionInput,
+};
 
 use crate::fixtures::fasttext;
 use crate::util::asset;
@@ -113,25 +115,6 @@ fn compare_supports(cpu: &Neighbours, dev: &Neighbours) -> usize {
     differ
 }
 
-/// Relative error of `row` against `lit` (max abs difference over the max abs entry).
-fn rel_err(row: &[f32], lit: &[f64]) -> f64 {
-    let scale = lit.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
-    row.iter()
-        .zip(lit)
-        .fold(0f64, |m, (a, b)| m.max((f64::from(*a) - b).abs()))
-        / scale
-}
-
-fn rows64(table: &[f32], idx: &[u32], width: usize) -> Vec<f64> {
-    idx.iter()
-        .flat_map(|&i| {
-            table[i as usize * width..(i as usize + 1) * width]
-                .iter()
-                .map(|&x| f64::from(x))
-        })
-        .collect()
-}
-
 /// The shim against the CPU path on `p`'s queries `pick`: neighbours, then rows on the
 /// CPU's supports, every row within 1e-4 of the CPU's, and every `literal_every`-th row
 /// (and every row the global-memory kernel solved beyond k 200) within 1e-4 of the
@@ -216,7 +199,7 @@ fn device_against_cpu(
             .iter()
             .map(|&x| f64::from(x))
             .collect();
-        let vs_cpu = rel_err(row, &c);
+        let vs_cpu = relative_error(row, &c);
         assert!(
             vs_cpu < 1e-4,
             "{label}: query {q} (k {}): {vs_cpu:.2e} from the CPU's row",
@@ -225,8 +208,8 @@ fn device_against_cpu(
         worst.0 = worst.0.max(vs_cpu);
         if q % literal_every == 0 || idx.len() > 200 {
             let lit = literal_pinv_row(
-                &rows64(p.anchors_t.as_slice(), idx, h_t),
-                &rows64(&p.anchors_s.embd, idx, h_s),
+                &rows_f64(p.anchors_t.as_slice(), idx, h_t),
+                &rows_f64(&p.anchors_s.embd, idx, h_s),
                 &e[q * h_t..(q + 1) * h_t]
                     .iter()
                     .map(|&x| f64::from(x))
@@ -236,7 +219,7 @@ fn device_against_cpu(
                 h_s,
                 p.rcond,
             );
-            let err = rel_err(row, &lit);
+            let err = relative_error(row, &lit);
             assert!(
                 err < 1e-4,
                 "{label}: query {q} (k {}): {err:.2e} from the literal formula",
@@ -312,39 +295,6 @@ fn gpu_matches_the_cpu_path_on_the_demo_and_the_whole_stress_case() {
     device_against_cpu(&gpu, &p, &all, 500, "SmolLM2 stress case (GPU)");
 }
 
-/// The literal affine row in f64: μ_B + (e - μ) · pinv(A - 1μ) · (B - 1μ_B), with μ and μ_B
-/// the support's mean rows.
-fn literal_centred_row(
-    a: &[f64],
-    b: &[f64],
-    e: &[f64],
-    k: usize,
-    h_t: usize,
-    h_s: usize,
-    rcond: f64,
-) -> Vec<f64> {
-    let mean = |m: &[f64], w: usize| -> Vec<f64> {
-        (0..w)
-            .map(|c| (0..k).map(|i| m[i * w + c]).sum::<f64>() / k as f64)
-            .collect()
-    };
-    let (mu, mu_b) = (mean(a, h_t), mean(b, h_s));
-    let centre = |m: &[f64], mu: &[f64], w: usize| -> Vec<f64> {
-        m.iter().enumerate().map(|(i, x)| x - mu[i % w]).collect()
-    };
-    let ec: Vec<f64> = e.iter().zip(&mu).map(|(x, m)| x - m).collect();
-    let row = literal_pinv_row(
-        &centre(a, &mu, h_t),
-        &centre(b, &mu_b, h_s),
-        &ec,
-        k,
-        h_t,
-        h_s,
-        rcond,
-    );
-    row.iter().zip(&mu_b).map(|(r, m)| r + m).collect()
-}
-
 /// salt-centred goes through the kernels: on the Korean demo's supports, the shim (the GPU's
 /// host code and kernels) solves at least 90% of the tokens itself, their weights sum to
 /// one, and every row is within 1e-4 of the CPU path and of the literal affine formula.
@@ -394,7 +344,7 @@ fn shim_runs_salt_centred_through_the_kernels() {
             .iter()
             .map(|&x| f64::from(x))
             .collect();
-        let vs_cpu = rel_err(row, &c);
+        let vs_cpu = relative_error(row, &c);
         assert!(
             vs_cpu < 1e-4,
             "query {q} (k {k}): {vs_cpu:.2e} from the CPU's row"
@@ -404,20 +354,20 @@ fn shim_runs_salt_centred_through_the_kernels() {
             .map(|&x| f64::from(x))
             .collect();
         let lit = literal_centred_row(
-            &rows64(&p.anchors_t, idx, h_t),
-            &rows64(&p.anchors_s.embd, idx, h_s),
+            &rows_f64(&p.anchors_t, idx, h_t),
+            &rows_f64(&p.anchors_s.embd, idx, h_s),
             &e,
             k,
             h_t,
             h_s,
             p.rcond,
         );
-        let err = rel_err(row, &lit);
+        let err = relative_error(row, &lit);
         assert!(
             err < 1e-4,
             "query {q} (k {k}): {err:.2e} from the literal formula"
         );
-        let cpu_err = rel_err(&cpu.embd[q * h_s..(q + 1) * h_s], &lit);
+        let cpu_err = relative_error(&cpu.embd[q * h_s..(q + 1) * h_s], &lit);
         worst = (worst.0.max(vs_cpu), worst.1.max(err), worst.2.max(cpu_err));
     }
     println!(
@@ -517,12 +467,15 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
                 .iter()
                 .map(|&x| f64::from(x))
                 .collect();
-            let err = rel_err(row, &c);
+            let err = relative_error(row, &c);
             assert!(
                 err < 1e-4,
                 "affine {affine}, k {k}: {err:.2e} from the CPU's row"
             );
-            let (a, b) = (rows64(&anchors_t, idx, h_t), rows64(&anchors_s, idx, h_s));
+            let (a, b) = (
+                rows_f64(&anchors_t, idx, h_t),
+                rows_f64(&anchors_s, idx, h_s),
+            );
             let eq: Vec<f64> = e[q * h_t..(q + 1) * h_t]
                 .iter()
                 .map(|&x| f64::from(x))
@@ -532,7 +485,7 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
             } else {
                 literal_pinv_row(&a, &b, &eq, k, h_t, h_s, 1e-6)
             };
-            let err = rel_err(row, &lit);
+            let err = relative_error(row, &lit);
             assert!(
                 err < 1e-4,
                 "affine {affine}, k {k}: {err:.2e} from the literal formula"

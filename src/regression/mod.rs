@@ -25,11 +25,13 @@
 //! lands at its token's index: output bytes never depend on the thread count.
 
 mod centred;
+mod literal;
 mod simd;
 mod solve;
 
 pub use centred::{centred_weights, centred_weights_path};
-pub use solve::{literal_pinv_row, solve_token, solve_weights, Scratch, SolvePath, REFINE_TOL};
+pub use literal::{literal_centred_row, literal_pinv_row, relative_error, rows_f64};
+pub use solve::{solve_token, solve_weights, Scratch, SolvePath, REFINE_TOL};
 
 use rayon::prelude::*;
 

@@ -408,35 +408,3 @@ fn tall_weights(a64: &[f64], e: &[f32], k: usize, h_t: usize, rcond: f64) -> Vec
         })
         .collect()
 }
-
-/// The paper's literal formula e · pinv(A) · B in f64 through an SVD of A (slow; tests and
-/// benches only). `a` is `[k x h_t]`, `b` is `[k x h_s]`.
-#[must_use]
-pub fn literal_pinv_row(
-    a: &[f64],
-    b: &[f64],
-    e: &[f64],
-    k: usize,
-    h_t: usize,
-    h_s: usize,
-    rcond: f64,
-) -> Vec<f64> {
-    let a_m = MatRef::from_row_major_slice(a, k, h_t);
-    let svd = a_m.svd().expect("svd converges");
-    let (u, s, v) = (svd.U(), svd.S().column_vector(), svd.V());
-    let smax = (0..k.min(h_t)).map(|i| s[i]).fold(0f64, f64::max);
-    // pinv(A) = V Σ⁺ Uᵀ (h_t x k); then e · pinv(A) (k), then · B (h_s).
-    let mut ep = vec![0f64; k];
-    for i in 0..k.min(h_t) {
-        if s[i] <= rcond * smax || s[i] <= 0.0 {
-            continue;
-        }
-        let ev: f64 = (0..h_t).map(|j| e[j] * v[(j, i)]).sum::<f64>() / s[i];
-        for (r, x) in ep.iter_mut().enumerate() {
-            *x += ev * u[(r, i)];
-        }
-    }
-    (0..h_s)
-        .map(|c| (0..k).map(|r| ep[r] * b[r * h_s + c]).sum())
-        .collect()
-}
