@@ -51,6 +51,7 @@ mod check {
     use salt::device::cuda::{ptx_cache_path, Cuda};
     use salt::device::launch::Launcher;
     use salt::device::nvrtc::{cache_dir, usage, Nvrtc};
+    use salt::device::occupancy::{occupancy, SM90};
     use salt::device::{kernels, Compute, Cpu, KernelDevice};
     use salt::neighbours::Neighbours;
     use salt::pipeline::{kernel_problem, TransferConfig};
@@ -148,9 +149,11 @@ mod check {
                 .map_err(|e| err(&e))?;
             let cubin = nvrtc.compile(file, &src, "sm_90").map_err(|e| err(&e))?;
             for u in usage(&cubin.log) {
+                let block = kernels::launch_block(&u.name);
+                let o = occupancy(&u, block, &SM90);
                 report += &format!(
-                    "{file} sm_90 {}: {} registers, {} bytes spill stores, {} bytes spill loads\n",
-                    u.name, u.registers, u.spill_stores, u.spill_loads
+                    "{file} sm_90 {}: {} registers, {} bytes smem, {} bytes spills; {block} threads: {} blocks per SM, {}% of its warps (limited by {})\n",
+                    u.name, u.registers, u.shared_bytes, u.spill_stores + u.spill_loads, o.blocks, o.percent, o.limit
                 );
             }
         }

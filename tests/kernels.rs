@@ -9,6 +9,7 @@
 use salt::auxvec::AuxSource;
 use salt::device::launch::{DeviceBuf, Launcher};
 use salt::device::nvrtc::{usage, Nvrtc};
+use salt::device::occupancy::{occupancy, SM90};
 use salt::device::{kernels, Compute, Cpu, KernelDevice, Shim};
 use salt::neighbours::Neighbours;
 use salt::pipeline::{kernel_problem, KernelProblem, TransferConfig};
@@ -61,10 +62,29 @@ fn nvrtc_compiles_every_kernel_without_spills() {
                 cubin.log
             );
             for u in used {
+                let block = kernels::launch_block(&u.name);
+                let o = occupancy(&u, block, &SM90);
+                let fill = if arch == "sm_90" {
+                    format!(
+                        "; at {block} threads: {} blocks per SM ({}% of its warps, limited by {})",
+                        o.blocks, o.percent, o.limit
+                    )
+                } else {
+                    String::new()
+                };
                 println!(
-                    "{file} {arch} {}: {} registers, {} bytes spill stores, {} bytes spill loads",
-                    u.name, u.registers, u.spill_stores, u.spill_loads
+                    "{file} {arch} {}: {} registers, {} bytes smem, {} bytes spill stores, {} bytes spill loads{fill}",
+                    u.name, u.registers, u.shared_bytes, u.spill_stores, u.spill_loads
                 );
+                if u.name == "salt_regress_shared" {
+                    // Its Gram matrix alone is 48 x 48 doubles.
+                    let g = (kernels::SHARED_K * kernels::SHARED_K * 8) as u32;
+                    assert!(
+                        u.shared_bytes >= g,
+                        "{arch}: {} bytes smem reported",
+                        u.shared_bytes
+                    );
+                }
                 assert!(
                     u.spill_stores == 0 && u.spill_loads == 0,
                     "{file} {arch} {} spills registers",

@@ -63,10 +63,11 @@ void salt_shim::sync_at(int site) {
     }
 }
 
-// The linker's bounds of the "salt_shared" section that shim.h puts every __shared__ in.
+// The linker's bounds of the "salt_shared" section that shim.h puts every __shared__ in;
+// hidden, so that a shared library of salt does not export them.
 extern "C" {
-extern char __start_salt_shared[] __attribute__((weak));
-extern char __stop_salt_shared[] __attribute__((weak));
+extern char __start_salt_shared[] __attribute__((weak, visibility("hidden")));
+extern char __stop_salt_shared[] __attribute__((weak, visibility("hidden")));
 }
 
 namespace {

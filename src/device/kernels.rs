@@ -32,6 +32,20 @@ pub const PIVOT_TOL: f64 = 1e-8;
 const SCRATCH_BUDGET: usize = 256 << 20;
 /// Tokens per regression launch (and between ticks).
 const TOKENS_PER_LAUNCH: usize = 4096;
+/// Threads per block of the neighbour kernels (cosine, sparsemax) on a GPU.
+pub const NEIGHBOUR_BLOCK: u32 = 256;
+/// Threads per block of the regression kernels on a GPU.
+pub const REGRESS_BLOCK: u32 = 64;
+
+/// The block size an entry point is launched with on a GPU.
+#[must_use]
+pub fn launch_block(entry: &str) -> u32 {
+    if entry.starts_with("salt_regress") {
+        REGRESS_BLOCK
+    } else {
+        NEIGHBOUR_BLOCK
+    }
+}
 
 /// The kernel sources, as NVRTC compiles them (`salt_kernels.h` pasted in place of its
 /// `#include`): (file, source).
@@ -146,7 +160,7 @@ impl<L: Launcher> KernelDevice<L> {
         let q_buf = self.upload(q)?;
         let sims = l.zeroed(rows * n_a * 4)?;
         let (dim_i, n_a_i) = (i32_of(dim, "salt_cosine")?, i32_of(n_a, "salt_cosine")?);
-        let b = self.block(256);
+        let b = self.block(NEIGHBOUR_BLOCK);
         let gx = if l.few_blocks() {
             1
         } else {
@@ -313,7 +327,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
         // 2: not run (a token the kernels never reached is never taken as solved).
         let status = self.upload(&vec![2i32; n_q])?;
         let (h_t_i, h_s_i) = (i32_of(h_t, "regress")?, i32_of(h_s, "regress")?);
-        let b = self.block(64);
+        let b = self.block(REGRESS_BLOCK);
         let common = |tokens: &L::Buf| {
             vec![
                 Arg::Ptr(at.addr()),

@@ -9,6 +9,7 @@ mod cpu;
 pub mod kernels;
 pub mod launch;
 pub mod nvrtc;
+pub mod occupancy;
 pub mod shim;
 
 pub use cpu::Cpu;

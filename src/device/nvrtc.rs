@@ -34,6 +34,8 @@ pub struct KernelUsage {
     pub spill_stores: u32,
     /// Bytes of register spill loads.
     pub spill_loads: u32,
+    /// Bytes of static shared memory per block.
+    pub shared_bytes: u32,
 }
 
 /// A compiled source.
@@ -223,7 +225,7 @@ impl Nvrtc {
     }
 }
 
-/// Each kernel's registers and spills from a ptxas `-v` log.
+/// Each kernel's registers, spills and shared memory from a ptxas `-v` log.
 #[must_use]
 pub fn usage(log: &str) -> Vec<KernelUsage> {
     let mut out: Vec<KernelUsage> = Vec::new();
@@ -247,6 +249,9 @@ pub fn usage(log: &str) -> Vec<KernelUsage> {
             }
             if let Some(n) = number_before(line, "registers") {
                 k.registers = n;
+            }
+            if let Some(n) = number_before(line, "bytes smem") {
+                k.shared_bytes = n;
             }
         }
     }
