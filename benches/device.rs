@@ -64,20 +64,8 @@ pub fn gpu_stages(c: &mut Criterion) {
     let stress = problem("smollm2-135m-instruct-q4_1.gguf", false);
     // The stress shape with h_s 4096: each source row repeated to that width.
     let mut wide = stress.clone();
-    let reps = 4096usize.div_ceil(stress.h_s);
-    wide.anchors_s.embd = stress
-        .anchors_s
-        .embd
-        .chunks(stress.h_s)
-        .flat_map(|r| {
-            r.iter()
-                .copied()
-                .cycle()
-                .take(reps * stress.h_s)
-                .take(4096)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    wide.anchors_s.embd =
+        salt::device::fixtures::widen_rows(&stress.anchors_s.embd, stress.h_s, 4096);
     wide.anchors_s.output = None;
     wide.h_s = 4096;
     let mut g = c.benchmark_group("device");

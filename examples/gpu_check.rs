@@ -49,6 +49,7 @@ mod check {
 
     use salt::auxvec::{AuxSource, TrainOptions};
     use salt::device::cuda::{ptx_cache_path, Cuda};
+    use salt::device::fixtures::{seeded_table, widen_rows};
     use salt::device::launch::Launcher;
     use salt::device::nvrtc::{cache_dir, usage, Nvrtc};
     use salt::device::occupancy::{occupancy, SM90};
@@ -72,19 +73,6 @@ mod check {
         Ok(b.chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
-    }
-
-    /// Deterministic values with mean 0 and variance 1/3 (xorshift; no RNG state to carry).
-    fn seeded(n: usize, seed: u64) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
     }
 
     pub fn prepare(dir: &Path) -> i32 {
@@ -232,9 +220,9 @@ mod check {
         let seed = sm["seed"].as_u64().unwrap_or(STRESS_SEED);
         let stress = Case {
             name: "SmolLM2 stress",
-            e: seeded(n_q * h_t, seed),
-            anchors_t: seeded(n_a * h_t, seed + 1),
-            anchors_s: seeded(n_a * h_s, seed + 2),
+            e: seeded_table(n_q * h_t, seed),
+            anchors_t: seeded_table(n_a * h_t, seed + 1),
+            anchors_s: seeded_table(n_a * h_s, seed + 2),
             queries_aux,
             anchors_aux,
             dim,
@@ -321,10 +309,7 @@ mod check {
             let h_s = c.h_s;
             let mut worst = 0f64;
             for q in 0..nb_cpu.len() {
-                let r: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
-                    .iter()
-                    .map(|&x| f64::from(x))
-                    .collect();
+                let r = rows_f64(&cpu.embd, &[q as u32], h_s);
                 worst = worst.max(relative_error(&dev.embd[q * h_s..(q + 1) * h_s], &r));
             }
             let mut worst_lit = 0f64;
@@ -430,19 +415,7 @@ mod check {
         let demo_r = check_case(&gpu, &demo, demo.e.len() / demo.h_t, &mut failures);
         let stress_r = check_case(&gpu, &stress, 200, &mut failures);
         // The stress shape with h_s 4096: the regression alone, timed.
-        let reps = 4096usize.div_ceil(stress.h_s);
-        stress.anchors_s = stress
-            .anchors_s
-            .chunks(stress.h_s)
-            .flat_map(|r| {
-                r.iter()
-                    .copied()
-                    .cycle()
-                    .take(reps * stress.h_s)
-                    .take(4096)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        stress.anchors_s = widen_rows(&stress.anchors_s, stress.h_s, 4096);
         stress.h_s = 4096;
         let nb = Cpu
             .neighbours(

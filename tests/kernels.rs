@@ -7,6 +7,7 @@
 //! and poisons shared memory between blocks.
 
 use salt::auxvec::AuxSource;
+use salt::device::fixtures::seeded_table;
 use salt::device::launch::{DeviceBuf, Launcher};
 use salt::device::nvrtc::{usage, Nvrtc};
 use salt::device::occupancy::{occupancy, SM90};
@@ -215,11 +216,7 @@ fn device_against_cpu(
     for q in 0..pick.len() {
         let (idx, _) = nb_cpu.row(q);
         let row = &dev.embd[q * h_s..(q + 1) * h_s];
-        let c: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
-            .iter()
-            .map(|&x| f64::from(x))
-            .collect();
-        let vs_cpu = relative_error(row, &c);
+        let vs_cpu = relative_error(row, &rows_f64(&cpu.embd, &[q as u32], h_s));
         assert!(
             vs_cpu < 1e-4,
             "{label}: query {q} (k {}): {vs_cpu:.2e} from the CPU's row",
@@ -360,11 +357,7 @@ fn shim_runs_salt_centred_through_the_kernels() {
             "query {q} (k {k}): weights sum to {w_sum}"
         );
         let row = &dev.embd[q * h_s..(q + 1) * h_s];
-        let c: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
-            .iter()
-            .map(|&x| f64::from(x))
-            .collect();
-        let vs_cpu = relative_error(row, &c);
+        let vs_cpu = relative_error(row, &rows_f64(&cpu.embd, &[q as u32], h_s));
         assert!(
             vs_cpu < 1e-4,
             "query {q} (k {k}): {vs_cpu:.2e} from the CPU's row"
@@ -394,19 +387,6 @@ fn shim_runs_salt_centred_through_the_kernels() {
         "largest relative error {:.2e} vs the CPU path, {:.2e} vs the literal formula (CPU path: {:.2e})",
         worst.0, worst.1, worst.2
     );
-}
-
-/// Deterministic pseudo-random values in [-1, 1) (no assets, no RNG crate state to share).
-fn synthetic(n: usize, seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// Supports of sizes `ks` over `n_a` anchors (ascending, distinct), then `extra` as given.
@@ -445,15 +425,15 @@ fn supports_of(ks: &[usize], n_a: usize, extra: &[u32]) -> Neighbours {
 #[test]
 fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
     let (n_a, h_t, h_s) = (300, 64, 40);
-    let mut anchors_t = synthetic(n_a * h_t, 1);
+    let mut anchors_t = seeded_table(n_a * h_t, 1);
     // Anchor 7 repeats anchor 0's PLM row: a support holding both is singular.
     let row0 = anchors_t[..h_t].to_vec();
     anchors_t[7 * h_t..8 * h_t].copy_from_slice(&row0);
-    let anchors_s = synthetic(n_a * h_s, 2);
+    let anchors_s = seeded_table(n_a * h_s, 2);
     // The last support holds anchors 0 and 7: singular.
     let ks = [1, 2, 32, 47, 48, 49, 63, 64, 65, 4];
     let nb = supports_of(&ks[..ks.len() - 1], n_a, &[0, 7, 14, 21]);
-    let e = synthetic(ks.len() * h_t, 3);
+    let e = seeded_table(ks.len() * h_t, 3);
     let dev = KernelDevice::new(Shim::at_block(256));
     let go = &mut |_: usize, _: usize| true;
     for affine in [false, true] {
@@ -483,11 +463,7 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
         for (q, &k) in ks.iter().enumerate() {
             let (idx, _) = nb.row(q);
             let row = &shim.embd[q * h_s..(q + 1) * h_s];
-            let c: Vec<f64> = cpu.embd[q * h_s..(q + 1) * h_s]
-                .iter()
-                .map(|&x| f64::from(x))
-                .collect();
-            let err = relative_error(row, &c);
+            let err = relative_error(row, &rows_f64(&cpu.embd, &[q as u32], h_s));
             assert!(
                 err < 1e-4,
                 "affine {affine}, k {k}: {err:.2e} from the CPU's row"
@@ -545,13 +521,13 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
 #[test]
 fn shim_neighbours_at_real_block_size_with_ties() {
     let (n_a, dim) = (600, 16);
-    let mut anchors = synthetic(n_a * dim, 4);
+    let mut anchors = seeded_table(n_a * dim, 4);
     // Anchors 10..20 all repeat anchor 10's vector: ten-way ties for any query.
     let v = anchors[10 * dim..11 * dim].to_vec();
     for a in 11..20 {
         anchors[a * dim..(a + 1) * dim].copy_from_slice(&v);
     }
-    let mut queries = synthetic(40 * dim, 5);
+    let mut queries = seeded_table(40 * dim, 5);
     // Query 0 is that vector itself; query 1 halfway between it and anchor 30.
     queries[..dim].copy_from_slice(&v);
     for d in 0..dim {

@@ -6,6 +6,7 @@
 //! method returns `Ok(None)` (cancelled).
 
 mod cpu;
+pub mod fixtures;
 pub mod kernels;
 pub mod launch;
 pub mod nvrtc;

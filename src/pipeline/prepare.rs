@@ -24,8 +24,6 @@ pub(super) struct Inputs {
     pub(super) source: SourceModel,
     /// The output types of `token_embd` and `output`.
     pub(super) types: (GgmlType, Option<GgmlType>),
-    /// The source rows' per-dimension statistics.
-    pub(super) stats: RowStats,
     pub(super) target: TargetVocab,
     pub(super) plm: Option<EmbeddingTable>,
     /// With a method that needs neighbours.
@@ -60,7 +58,6 @@ pub(super) fn inputs(
     let types = source.output_types(cfg.output.embd_type, &mut |m| {
         rep.message(Stage::Source, m);
     })?;
-    let stats = source.row_stats()?;
     laps.lap("read source");
     // 2-3. Target vocabulary, and the PLM table when a method or the auxiliary vectors
     // (`--aux plm`) need it.
@@ -79,7 +76,6 @@ pub(super) fn inputs(
     Ok(Inputs {
         source,
         types,
-        stats,
         target,
         plm,
         aux,
@@ -110,7 +106,6 @@ pub(super) fn prepare<'d>(
     let Inputs {
         source,
         types,
-        stats,
         target,
         plm,
         aux,
@@ -123,6 +118,8 @@ pub(super) fn prepare<'d>(
         }
         None => None,
     };
+    // The statistics of random rows: the transfer's alone (kernel_problem has no use for them).
+    let stats = source.row_stats()?;
     // The tokenizer of the trim route is the source's own.
     let tokenizer = (!target.own).then(|| target.tokenizer().path.as_path());
     let hashes = InputHashes::of(
