@@ -14,5 +14,8 @@ fn main() {
         .warnings(true)
         .extra_warnings(true)
         .flag_if_supported("-Wno-unknown-pragmas")
+        // The kernels read shared arrays of floats as float4 (and doubles as double2), as
+        // CUDA allows; host C++ must not assume the two types never alias.
+        .flag("-fno-strict-aliasing")
         .compile("salt_shim");
 }

@@ -1,47 +1,116 @@
 // Exact sparsemax per row of similarities, one block per row.
-// salt_sparsemax_tau: Michelot's iteration t <- (sum_{z > t} z - 1) / #{z > t} from
-// t = -inf rises to the threshold tau and stops there, where the set {z > t} no longer
-// changes: that set is the support a full sort gives (the sums are f64, in another order
-// than the sort's, so tau may differ from the CPU's in the last bits of a double).
+// salt_sparsemax_tau: Michelot's iteration t <- (sum_{z > t} z - 1) / #{z > t}, from any
+// t at or below the threshold tau, rises to tau and stops there, where the set {z > t} no
+// longer changes: that set is the support a full sort gives (the sums are f64, in another
+// order than the sort's, so tau may differ from the CPU's in the last bits of a double).
+// It starts from the larger of two lower bounds found in one pass over the row: the
+// iteration's first step from -inf, and the threshold of the threads' largest values (a
+// subset's threshold is at most the row's). A second pass copies the values above that
+// start to shared memory, SALT_CAND / blockDim.x per thread, and the remaining steps read
+// only those: two passes over the row. A thread with more values above the start than its
+// share (not seen on real rows) sends the block back to stepping over the whole row.
 // salt_sparsemax_support: the support's indices, ascending, and weights z - tau, written
 // from out_offsets[row] (the host's prefix sum of the counts).
 #include "salt_kernels.h"
 
 #define SALT_MICHELOT_STEPS 1000
+// Floats of a row's candidates in shared memory (32 KB).
+#define SALT_CAND 8192
+
+// The block's sums of s and n, in every thread.
+__device__ void salt_block_sum(double *sum, int *num, double *s, int *n) {
+    sum[threadIdx.x] = *s;
+    num[threadIdx.x] = *n;
+    __syncthreads();
+    for (unsigned h = blockDim.x / 2; h > 0; h /= 2) {
+        if (threadIdx.x < h) {
+            sum[threadIdx.x] += sum[threadIdx.x + h];
+            num[threadIdx.x] += num[threadIdx.x + h];
+        }
+        __syncthreads();
+    }
+    *s = sum[0];
+    *n = num[0];
+    // Every thread has read the totals before the arrays are written again.
+    __syncthreads();
+}
 
 extern "C" __global__ void salt_sparsemax_tau(const float *sims, int n_a, double *tau,
                                               int *count) {
     __shared__ double sum[SALT_MAX_BLOCK];
     __shared__ int num[SALT_MAX_BLOCK];
+    __shared__ float cand[SALT_CAND];
     const float *z = sims + (long long)blockIdx.x * n_a;
+    const int slots = SALT_CAND / blockDim.x;
+    // 1. Pass one: the row's sum and size, and this thread's largest value.
+    double s = 0.0, top = -1.0e300;
+    int n = 0;
+    for (int a = threadIdx.x; a < n_a; a += blockDim.x) {
+        const double v = (double)z[a];
+        s += v;
+        n++;
+        top = v > top ? v : top;
+    }
+    const int mine = n > 0;
+    salt_block_sum(sum, num, &s, &n);
+    if (n == 0) {
+        if (threadIdx.x == 0) {
+            tau[blockIdx.x] = -1.0e300;
+            count[blockIdx.x] = 0;
+        }
+        return;
+    }
+    double start = (s - 1.0) / (double)n;
+    // The threshold of the threads' largest values, by the same iteration.
     double t = -1.0e300;
+    for (int prev = -1, step = 0; step < SALT_MICHELOT_STEPS; step++) {
+        double ss = mine && top > t ? top : 0.0;
+        int nn = mine && top > t ? 1 : 0;
+        salt_block_sum(sum, num, &ss, &nn);
+        if (nn == prev) break;
+        prev = nn;
+        t = (ss - 1.0) / (double)nn;
+    }
+    start = t > start ? t : start;
+    // 2. Pass two: this thread's values above the start, into its slots.
+    int c = 0;
+    for (int a = threadIdx.x; a < n_a; a += blockDim.x) {
+        const float v = z[a];
+        if ((double)v > start) {
+            if (c < slots) cand[threadIdx.x * slots + c] = v;
+            c++;
+        }
+    }
+    double spill = 0.0;
+    int over = c > slots ? 1 : 0;
+    salt_block_sum(sum, num, &spill, &over);
+    // 3. The iteration from the start, over the slots or, if one overflowed, the row.
+    t = start;
     int n_prev = -1;
     for (int step = 0; step < SALT_MICHELOT_STEPS; step++) {
-        double s = 0.0;
-        int n = 0;
-        for (int a = threadIdx.x; a < n_a; a += blockDim.x) {
-            const double v = (double)z[a];
-            if (v > t) {
-                s += v;
-                n++;
+        double ss = 0.0;
+        int nn = 0;
+        if (over == 0) {
+            for (int i = 0; i < c; i++) {
+                const double v = (double)cand[threadIdx.x * slots + i];
+                if (v > t) {
+                    ss += v;
+                    nn++;
+                }
+            }
+        } else {
+            for (int a = threadIdx.x; a < n_a; a += blockDim.x) {
+                const double v = (double)z[a];
+                if (v > t) {
+                    ss += v;
+                    nn++;
+                }
             }
         }
-        sum[threadIdx.x] = s;
-        num[threadIdx.x] = n;
-        __syncthreads();
-        for (unsigned h = blockDim.x / 2; h > 0; h /= 2) {
-            if (threadIdx.x < h) {
-                sum[threadIdx.x] += sum[threadIdx.x + h];
-                num[threadIdx.x] += num[threadIdx.x + h];
-            }
-            __syncthreads();
-        }
-        const double total = sum[0];
-        const int n_all = num[0];
-        __syncthreads();
-        if (n_all == 0 || n_all == n_prev) break;
-        n_prev = n_all;
-        t = (total - 1.0) / (double)n_all;
+        salt_block_sum(sum, num, &ss, &nn);
+        if (nn == 0 || nn == n_prev) break;
+        n_prev = nn;
+        t = (ss - 1.0) / (double)nn;
     }
     if (threadIdx.x == 0) {
         tau[blockIdx.x] = t;

@@ -8,6 +8,7 @@
 
 use salt::auxvec::AuxSource;
 use salt::device::fixtures::seeded_table;
+use salt::device::kernels::GramChoice;
 use salt::device::launch::{DeviceBuf, Launcher};
 use salt::device::nvrtc::{usage, Nvrtc};
 use salt::device::occupancy::{occupancy, SM90};
@@ -77,9 +78,9 @@ fn nvrtc_compiles_every_kernel_without_spills() {
                     "{file} {arch} {}: {} registers, {} bytes smem, {} bytes spill stores, {} bytes spill loads{fill}",
                     u.name, u.registers, u.shared_bytes, u.spill_stores, u.spill_loads
                 );
-                if u.name == "salt_regress_shared" {
-                    // Its Gram matrix alone is 48 x 48 doubles.
-                    let g = (kernels::SHARED_K * kernels::SHARED_K * 8) as u32;
+                if u.name == "salt_regress" {
+                    // Its Cholesky panel alone is SALT_PANEL doubles.
+                    let g = (kernels::MAX_KERNEL_K * 8) as u32;
                     assert!(
                         u.shared_bytes >= g,
                         "{arch}: {} bytes smem reported",
@@ -417,26 +418,33 @@ fn supports_of(ks: &[usize], n_a: usize, extra: &[u32]) -> Neighbours {
     nb
 }
 
-/// The shim at the GPU's block sizes (256 threads for the neighbour kernels, 64 for the
-/// regression) on synthetic edge cases that need no assets: k = 1, 2, 32, around the
-/// shared-memory limit (47, 48, 49) and around h_t (63, 64, 65: the last goes to the CPU
-/// path), a singular support (two anchors with the same PLM row), both `salt` and
-/// `salt-centred`. Every row within 1e-4 of the CPU path and of the literal formula.
+/// The shim at the GPU's block size (256 threads) on synthetic edge cases that need no
+/// assets: k = 1, 2, around the Cholesky's panel of 16 (15, 16, 17), 32, 33, around the
+/// panel's shrinking above k = 256 (255, 256, 257, 270: panels of 15 columns) and around h_t
+/// (300, and 301, which goes to the CPU path), a singular support (two anchors with the same
+/// PLM row), both `salt` and `salt-centred`, with G from the anchors' Gram matrix and from
+/// per-token dot products. Every row within 1e-4 of the CPU path and of the literal formula.
 #[test]
 fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
-    let (n_a, h_t, h_s) = (300, 64, 40);
+    let (n_a, h_t, h_s) = (400, 300, 40);
     let mut anchors_t = seeded_table(n_a * h_t, 1);
-    // Anchor 7 repeats anchor 0's PLM row: a support holding both is singular.
-    let row0 = anchors_t[..h_t].to_vec();
-    anchors_t[7 * h_t..8 * h_t].copy_from_slice(&row0);
+    // Anchor 391 repeats anchor 390's PLM row: a support holding both is singular. The
+    // other supports use anchors below 390 only.
+    let row0 = anchors_t[390 * h_t..391 * h_t].to_vec();
+    anchors_t[391 * h_t..392 * h_t].copy_from_slice(&row0);
     let anchors_s = seeded_table(n_a * h_s, 2);
-    // The last support holds anchors 0 and 7: singular.
-    let ks = [1, 2, 32, 47, 48, 49, 63, 64, 65, 4];
-    let nb = supports_of(&ks[..ks.len() - 1], n_a, &[0, 7, 14, 21]);
+    // The last support holds anchors 390 and 391: singular.
+    let ks = [1, 2, 15, 16, 17, 32, 33, 255, 256, 257, 270, 300, 301, 4];
+    let nb = supports_of(&ks[..ks.len() - 1], 390, &[3, 390, 391, 392]);
     let e = seeded_table(ks.len() * h_t, 3);
-    let dev = KernelDevice::new(Shim::at_block(256));
     let go = &mut |_: usize, _: usize| true;
-    for affine in [false, true] {
+    for (affine, gram) in [
+        (false, GramChoice::PerToken),
+        (true, GramChoice::PerToken),
+        (false, GramChoice::Anchor),
+        (true, GramChoice::Anchor),
+    ] {
+        let dev = KernelDevice::new(Shim::at_block(256)).with_gram(gram);
         let inp = RegressionInput {
             e: &e,
             anchors_t: &anchors_t,
@@ -449,16 +457,16 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
         };
         let cpu: Regressed = Cpu.regress(&inp, &nb, go).unwrap().unwrap();
         let shim: Regressed = dev.regress(&inp, &nb, go).unwrap().unwrap();
-        println!("affine {affine}: paths {:?}", shim.paths);
-        // Supports with k > h_t, and those holding both anchors 0 and 7 (singular), are the
-        // CPU path's; the rest the kernels'.
+        println!("affine {affine}, {gram:?}: paths {:?}", shim.paths);
+        // The support with k > h_t and the singular one are the CPU path's; the rest the
+        // kernels'.
         let to_cpu = (0..nb.len())
             .filter(|&q| {
                 let (idx, _) = nb.row(q);
-                idx.len() > h_t || (idx.contains(&0) && idx.contains(&7))
+                idx.len() > h_t || (idx.contains(&390) && idx.contains(&391))
             })
             .count();
-        assert!(to_cpu >= 2, "the test lost its CPU cases");
+        assert_eq!(to_cpu, 2, "the test lost its CPU cases");
         assert_eq!(shim.paths.kernel, nb.len() - to_cpu, "{:?}", shim.paths);
         for (q, &k) in ks.iter().enumerate() {
             let (idx, _) = nb.row(q);
@@ -466,7 +474,7 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
             let err = relative_error(row, &rows_f64(&cpu.embd, &[q as u32], h_s));
             assert!(
                 err < 1e-4,
-                "affine {affine}, k {k}: {err:.2e} from the CPU's row"
+                "affine {affine}, {gram:?}, k {k}: {err:.2e} from the CPU's row"
             );
             let (a, b) = (
                 rows_f64(&anchors_t, idx, h_t),
@@ -484,7 +492,7 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
             let err = relative_error(row, &lit);
             assert!(
                 err < 1e-4,
-                "affine {affine}, k {k}: {err:.2e} from the literal formula"
+                "affine {affine}, {gram:?}, k {k}: {err:.2e} from the literal formula"
             );
         }
     }
@@ -502,6 +510,7 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
         rcond: 1e-6,
         affine: false,
     };
+    let dev = KernelDevice::new(Shim::at_block(256));
     for d in [&Cpu as &dyn Compute, &dev] {
         let msg = match d.regress(&inp, &nb, go) {
             Err(e) => e.to_string(),
@@ -551,6 +560,32 @@ fn shim_neighbours_at_real_block_size_with_ties() {
     assert_eq!(differ, 0, "{differ} rows differ");
 }
 
+/// A support too large for the threshold kernel's shared candidates: 10,000 anchors on one
+/// vector give a query on it a support of all of them (39 values above the start per thread
+/// at 256 threads, more than its 32 slots), so the kernel steps over the whole row instead;
+/// its support is the CPU's.
+#[test]
+fn shim_threshold_falls_back_to_the_row_when_candidates_overflow() {
+    let (n_a, dim) = (10_000, 16);
+    let v = seeded_table(dim, 6);
+    let anchors: Vec<f32> = v.iter().copied().cycle().take(n_a * dim).collect();
+    let mut queries = seeded_table(2 * dim, 7);
+    queries[..dim].copy_from_slice(&v);
+    let go = &mut |_: usize, _: usize| true;
+    let cpu = Cpu
+        .neighbours(&queries, &anchors, dim, None, go)
+        .unwrap()
+        .unwrap();
+    let shim = KernelDevice::new(Shim::at_block(256))
+        .neighbours(&queries, &anchors, dim, None, go)
+        .unwrap()
+        .unwrap();
+    assert_eq!(cpu.row(0).0.len(), n_a, "query 0: every anchor");
+    assert_eq!(shim.row(0).0.len(), n_a, "query 0 on the shim");
+    let differ = compare_supports(&cpu, &shim);
+    assert_eq!(differ, 0, "{differ} rows differ");
+}
+
 /// The shim fails what a GPU would: a `__syncthreads()` that only some threads reach is an
 /// error naming both call sites (not a silent pairing), and a block finds its shared memory
 /// poisoned, not holding the previous block's values.
@@ -588,4 +623,91 @@ fn shim_fails_divergent_barriers_and_poisons_shared_memory() {
         "a block saw another block's shared values: {:?}",
         &v[64..68]
     );
+}
+
+/// Launches `kernel` on the shim with `args` (buffer addresses and plain values, in
+/// order), over `grid` blocks of 256 threads.
+///
+/// # Safety
+/// `args` must match the kernel's signature and the buffers must be large enough.
+unsafe fn shim_launch(l: &Shim, kernel: &'static str, grid: [u32; 3], args: &mut [u64]) {
+    let mut params: Vec<*mut std::ffi::c_void> = args
+        .iter_mut()
+        .map(|a| std::ptr::from_mut(a).cast::<std::ffi::c_void>())
+        .collect();
+    // SAFETY: forwarded from the caller.
+    unsafe { l.launch(kernel, grid, [256, 1, 1], &mut params) }.unwrap();
+}
+
+/// The tiled products at 256 threads against plain sums in the same order (d ascending):
+/// in the shim (host C++ without fused multiply-adds) they agree to the bit, over tiles and
+/// slices that the sizes leave partial (150 rows: 3 tiles of 64; widths 70 and 50: slices of
+/// 16), through a row map for the Gram matrix and with its upper tiles mirrored.
+#[test]
+fn shim_tiled_products_equal_plain_sums() {
+    let l = Shim::at_block(256);
+    let (n_a, h_t) = (300usize, 70usize);
+    let table = seeded_table(n_a * h_t, 9);
+    // Every other anchor, from the last: a map that is not the identity.
+    let rows: Vec<u32> = (0..150u32).map(|i| 299 - 2 * i).collect();
+    let n_u = rows.len();
+    let t_buf = l.upload(bytemuck::cast_slice(&table)).unwrap();
+    let r_buf = l.upload(bytemuck::cast_slice(&rows)).unwrap();
+    let g_buf = l.zeroed(n_u * n_u * 8).unwrap();
+    let tiles = n_u.div_ceil(64) as u32;
+    // The ints travel as the low bytes of a u64 (little-endian), as cudarc's params do.
+    let mut args = [
+        t_buf.addr(),
+        r_buf.addr(),
+        n_u as u64,
+        h_t as u64,
+        g_buf.addr(),
+    ];
+    // SAFETY: salt_anchor_gram(const float*, const unsigned*, int, int, double*); the gram
+    // holds n_u x n_u doubles and every row id is below n_a.
+    unsafe { shim_launch(&l, "salt_anchor_gram", [tiles, tiles, 1], &mut args) };
+    let mut bytes = vec![0u8; n_u * n_u * 8];
+    l.download(&g_buf, 0, &mut bytes).unwrap();
+    let gram: &[f64] = bytemuck::cast_slice(&bytes);
+    for i in 0..n_u {
+        for j in 0..n_u {
+            let (a, b) = (rows[i] as usize * h_t, rows[j] as usize * h_t);
+            let mut s = 0.0f64;
+            for d in 0..h_t {
+                s += f64::from(table[a + d]) * f64::from(table[b + d]);
+            }
+            assert_eq!(gram[i * n_u + j].to_bits(), s.to_bits(), "gram[{i}][{j}]");
+        }
+    }
+    // Similarities: 150 queries (the first rows, width 50) to all 300 anchors.
+    let dim = 50usize;
+    let (n_q, q) = (150usize, &table[..150 * 50]);
+    let a = &table[..n_a * dim];
+    let q_buf = l.upload(bytemuck::cast_slice(q)).unwrap();
+    let a_buf = l.upload(bytemuck::cast_slice(a)).unwrap();
+    let s_buf = l.zeroed(n_q * n_a * 4).unwrap();
+    let mut args = [
+        q_buf.addr(),
+        n_q as u64,
+        a_buf.addr(),
+        n_a as u64,
+        dim as u64,
+        s_buf.addr(),
+    ];
+    // SAFETY: salt_cosine_tiled(const float*, int, const float*, int, int, float*); sims
+    // holds n_q x n_a floats.
+    let grid = [n_a.div_ceil(64) as u32, n_q.div_ceil(64) as u32, 1];
+    unsafe { shim_launch(&l, "salt_cosine_tiled", grid, &mut args) };
+    let mut bytes = vec![0u8; n_q * n_a * 4];
+    l.download(&s_buf, 0, &mut bytes).unwrap();
+    let sims: &[f32] = bytemuck::cast_slice(&bytes);
+    for r in 0..n_q {
+        for c in 0..n_a {
+            let mut s = 0.0f32;
+            for d in 0..dim {
+                s += q[r * dim + d] * a[c * dim + d];
+            }
+            assert_eq!(sims[r * n_a + c].to_bits(), s.to_bits(), "sims[{r}][{c}]");
+        }
+    }
 }

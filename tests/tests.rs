@@ -21,6 +21,7 @@ mod init;
 mod inspect;
 mod kernels;
 mod numerics;
+mod perf_model;
 mod readers_hostile;
 mod report;
 mod route;

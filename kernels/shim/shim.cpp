@@ -80,7 +80,7 @@ void poison_shared() {
 }
 }  // namespace
 
-#include "../cosine.cu"
+#include "../product.cu"
 #include "../regress.cu"
 #include "../sparsemax.cu"
 #include "selftest.cu"
@@ -93,9 +93,13 @@ T arg(void **p, int i) {
 
 using Adapter = void (*)(void **);
 
-void cosine(void **p) {
-    salt_cosine(arg<const float *>(p, 0), arg<const float *>(p, 1), arg<int>(p, 2),
-                arg<int>(p, 3), arg<float *>(p, 4));
+void cosine_tiled(void **p) {
+    salt_cosine_tiled(arg<const float *>(p, 0), arg<int>(p, 1), arg<const float *>(p, 2),
+                      arg<int>(p, 3), arg<int>(p, 4), arg<float *>(p, 5));
+}
+void anchor_gram(void **p) {
+    salt_anchor_gram(arg<const float *>(p, 0), arg<const unsigned *>(p, 1), arg<int>(p, 2),
+                     arg<int>(p, 3), arg<double *>(p, 4));
 }
 void sparsemax_tau(void **p) {
     salt_sparsemax_tau(arg<const float *>(p, 0), arg<int>(p, 1), arg<double *>(p, 2),
@@ -106,21 +110,14 @@ void sparsemax_support(void **p) {
                            arg<const long long *>(p, 3), arg<unsigned *>(p, 4),
                            arg<float *>(p, 5));
 }
-void regress_shared(void **p) {
-    salt_regress_shared(arg<const float *>(p, 0), arg<const float *>(p, 1), arg<int>(p, 2),
-                        arg<const float *>(p, 3), arg<const float *>(p, 4), arg<int>(p, 5),
-                        arg<const long long *>(p, 6), arg<const unsigned *>(p, 7),
-                        arg<const int *>(p, 8), arg<double>(p, 9), arg<int>(p, 10),
-                        arg<float *>(p, 11), arg<float *>(p, 12), arg<float *>(p, 13),
-                        arg<int *>(p, 14));
-}
-void regress_global(void **p) {
-    salt_regress_global(arg<const float *>(p, 0), arg<const float *>(p, 1), arg<int>(p, 2),
-                        arg<const float *>(p, 3), arg<const float *>(p, 4), arg<int>(p, 5),
-                        arg<const long long *>(p, 6), arg<const unsigned *>(p, 7),
-                        arg<const int *>(p, 8), arg<double>(p, 9), arg<int>(p, 10),
-                        arg<float *>(p, 11), arg<float *>(p, 12), arg<float *>(p, 13),
-                        arg<int *>(p, 14), arg<double *>(p, 15), arg<int>(p, 16));
+void regress(void **p) {
+    salt_regress(arg<const float *>(p, 0), arg<const float *>(p, 1), arg<int>(p, 2),
+                 arg<const float *>(p, 3), arg<const float *>(p, 4), arg<int>(p, 5),
+                 arg<const long long *>(p, 6), arg<const unsigned *>(p, 7),
+                 arg<const int *>(p, 8), arg<double>(p, 9), arg<int>(p, 10), arg<float *>(p, 11),
+                 arg<float *>(p, 12), arg<float *>(p, 13), arg<int *>(p, 14),
+                 arg<const double *>(p, 15), arg<const int *>(p, 16), arg<long long>(p, 17),
+                 arg<double *>(p, 18), arg<int>(p, 19));
 }
 void selftest_divergent(void **p) { salt_selftest_divergent(arg<int *>(p, 0)); }
 void selftest_shared(void **p) { salt_selftest_shared(arg<float *>(p, 0)); }
@@ -130,11 +127,11 @@ struct Entry {
     Adapter run;
 };
 const Entry KERNELS[] = {
-    {"salt_cosine", cosine},
+    {"salt_cosine_tiled", cosine_tiled},
+    {"salt_anchor_gram", anchor_gram},
     {"salt_sparsemax_tau", sparsemax_tau},
     {"salt_sparsemax_support", sparsemax_support},
-    {"salt_regress_shared", regress_shared},
-    {"salt_regress_global", regress_global},
+    {"salt_regress", regress},
     {"salt_selftest_divergent", selftest_divergent},
     {"salt_selftest_shared", selftest_shared},
 };

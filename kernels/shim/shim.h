@@ -13,7 +13,7 @@
 //
 // Supported: extern "C" __global__ kernels, __device__ functions, fixed-size __shared__
 // arrays and scalars at kernel scope, threadIdx/blockIdx/blockDim/gridDim (.x, .y, .z),
-// __syncthreads(), <cmath> double and float math. Not supported: warp intrinsics
+// __syncthreads(), <cmath> double and float math, float4 and double2. Not supported: warp intrinsics
 // (__shfl_*, __ballot_*), atomics, dynamic shared memory, cooperative groups, textures.
 #pragma once
 
@@ -45,3 +45,11 @@ void sync_at(int site);
 #define __syncthreads() (salt_shim::sync_at(__LINE__))
 
 using std::sqrt;
+
+// CUDA's 16-byte vector types, as the kernels read them from shared memory.
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+struct alignas(16) double2 {
+    double x, y;
+};

@@ -159,10 +159,6 @@ impl Launcher for Cuda {
         256
     }
 
-    fn few_blocks(&self) -> bool {
-        false
-    }
-
     fn upload(&self, bytes: &[u8]) -> Result<CudaBuf, DeviceError> {
         let slice = if bytes.is_empty() {
             self.stream.alloc_zeros::<u8>(1)

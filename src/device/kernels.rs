@@ -2,16 +2,19 @@
 //! (cudarc) and the CPU shim run exactly this code.
 //!
 //! - Neighbours: rows normalised as the CPU path normalises them, then per chunk of
-//!   queries `salt_cosine` (similarities, f64 sums), `salt_sparsemax_tau` (Michelot's
+//!   queries `salt_cosine_tiled` (similarities, a tiled f32 product), `salt_sparsemax_tau` (Michelot's
 //!   iteration: the exact threshold and support size), `salt_sparsemax_support` (indices
 //!   ascending, weights). `--max-k` truncates on the host, as the CPU path does, from the
 //!   row's similarities.
-//! - Regression: tokens bucketed by k. `k <= SALT_SHARED_K`: `salt_regress_shared` (the
-//!   Gram matrix in shared memory); larger k up to h_t: `salt_regress_global` (a global
-//!   scratch per token, in batches); `k > h_t`, and tokens the kernel marks as too close to
-//!   singular for `G^-1 = G^+`, go to the CPU path ([`crate::regression::regress_ticked`]),
-//!   counted in the result's paths. The regression's `affine` switch (salt-centred) is a
-//!   kernel argument: the same kernels centre G and A e in f64 before the Cholesky.
+//! - Regression: when the tokens' Gram matrices together hold more entries than the Gram
+//!   matrix of the anchors they use ([`GramChoice`]), `salt_anchor_gram` makes that one
+//!   (f64, tiled) and each token's G is a gather from it. `salt_regress` then runs one
+//!   block per token, in batches by descending k (a global scratch of k_max^2 doubles per
+//!   token): G, A e, a blocked Cholesky, blocked solves, w B. `k > h_t` (a singular G),
+//!   `k >` [`MAX_KERNEL_K`], and tokens the kernel marks as too close to singular for
+//!   `G^-1 = G^+` go to the CPU path ([`crate::regression::regress_ticked`]), counted in the
+//!   result's paths. The regression's `affine` switch (salt-centred) is a kernel argument:
+//!   the same kernel centres G and A e in f64 before the Cholesky.
 
 use std::ffi::c_void;
 
@@ -21,29 +24,96 @@ use crate::error::{DeviceError, Error, RegressionError};
 use crate::neighbours::{normalize_rows, truncate_support, Neighbours};
 use crate::regression::{regress_ticked, Regressed, RegressionInput};
 
-/// `SALT_SHARED_K` of `kernels/salt_kernels.h`.
-pub const SHARED_K: usize = 48;
+/// `SALT_PANEL` of `kernels/regress.cu`: doubles of the Cholesky's shared memory.
+pub const PANEL: usize = 5632;
+/// `SALT_NB` of `kernels/regress.cu`: the most columns per panel.
+pub const PANEL_COLUMNS: usize = 16;
+/// `SALT_CS` of `kernels/regress.cu`: the most columns staged at a time.
+pub const STAGE_COLUMNS: usize = 8;
+/// The largest k whose panel and staged columns (one each, k rows padded to a multiple of
+/// 4) fit `PANEL`.
+pub const MAX_KERNEL_K: usize = PANEL / 2 - 3;
+
+/// Columns staged at a time by the Cholesky for a support of k (`salt_stage_columns`).
+#[must_use]
+pub fn stage_columns(k: usize) -> usize {
+    (PANEL / (k + 3) / 3).clamp(1, STAGE_COLUMNS)
+}
+
+/// Columns per Cholesky panel for a support of k (`salt_panel_columns`).
+#[must_use]
+pub fn panel_columns(k: usize) -> usize {
+    (PANEL / (k + 3))
+        .saturating_sub(stage_columns(k))
+        .min(PANEL_COLUMNS)
+}
+
+/// Doubles of `salt_regress`'s scratch per token of support size k: G, A e, the row means,
+/// the reciprocals of L's diagonal.
+#[must_use]
+pub fn scratch_doubles(k: usize) -> usize {
+    k * k + 3 * k
+}
 /// Bytes of similarities per chunk of queries.
 const SIMS_BUDGET: usize = 256 << 20;
+
+/// Query rows per chunk of similarities against `n_a` anchors.
+#[must_use]
+pub fn sims_chunk_rows(n_a: usize) -> usize {
+    (SIMS_BUDGET / (n_a.max(1) * 4)).clamp(1, 4096)
+}
 /// A Cholesky pivot at or below this share of G's largest diagonal entry sends the token
 /// to the CPU path (whose exact solver handles rank-deficient G).
 pub const PIVOT_TOL: f64 = 1e-8;
-/// Bytes of global scratch per batch of `salt_regress_global`.
-const SCRATCH_BUDGET: usize = 256 << 20;
+/// Bytes of global scratch per batch of `salt_regress`.
+pub const SCRATCH_BUDGET: usize = 512 << 20;
+/// Largest anchor Gram matrix `GramChoice::Auto` makes (21,889 anchors: 3.8 GB).
+pub const GRAM_BUDGET: usize = 8 << 30;
 /// Tokens per regression launch (and between ticks).
-const TOKENS_PER_LAUNCH: usize = 4096;
+pub const TOKENS_PER_LAUNCH: usize = 4096;
 /// Threads per block of the neighbour kernels (cosine, sparsemax) on a GPU.
 pub const NEIGHBOUR_BLOCK: u32 = 256;
-/// Threads per block of the regression kernels on a GPU.
-pub const REGRESS_BLOCK: u32 = 64;
+/// Threads per block of the regression kernel on a GPU.
+pub const REGRESS_BLOCK: u32 = 256;
+/// Threads per block of the tiled products (`product.cu`): one 4 x 4 sub-tile each.
+pub const PRODUCT_BLOCK: u32 = 256;
 
 /// The block size an entry point is launched with on a GPU.
 #[must_use]
 pub fn launch_block(entry: &str) -> u32 {
-    if entry.starts_with("salt_regress") {
-        REGRESS_BLOCK
-    } else {
-        NEIGHBOUR_BLOCK
+    match entry {
+        "salt_regress" => REGRESS_BLOCK,
+        "salt_cosine_tiled" | "salt_anchor_gram" => PRODUCT_BLOCK,
+        _ => NEIGHBOUR_BLOCK,
+    }
+}
+
+/// Where the regression kernel takes each token's Gram matrix from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GramChoice {
+    /// The anchors' Gram matrix when it has fewer entries than the tokens' Gram matrices
+    /// together (each entry is then used more than once) and fits [`GRAM_BUDGET`].
+    #[default]
+    Auto,
+    /// Always the anchors' Gram matrix (tests).
+    Anchor,
+    /// Always k^2 / 2 dot products per token.
+    PerToken,
+}
+
+impl GramChoice {
+    /// Whether to make the Gram matrix of `n_u` anchors for tokens whose k^2 sum to `sum_k2`.
+    #[must_use]
+    pub fn use_anchor_gram(self, n_u: usize, sum_k2: usize) -> bool {
+        match self {
+            Self::Anchor => n_u > 0,
+            Self::PerToken => false,
+            Self::Auto => {
+                n_u > 0
+                    && n_u.saturating_mul(n_u) <= sum_k2
+                    && n_u.saturating_mul(n_u).saturating_mul(8) <= GRAM_BUDGET
+            }
+        }
     }
 }
 
@@ -53,7 +123,7 @@ pub fn launch_block(entry: &str) -> u32 {
 pub fn sources() -> Vec<(&'static str, String)> {
     let header = include_str!("../../kernels/salt_kernels.h");
     [
-        ("cosine.cu", include_str!("../../kernels/cosine.cu")),
+        ("product.cu", include_str!("../../kernels/product.cu")),
         ("sparsemax.cu", include_str!("../../kernels/sparsemax.cu")),
         ("regress.cu", include_str!("../../kernels/regress.cu")),
     ]
@@ -64,26 +134,33 @@ pub fn sources() -> Vec<(&'static str, String)> {
 
 /// The kernels' entry points, per source file.
 pub const ENTRY_POINTS: [(&str, &[&str]); 3] = [
-    ("cosine.cu", &["salt_cosine"]),
+    ("product.cu", &["salt_cosine_tiled", "salt_anchor_gram"]),
     (
         "sparsemax.cu",
         &["salt_sparsemax_tau", "salt_sparsemax_support"],
     ),
-    (
-        "regress.cu",
-        &["salt_regress_shared", "salt_regress_global"],
-    ),
+    ("regress.cu", &["salt_regress"]),
 ];
 
 /// A [`Compute`] that runs the kernels through a [`Launcher`].
 pub struct KernelDevice<L: Launcher> {
     launcher: L,
+    gram: GramChoice,
 }
 
 impl<L: Launcher> KernelDevice<L> {
     /// Wraps a launcher.
     pub fn new(launcher: L) -> Self {
-        Self { launcher }
+        Self {
+            launcher,
+            gram: GramChoice::Auto,
+        }
+    }
+
+    /// The same device, taking G from where `gram` says.
+    #[must_use]
+    pub fn with_gram(self, gram: GramChoice) -> Self {
+        Self { gram, ..self }
     }
 
     fn block(&self, want: u32) -> u32 {
@@ -110,6 +187,7 @@ impl<L: Launcher> KernelDevice<L> {
 enum Arg {
     Ptr(u64),
     I32(i32),
+    I64(i64),
     F64(f64),
 }
 
@@ -130,6 +208,7 @@ unsafe fn run<L: Launcher>(
         .map(|a| match a {
             Arg::Ptr(p) => std::ptr::from_mut(p).cast::<c_void>(),
             Arg::I32(v) => std::ptr::from_mut(v).cast::<c_void>(),
+            Arg::I64(v) => std::ptr::from_mut(v).cast::<c_void>(),
             Arg::F64(v) => std::ptr::from_mut(v).cast::<c_void>(),
         })
         .collect();
@@ -159,31 +238,28 @@ impl<L: Launcher> KernelDevice<L> {
         let rows = q.len() / dim;
         let q_buf = self.upload(q)?;
         let sims = l.zeroed(rows * n_a * 4)?;
-        let (dim_i, n_a_i) = (i32_of(dim, "salt_cosine")?, i32_of(n_a, "salt_cosine")?);
-        let b = self.block(NEIGHBOUR_BLOCK);
-        let gx = if l.few_blocks() {
-            1
-        } else {
-            u32::try_from(n_a.div_ceil(b as usize)).unwrap_or(u32::MAX)
-        };
+        let n_a_i = i32_of(n_a, "salt_cosine_tiled")?;
+        let tiles = |n: usize| u32::try_from(n.div_ceil(64)).unwrap_or(u32::MAX);
         let rows_u = u32::try_from(rows).unwrap_or(u32::MAX);
-        // SAFETY: salt_cosine(const float*, const float*, int, int, float*); sims holds
-        // rows x n_a floats, q_buf rows x dim, a_buf n_a x dim.
+        // SAFETY: salt_cosine_tiled(const float*, int, const float*, int, int, float*);
+        // sims holds rows x n_a floats, q_buf rows x dim, a_buf n_a x dim.
         unsafe {
             run(
                 l,
-                "salt_cosine",
-                [gx, rows_u, 1],
-                b,
+                "salt_cosine_tiled",
+                [tiles(n_a), tiles(rows), 1],
+                self.block(PRODUCT_BLOCK),
                 &mut [
                     Arg::Ptr(q_buf.addr()),
+                    Arg::I32(i32_of(rows, "salt_cosine_tiled")?),
                     Arg::Ptr(a_buf.addr()),
-                    Arg::I32(dim_i),
                     Arg::I32(n_a_i),
+                    Arg::I32(i32_of(dim, "salt_cosine_tiled")?),
                     Arg::Ptr(sims.addr()),
                 ],
             )?;
         }
+        let b = self.block(NEIGHBOUR_BLOCK);
         let tau = l.zeroed(rows * 8)?;
         let count = l.zeroed(rows * 4)?;
         // SAFETY: salt_sparsemax_tau(const float*, int, double*, int*), one block per row.
@@ -254,6 +330,74 @@ impl<L: Launcher> KernelDevice<L> {
     }
 }
 
+/// The anchors' Gram matrix on the device, with the map from an anchor to its row.
+struct AnchorGram<B> {
+    gram: B,
+    row: B,
+    n_u: i64,
+}
+
+impl<L: Launcher> KernelDevice<L> {
+    /// The Gram matrix of the anchors the kernel's `tokens` use, when [`GramChoice`] says
+    /// to make one.
+    fn anchor_gram(
+        &self,
+        inp: &RegressionInput<'_>,
+        nb: &Neighbours,
+        tokens: &[i32],
+        at: &L::Buf,
+    ) -> Result<Option<AnchorGram<L::Buf>>, DeviceError> {
+        let n_a = inp.anchors_t.len() / inp.h_t.max(1);
+        let mut row = vec![-1i32; n_a];
+        let mut sum_k2 = 0usize;
+        for &q in tokens {
+            let (idx, _) = nb.row(q as usize);
+            sum_k2 = sum_k2.saturating_add(idx.len() * idx.len());
+            for &a in idx {
+                row[a as usize] = 0;
+            }
+        }
+        // Rows in anchor order, so that a sorted support gathers left to right.
+        let mut used: Vec<u32> = Vec::new();
+        for (a, r) in row.iter_mut().enumerate() {
+            if *r == 0 {
+                *r = i32_of(used.len(), "salt_anchor_gram")?;
+                used.push(u32::try_from(a).unwrap_or(u32::MAX));
+            }
+        }
+        let n_u = used.len();
+        if !self.gram.use_anchor_gram(n_u, sum_k2) {
+            return Ok(None);
+        }
+        let l = &self.launcher;
+        let used_buf = self.upload(&used)?;
+        let gram = l.zeroed(n_u * n_u * 8)?;
+        let tiles = u32::try_from(n_u.div_ceil(64)).unwrap_or(u32::MAX);
+        // SAFETY: salt_anchor_gram(const float*, const unsigned*, int, int, double*); gram
+        // holds n_u x n_u doubles, every used id is a row of at (n_a x h_t).
+        unsafe {
+            run(
+                l,
+                "salt_anchor_gram",
+                [tiles, tiles, 1],
+                self.block(PRODUCT_BLOCK),
+                &mut [
+                    Arg::Ptr(at.addr()),
+                    Arg::Ptr(used_buf.addr()),
+                    Arg::I32(i32_of(n_u, "salt_anchor_gram")?),
+                    Arg::I32(i32_of(inp.h_t, "salt_anchor_gram")?),
+                    Arg::Ptr(gram.addr()),
+                ],
+            )?;
+        }
+        Ok(Some(AnchorGram {
+            gram,
+            row: self.upload(&row)?,
+            n_u: n_u as i64,
+        }))
+    }
+}
+
 impl<L: Launcher> Compute for KernelDevice<L> {
     fn name(&self) -> String {
         self.launcher.name()
@@ -280,7 +424,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
             return Ok(Some(out));
         }
         let a_buf = self.upload(&a)?;
-        let rows = (SIMS_BUDGET / (n_a * 4)).clamp(1, 4096);
+        let rows = sims_chunk_rows(n_a);
         let mut done = 0;
         for part in q.chunks(rows * dim) {
             self.chunk_supports(part, &a_buf, dim, n_a, max_k, &mut out)?;
@@ -301,14 +445,12 @@ impl<L: Launcher> Compute for KernelDevice<L> {
         let l = &self.launcher;
         let (n_q, h_t, h_s) = (nb.len(), inp.h_t, inp.h_s);
         let k_of = |q: usize| nb.offsets[q + 1] - nb.offsets[q];
-        let mut shared: Vec<i32> = Vec::new();
-        let mut global: Vec<i32> = Vec::new();
+        let mut tokens: Vec<i32> = Vec::new();
         for q in 0..n_q {
-            match k_of(q) {
-                // Left to the CPU path: no anchors, or a singular G.
-                k if k == 0 || k > h_t => {}
-                k if k <= SHARED_K => shared.push(i32_of(q, "salt_regress_shared")?),
-                _ => global.push(i32_of(q, "salt_regress_global")?),
+            // Left to the CPU path: no anchors, a singular G, or more than the panel holds.
+            let k = k_of(q);
+            if k > 0 && k <= h_t.min(MAX_KERNEL_K) {
+                tokens.push(i32_of(q, "salt_regress")?);
             }
         }
         let at = self.upload(inp.anchors_t)?;
@@ -327,58 +469,70 @@ impl<L: Launcher> Compute for KernelDevice<L> {
         // 2: not run (a token the kernels never reached is never taken as solved).
         let status = self.upload(&vec![2i32; n_q])?;
         let (h_t_i, h_s_i) = (i32_of(h_t, "regress")?, i32_of(h_s, "regress")?);
-        let b = self.block(REGRESS_BLOCK);
-        let common = |tokens: &L::Buf| {
-            vec![
-                Arg::Ptr(at.addr()),
-                Arg::Ptr(e.addr()),
-                Arg::I32(h_t_i),
-                Arg::Ptr(bs.addr()),
-                Arg::Ptr(bo.as_ref().map_or(0, DeviceBuf::addr)),
-                Arg::I32(h_s_i),
-                Arg::Ptr(off.addr()),
-                Arg::Ptr(anchor.addr()),
-                Arg::Ptr(tokens.addr()),
-                Arg::F64(PIVOT_TOL),
-                Arg::I32(i32::from(inp.affine)),
-                Arg::Ptr(out_e.addr()),
-                Arg::Ptr(out_o.as_ref().map_or(0, DeviceBuf::addr)),
-                Arg::Ptr(out_w.addr()),
-                Arg::Ptr(status.addr()),
-            ]
-        };
-        let mut done = 0;
-        for part in shared.chunks(TOKENS_PER_LAUNCH) {
-            let tokens = self.upload(part)?;
-            let grid = [u32::try_from(part.len()).unwrap_or(u32::MAX), 1, 1];
-            // SAFETY: salt_regress_shared's 15 arguments, in order; every token's k fits
-            // the shared arrays (k <= SHARED_K), and the buffers are the tables above.
-            unsafe { run(l, "salt_regress_shared", grid, b, &mut common(&tokens))? };
-            done += part.len();
-            if !tick(done, n_q) {
-                return Ok(None);
-            }
-        }
-        // Global-memory batches: by descending k, so each batch's scratch fits its largest.
-        global.sort_by_key(|&q| std::cmp::Reverse(k_of(q as usize)));
-        let mut rest = global.as_slice();
+        let gram = self.anchor_gram(inp, nb, &tokens, &at)?;
+        let (gram_addr, row_addr, n_u) = gram
+            .as_ref()
+            .map_or((0, 0, 0), |g| (g.gram.addr(), g.row.addr(), g.n_u));
+        // By descending k, so that each batch's scratch fits its largest.
+        tokens.sort_by_key(|&q| std::cmp::Reverse(k_of(q as usize)));
+        // Batches of at most TOKENS_PER_LAUNCH tokens and SCRATCH_BUDGET bytes of scratch
+        // (at least one token), sharing one scratch buffer.
+        let mut batches: Vec<(&[i32], usize)> = Vec::new();
+        let mut rest = tokens.as_slice();
         while !rest.is_empty() {
             let k_max = k_of(rest[0] as usize);
-            let per = (k_max * k_max + 2 * k_max) * 8;
-            let n = (SCRATCH_BUDGET / per)
+            let n = (SCRATCH_BUDGET / (scratch_doubles(k_max) * 8))
                 .clamp(1, TOKENS_PER_LAUNCH)
                 .min(rest.len());
             let (part, tail) = rest.split_at(n);
+            batches.push((part, k_max));
             rest = tail;
-            let tokens = self.upload(part)?;
-            let scratch = l.zeroed(n * per)?;
-            let mut args = common(&tokens);
-            args.push(Arg::Ptr(scratch.addr()));
-            args.push(Arg::I32(i32_of(k_max, "salt_regress_global")?));
+        }
+        let scratch_bytes = batches
+            .iter()
+            .map(|(part, k_max)| part.len() * scratch_doubles(*k_max) * 8)
+            .max()
+            .unwrap_or(0);
+        let scratch = l.zeroed(scratch_bytes)?;
+        let mut done = 0;
+        for (part, k_max) in batches {
+            let n = part.len();
+            let batch = self.upload(part)?;
             let grid = [u32::try_from(n).unwrap_or(u32::MAX), 1, 1];
-            // SAFETY: salt_regress_global's 17 arguments; scratch holds k_max^2 + 2 k_max
-            // doubles per block, and every token of the batch has k <= k_max.
-            unsafe { run(l, "salt_regress_global", grid, b, &mut args)? };
+            // SAFETY: salt_regress's 20 arguments, in order; scratch holds
+            // scratch_doubles(k_max) doubles per block and every token of the batch has
+            // k <= k_max <= MAX_KERNEL_K; the gram (when given) covers every anchor of
+            // these supports.
+            unsafe {
+                run(
+                    l,
+                    "salt_regress",
+                    grid,
+                    self.block(REGRESS_BLOCK),
+                    &mut [
+                        Arg::Ptr(at.addr()),
+                        Arg::Ptr(e.addr()),
+                        Arg::I32(h_t_i),
+                        Arg::Ptr(bs.addr()),
+                        Arg::Ptr(bo.as_ref().map_or(0, DeviceBuf::addr)),
+                        Arg::I32(h_s_i),
+                        Arg::Ptr(off.addr()),
+                        Arg::Ptr(anchor.addr()),
+                        Arg::Ptr(batch.addr()),
+                        Arg::F64(PIVOT_TOL),
+                        Arg::I32(i32::from(inp.affine)),
+                        Arg::Ptr(out_e.addr()),
+                        Arg::Ptr(out_o.as_ref().map_or(0, DeviceBuf::addr)),
+                        Arg::Ptr(out_w.addr()),
+                        Arg::Ptr(status.addr()),
+                        Arg::Ptr(gram_addr),
+                        Arg::Ptr(row_addr),
+                        Arg::I64(n_u),
+                        Arg::Ptr(scratch.addr()),
+                        Arg::I32(i32_of(k_max, "salt_regress")?),
+                    ],
+                )?;
+            }
             done += n;
             if !tick(done, n_q) {
                 return Ok(None);
@@ -464,8 +618,36 @@ impl<L: Launcher> Compute for KernelDevice<L> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn shared_k_is_the_headers() {
-        let header = include_str!("../../kernels/salt_kernels.h");
-        assert!(header.contains(&format!("#define SALT_SHARED_K {}", super::SHARED_K)));
+    fn max_kernel_k_is_the_kernels_panel() {
+        let src = include_str!("../../kernels/regress.cu");
+        assert!(src.contains(&format!("#define SALT_PANEL {}", super::PANEL)));
+        assert!(src.contains(&format!("#define SALT_NB {}", super::PANEL_COLUMNS)));
+        // The kernel's panel width for the largest k: one column.
+        assert_eq!(super::panel_columns(super::MAX_KERNEL_K), 1);
+        assert_eq!(super::panel_columns(super::MAX_KERNEL_K + 1), 0);
+        assert!(src.contains(&format!("#define SALT_CS {}", super::STAGE_COLUMNS)));
+        assert_eq!(
+            (super::panel_columns(165), super::stage_columns(165)),
+            (16, 8)
+        );
+        assert_eq!(
+            (super::panel_columns(353), super::stage_columns(353)),
+            (10, 5)
+        );
+        assert!(src.contains("k_max * k_max + 3 * k_max"));
+        assert_eq!(super::scratch_doubles(10), 130);
+    }
+
+    #[test]
+    fn the_anchor_gram_is_made_when_its_entries_are_reused() {
+        use super::GramChoice::{Anchor, Auto, PerToken};
+        // 21,889 anchors, 106,107 tokens with sum k^2 = 3.3e9: made (3.8 GB).
+        assert!(Auto.use_anchor_gram(21_889, 3_285_967_189));
+        // The Korean demo: 1,942 anchors, sum k^2 = 2.0e6: each entry used about once.
+        assert!(!Auto.use_anchor_gram(1_942, 2_036_416));
+        // Over the budget: 40,000 anchors are 12.8 GB.
+        assert!(!Auto.use_anchor_gram(40_000, usize::MAX));
+        assert!(Anchor.use_anchor_gram(3, 1) && !PerToken.use_anchor_gram(3, usize::MAX));
+        assert!(!Anchor.use_anchor_gram(0, 0));
     }
 }

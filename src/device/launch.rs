@@ -30,10 +30,6 @@ pub trait Launcher: Send + Sync {
     /// `SALT_MAX_BLOCK`).
     fn max_block(&self) -> u32;
 
-    /// Whether a grid-stride kernel should get one block per row only (the shim: fewer,
-    /// longer blocks) rather than enough blocks to fill a GPU.
-    fn few_blocks(&self) -> bool;
-
     /// A buffer holding `bytes`.
     ///
     /// # Errors

@@ -11,6 +11,7 @@ pub mod kernels;
 pub mod launch;
 pub mod nvrtc;
 pub mod occupancy;
+pub mod perf;
 pub mod shim;
 
 pub use cpu::Cpu;

@@ -79,10 +79,6 @@ impl Launcher for Shim {
         self.max_block
     }
 
-    fn few_blocks(&self) -> bool {
-        true
-    }
-
     fn upload(&self, bytes: &[u8]) -> Result<ShimBuf, DeviceError> {
         let mut b = self.zeroed(bytes.len())?;
         bytemuck::cast_slice_mut::<u64, u8>(&mut b.words)[..bytes.len()].copy_from_slice(bytes);
