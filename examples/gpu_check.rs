@@ -14,7 +14,11 @@
 //!
 //! `gpu_check run DIR --dry-run` runs the same checks here with the CPU path standing in for
 //! the GPU and the stress case cut to 2,000 queries: it checks the folder and this program,
-//! not the kernels.
+//! not the kernels. `gpu_check run DIR --small` checks the first 300 tokens of the demo on
+//! the GPU, untimed: what `run.sh` runs under compute-sanitizer where it finds one.
+//!
+//! A full run also times each kernel with CUDA events on the stress case and prints the
+//! performance model's prediction for it (`salt::device::perf`, an H100) beside them.
 //!
 //! Exit codes: 0 every check passed; 1 a check failed; 2 bad usage or an unreadable folder;
 //! 3 no usable GPU (what `run` answers on a machine without one).
@@ -30,12 +34,17 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let code = match (args.get(1).map(String::as_str), args.get(2)) {
         (Some("prepare"), Some(dir)) => check::prepare(std::path::Path::new(dir)),
-        (Some("run"), Some(dir)) => check::run(
-            std::path::Path::new(dir),
-            args.get(3).is_some_and(|a| a == "--dry-run"),
-        ),
+        (Some("run"), Some(dir)) => match args.get(3).map(String::as_str) {
+            None => check::run(std::path::Path::new(dir), check::Mode::Full),
+            Some("--dry-run") => check::run(std::path::Path::new(dir), check::Mode::DryRun),
+            Some("--small") => check::run(std::path::Path::new(dir), check::Mode::Small),
+            Some(other) => {
+                eprintln!("gpu_check run: unknown option {other}");
+                2
+            }
+        },
         _ => {
-            eprintln!("usage: gpu_check prepare DIR | gpu_check run DIR [--dry-run]");
+            eprintln!("usage: gpu_check prepare DIR | gpu_check run DIR [--dry-run | --small]");
             2
         }
     };
@@ -48,11 +57,14 @@ mod check {
     use std::time::Instant;
 
     use salt::auxvec::{AuxSource, TrainOptions};
-    use salt::device::cuda::{ptx_cache_path, Cuda};
+    use salt::device::cuda::{cubin_cache_path, ptx_cache_path, Cuda};
     use salt::device::fixtures::{seeded_table, widen_rows};
     use salt::device::launch::Launcher;
-    use salt::device::nvrtc::{cache_dir, usage, Nvrtc};
+    use salt::device::nvrtc::{cache_dir, usage, KernelUsage, Nvrtc};
     use salt::device::occupancy::{occupancy, SM90};
+    use salt::device::perf::gpu::H100_SXM;
+    use salt::device::perf::shape::Shape;
+    use salt::device::perf::{predict, Design};
     use salt::device::{kernels, Compute, Cpu, KernelDevice};
     use salt::neighbours::Neighbours;
     use salt::pipeline::{kernel_problem, TransferConfig};
@@ -90,6 +102,8 @@ mod check {
         let cache = cache_dir();
         std::fs::create_dir_all(dir.join("demo")).map_err(|e| err(&e))?;
         std::fs::create_dir_all(dir.join("stress")).map_err(|e| err(&e))?;
+        // PTX and cubins of earlier sources would only take room.
+        let _ = std::fs::remove_dir_all(dir.join("cache/kernels"));
         std::fs::create_dir_all(dir.join("cache/kernels")).map_err(|e| err(&e))?;
         // Korean fastText vectors, trained as the tests and benches train them.
         let tmp = tempfile::tempdir().map_err(|e| err(&e))?;
@@ -124,9 +138,11 @@ mod check {
         let s = dir.join("stress");
         write_f32(&s.join("queries_aux.f32"), &stress.queries_aux).map_err(|e| err(&e))?;
         write_f32(&s.join("anchors_aux.f32"), &stress.anchors_aux).map_err(|e| err(&e))?;
-        // The kernels' PTX where Cuda::open looks for its cache, and ptxas's report.
+        // The kernels' PTX and sm_90 cubins where Cuda::open looks for its cache, and
+        // ptxas's report (as text, and as usage.json for the performance model).
         let nvrtc = Nvrtc::load().map_err(|e| err(&e))?;
         let mut report = String::new();
+        let mut used = Vec::new();
         for (file, src) in kernels::sources() {
             let ptx = nvrtc
                 .compile(file, &src, "compute_90")
@@ -136,7 +152,17 @@ mod check {
             std::fs::write(dir.join("cache/kernels").join(name), &ptx.image)
                 .map_err(|e| err(&e))?;
             let cubin = nvrtc.compile(file, &src, "sm_90").map_err(|e| err(&e))?;
+            std::fs::write(
+                dir.join("cache/kernels").join(
+                    cubin_cache_path(file, &src, "sm_90")
+                        .file_name()
+                        .ok_or("a cubin name")?,
+                ),
+                &cubin.image,
+            )
+            .map_err(|e| err(&e))?;
             for u in usage(&cubin.log) {
+                used.push(json!([u.name, u.registers, u.shared_bytes]));
                 let block = kernels::launch_block(&u.name);
                 let o = occupancy(&u, block, &SM90);
                 report += &format!(
@@ -146,6 +172,7 @@ mod check {
             }
         }
         std::fs::write(dir.join("ptxas.txt"), report).map_err(|e| err(&e))?;
+        std::fs::write(dir.join("usage.json"), json!(used).to_string()).map_err(|e| err(&e))?;
         let meta = json!({
             "demo": {"dim": demo.dim, "h_t": demo.h_t, "h_s": demo.h_s, "rcond": demo.rcond},
             "stress": {"dim": stress.dim, "h_t": stress.h_t, "h_s": stress.h_s,
@@ -252,6 +279,7 @@ mod check {
         gpu: &dyn Compute,
         c: &Case,
         literal_rows: usize,
+        timed: bool,
         failures: &mut Vec<String>,
     ) -> Value {
         let go = &mut |_: usize, _: usize| true;
@@ -339,21 +367,120 @@ mod check {
             if worst >= 1e-4 || worst_lit >= 1e-4 {
                 failures.push(format!("{} {label}: {worst:.2e} from the CPU, {worst_lit:.2e} from the literal formula", c.name));
             }
-            let gpu_s = median_secs(|| {
-                let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
-            });
+            let gpu_s = if timed {
+                median_secs(|| {
+                    let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
+                })
+            } else {
+                f64::NAN
+            };
             out[label] = json!({"paths": format!("{:?}", dev.paths), "max_rel_err_cpu": worst,
                                 "max_rel_err_literal": worst_lit, "cpu_s": cpu_s, "gpu_median_s": gpu_s});
         }
-        out["gpu_neighbours_median_s"] = json!(median_secs(|| {
-            let _ = gpu.neighbours(&c.queries_aux, &c.anchors_aux, c.dim, None, &mut |_, _| {
-                true
-            });
-        }));
+        if timed {
+            out["gpu_neighbours_median_s"] = json!(median_secs(|| {
+                let _ = gpu.neighbours(&c.queries_aux, &c.anchors_aux, c.dim, None, &mut |_, _| {
+                    true
+                });
+            }));
+        }
         out
     }
 
-    pub fn run(dir: &Path, dry_run: bool) -> i32 {
+    /// The CPU path's supports of a case.
+    fn stress_neighbours(c: &Case) -> Neighbours {
+        Cpu.neighbours(&c.queries_aux, &c.anchors_aux, c.dim, None, &mut |_, _| {
+            true
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+    }
+
+    /// What `run` does.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub enum Mode {
+        /// Every check and timing on the GPU.
+        Full,
+        /// The checks with the CPU path standing in for the GPU, the stress case cut.
+        DryRun,
+        /// 300 demo tokens on the GPU, untimed (for compute-sanitizer).
+        Small,
+    }
+
+    /// ptxas's report that `prepare` wrote.
+    fn read_usage(dir: &Path) -> Vec<KernelUsage> {
+        let v: Value = std::fs::read_to_string(dir.join("usage.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| {
+                Some(KernelUsage {
+                    name: u.get(0)?.as_str()?.to_owned(),
+                    registers: u32::try_from(u.get(1)?.as_u64()?).ok()?,
+                    shared_bytes: u32::try_from(u.get(2)?.as_u64()?).ok()?,
+                    spill_stores: 0,
+                    spill_loads: 0,
+                })
+            })
+            .collect()
+    }
+
+    /// The performance model's prediction for case `c` (supports `nb`) on an H100, beside
+    /// the GPU's milliseconds per kernel where measured; printed as a table.
+    fn model_beside(dir: &Path, c: &Case, nb: &Neighbours, measured: &[(&str, f64)]) -> Value {
+        let shape = Shape::measure(
+            (&c.queries_aux, &c.anchors_aux, c.dim),
+            (c.h_t, c.h_s, false),
+            nb,
+            500,
+        );
+        let p = predict(
+            Design::Current,
+            &shape,
+            &H100_SXM,
+            &read_usage(dir),
+            kernels::launch_block,
+        );
+        println!(
+            "\n{} queries: the model (an {}) beside this GPU\n| kernel | predicted ms | limited by | measured ms |\n| --- | --- | --- | --- |",
+            shape.n_q, H100_SXM.name
+        );
+        let mut rows = Vec::new();
+        for e in &p.kernels {
+            let m = measured
+                .iter()
+                .find(|(k, _)| *k == e.work.kernel)
+                .map(|&(_, ms)| ms);
+            println!(
+                "| {} | {:.2} | {} | {} |",
+                e.work.kernel,
+                e.seconds * 1e3,
+                e.limit,
+                m.map_or("-".to_owned(), |ms| format!("{ms:.2}"))
+            );
+            rows.push(
+                json!({"kernel": e.work.kernel, "predicted_ms": e.seconds * 1e3,
+                             "limit": e.limit, "measured_ms": m}),
+            );
+        }
+        let total: f64 = measured.iter().map(|m| m.1).sum();
+        println!(
+            "| total | {:.2} | | {} |",
+            p.kernels_s * 1e3,
+            if measured.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{total:.2}")
+            }
+        );
+        json!({"kernels": rows, "predicted_ms": p.kernels_s * 1e3, "measured_ms": total})
+    }
+
+    pub fn run(dir: &Path, mode: Mode) -> i32 {
         let meta: Value = match std::fs::read_to_string(dir.join("meta.json"))
             .map_err(|e| e.to_string())
             .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
@@ -374,13 +501,15 @@ mod check {
                 return 2;
             }
         };
-        if dry_run {
+        if mode == Mode::DryRun {
             stress.queries_aux.truncate(2000 * stress.dim);
             stress.e.truncate(2000 * stress.h_t);
             let mut failures = Vec::new();
-            let d = check_case(&Cpu, &demo, 100, &mut failures);
-            let s = check_case(&Cpu, &stress, 20, &mut failures);
+            let d = check_case(&Cpu, &demo, 100, true, &mut failures);
+            let s = check_case(&Cpu, &stress, 20, true, &mut failures);
             println!("dry run (the CPU path standing in for the GPU):\ndemo {d}\nstress {s}");
+            let nb = stress_neighbours(&stress);
+            let _ = model_beside(dir, &stress, &nb, &[]);
             return i32::from(!failures.is_empty());
         }
         // Cuda::open finds the prepared PTX under $SALT_CACHE/kernels: no NVRTC needed.
@@ -405,6 +534,18 @@ mod check {
         let gib = bytes.len() as f64 / f64::from(1u32 << 30);
         let gpu = KernelDevice::new(cuda);
         println!("device: {}", gpu.name());
+        if mode == Mode::Small {
+            let mut demo = demo;
+            demo.queries_aux.truncate(300 * demo.dim);
+            demo.e.truncate(300 * demo.h_t);
+            let mut failures = Vec::new();
+            let d = check_case(&gpu, &demo, 300, false, &mut failures);
+            println!("300 demo tokens: {d}");
+            for f in &failures {
+                eprintln!("FAILED: {f}");
+            }
+            return i32::from(!failures.is_empty());
+        }
         if let Ok(r) = std::fs::read_to_string(dir.join("ptxas.txt")) {
             print!("{r}");
         }
@@ -412,27 +553,31 @@ mod check {
         if down.is_err() || back != bytes {
             failures.push("the transfer probe did not round-trip".to_owned());
         }
-        let demo_r = check_case(&gpu, &demo, demo.e.len() / demo.h_t, &mut failures);
-        let stress_r = check_case(&gpu, &stress, 200, &mut failures);
+        let demo_r = check_case(&gpu, &demo, demo.e.len() / demo.h_t, true, &mut failures);
+        let stress_r = check_case(&gpu, &stress, 200, true, &mut failures);
+        // Each kernel timed with CUDA events on one more stress run, beside the model.
+        let nb = stress_neighbours(&stress);
+        gpu.launcher().time_kernels(true);
+        let _ = gpu.neighbours(
+            &stress.queries_aux,
+            &stress.anchors_aux,
+            stress.dim,
+            None,
+            &mut |_, _| true,
+        );
+        let _ = gpu.regress(&stress.input(false), &nb, &mut |_, _| true);
+        let measured = gpu.launcher().kernel_ms();
+        gpu.launcher().time_kernels(false);
+        let model = model_beside(dir, &stress, &nb, &measured);
         // The stress shape with h_s 4096: the regression alone, timed.
         stress.anchors_s = widen_rows(&stress.anchors_s, stress.h_s, 4096);
         stress.h_s = 4096;
-        let nb = Cpu
-            .neighbours(
-                &stress.queries_aux,
-                &stress.anchors_aux,
-                stress.dim,
-                None,
-                &mut |_, _| true,
-            )
-            .ok()
-            .flatten()
-            .unwrap_or_default();
         let wide_s = median_secs(|| {
             let _ = gpu.regress(&stress.input(false), &nb, &mut |_, _| true);
         });
         let result = json!({"device": gpu.name(), "upload_gib_s": gib / up, "download_gib_s": gib / down_s,
                             "demo": demo_r, "stress": stress_r, "stress_hs4096_regression_median_s": wide_s,
+                            "stress_kernels_vs_model": model,
                             "failures": failures});
         println!("\n| case | stage | GPU median s | CPU s | max rel. err vs CPU |\n| --- | --- | --- | --- | --- |");
         for (name, r) in [("demo", &result["demo"]), ("stress", &result["stress"])] {

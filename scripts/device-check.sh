@@ -6,16 +6,19 @@
 #     1. builds `examples/gpu_check.rs` (--features cuda; no toolkit needed) and strips it;
 #     2. `gpu_check prepare DIR`: the Korean demo's kernel inputs, the SmolLM2 stress case's
 #        auxiliary vectors (its large tables are made on the GPU machine from a seed), the
-#        kernels' PTX for compute_90 and ptxas's register report (NVRTC from setup's wheel);
+#        kernels' PTX for compute_90 and cubins for sm_90 (H100, H200: loaded without JIT,
+#        whatever the driver's version), ptxas's report (NVRTC from setup's wheel);
 #     3. writes DIR/run.sh, checks that DIR is at most 60 MiB, and runs DIR/run.sh here too:
 #        without a GPU it stops where it needs one, with exit code 3.
 #
 #   DIR/run.sh   (on the GPU machine, from DIR; at most a few minutes)
 #     finds libcuda (ldconfig, the usual library folders, /usr/local/nvidia, CUDA's compat
-#     folder), prints the GPU, and runs `gpu_check run DIR`: the kernels against the CPU path
-#     on every row and against the literal formula on a sample (salt and salt-centred), each
-#     stage timed (median of 5 after a warm-up) at h_s 576 and 4096, the transfer rate; a
-#     table, and DIR/result.json.
+#     folder), prints the GPU, runs compute-sanitizer (memcheck, racecheck, synccheck) on 300
+#     demo tokens where a toolkit left one, and runs `gpu_check run DIR`: the kernels
+#     against the CPU path on every row and against the literal formula on a sample (salt
+#     and salt-centred), each stage timed (median of 5 after a warm-up) at h_s 576 and 4096,
+#     each kernel timed with CUDA events on the stress case beside the performance model's
+#     prediction, the transfer rate; tables, and DIR/result.json.
 #
 # Exit codes (of both): 0 every check passed; 1 a check failed; 2 a missing input or a
 # folder over budget; 3 no usable GPU (libcuda or a device missing).
@@ -51,7 +54,24 @@ fi
 export LD_LIBRARY_PATH="$(dirname "$libcuda")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "== libcuda: $libcuda"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+# compute-sanitizer, where a toolkit left one, on 300 demo tokens (2 minutes a tool at most).
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+bad=0
+if [ -n "$san" ]; then
+  for tool in memcheck racecheck synccheck; do
+    echo "== compute-sanitizer --tool $tool: 300 demo tokens"
+    timeout 120 "$san" --tool "$tool" --error-exitcode 9 "$here/gpu_check" run "$here" --small
+    r=$?
+    [ "$r" = 124 ] && echo "== compute-sanitizer $tool: stopped after 120 s"
+    [ "$r" != 0 ] && [ "$r" != 124 ] && { echo "compute-sanitizer $tool: exit code $r" >&2; bad=1; }
+  done
+else
+  echo "== no compute-sanitizer on this machine: skipped"
+fi
 "$here/gpu_check" run "$here"
+rc=$?
+[ "$bad" = 1 ] && [ "$rc" = 0 ] && rc=1
+exit "$rc"
 RUN
 chmod +x "$DIR/run.sh"
 

@@ -8,12 +8,9 @@
 use salt::auxvec::AuxSource;
 use salt::device::nvrtc::{usage, KernelUsage, Nvrtc};
 use salt::device::perf::gpu::H100_SXM;
-use salt::device::perf::shape::{michelot_mean, Shape};
-use salt::device::perf::{
-    per_entry_block, per_entry_usage, predict, table, Design, SPARSEMAX_CAND,
-};
+use salt::device::perf::shape::Shape;
+use salt::device::perf::{per_entry_block, per_entry_usage, predict, table, Design};
 use salt::device::{kernels, Compute, Cpu};
-use salt::neighbours::normalize_rows;
 use salt::pipeline::{kernel_problem, TransferConfig};
 
 use crate::fixtures::fasttext;
@@ -83,39 +80,12 @@ fn the_stress_case_is_predicted_under_a_tenth_of_a_second_on_an_h100() {
         })
         .unwrap()
         .unwrap();
-    let n_a = p.anchors_aux.len() / p.dim;
-    let mut used_anchor = vec![false; n_a];
-    nb.anchor
-        .iter()
-        .for_each(|&a| used_anchor[a as usize] = true);
-    // Michelot's passes on 500 rows spread over the queries, from f32 similarities of the
-    // normalised rows (as the kernels compute them).
-    let q = normalize_rows(&p.queries_aux, p.dim);
-    let a = normalize_rows(&p.anchors_aux, p.dim);
-    let step = nb.len() / 500;
-    let rows: Vec<Vec<f32>> = (0..500)
-        .map(|i| {
-            let qr = &q[i * step * p.dim..(i * step + 1) * p.dim];
-            a.chunks(p.dim)
-                .map(|ar| qr.iter().zip(ar).map(|(x, y)| x * y).sum())
-                .collect()
-        })
-        .collect();
-    let shape = Shape {
-        n_q: nb.len(),
-        n_a,
-        n_u: used_anchor.iter().filter(|&&u| u).count(),
-        dim: p.dim,
-        h_t: p.h_t,
-        h_s: p.h_s,
-        untied: p.anchors_s.output.is_some(),
-        ks: nb.k_histogram(),
-        michelot: michelot_mean(
-            rows.iter().map(Vec::as_slice),
-            kernels::launch_block("salt_sparsemax_tau") as usize,
-            SPARSEMAX_CAND,
-        ),
-    };
+    let shape = Shape::measure(
+        (&p.queries_aux, &p.anchors_aux, p.dim),
+        (p.h_t, p.h_s, p.anchors_s.output.is_some()),
+        &nb,
+        500,
+    );
     let k_max = shape.ks.last().unwrap().0;
     println!(
         "SmolLM2 stress case: {} queries, {} anchors ({} used), dim {}, h_t {}, h_s {}, k up to {k_max}, {:.3e} support entries; the threshold on 500 rows: {:.1} steps from -inf (a pass each), or {:.1} steps in {:.2} passes with {:.0} candidates in shared memory",

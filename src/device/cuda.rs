@@ -1,11 +1,17 @@
 //! The GPU launcher (feature `cuda`): cudarc's driver API, loaded at run time, and the
 //! kernels of `kernels/` compiled by NVRTC ([`super::nvrtc`]) for the device's
 //! architecture at first use. The PTX is cached under `$SALT_CACHE/kernels`, keyed by the
-//! architecture and a hash of the sources, so later runs skip the compile.
+//! architecture and a hash of the sources, so later runs skip the compile. A cubin for the
+//! device's exact architecture in the same place (as `examples/gpu_check.rs` prepares) is
+//! loaded first: the driver runs it without JIT, even when it is older than the NVRTC that
+//! made the PTX (which it would refuse).
+//!
+//! [`Cuda::time_kernels`] records a CUDA event pair around every launch, for per-kernel GPU
+//! times ([`Cuda::kernel_ms`]).
 
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr};
 use sha2::{Digest, Sha256};
@@ -34,11 +40,13 @@ impl DeviceBuf for CudaBuf {
 
 /// One GPU with the kernels loaded.
 pub struct Cuda {
-    // Kept alive: the module and functions belong to it.
-    _ctx: Arc<CudaContext>,
+    // The module and functions belong to it.
+    ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     functions: HashMap<&'static str, CudaFunction>,
     name: String,
+    /// Milliseconds per launch, by kernel, while timing is on.
+    times: Mutex<Option<Vec<(&'static str, f64)>>>,
 }
 
 fn launch_err(kernel: &'static str) -> impl Fn(cudarc::driver::DriverError) -> DeviceError {
@@ -79,10 +87,17 @@ impl Cuda {
         let mut functions = HashMap::new();
         let mut nvrtc: Option<Nvrtc> = None;
         for (file, src) in sources() {
-            let ptx = cached_ptx(file, &src, &arch, &mut nvrtc)?;
-            let module = ctx
-                .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
-                .map_err(launch_err("load_module"))?;
+            let sm = format!("sm_{major}{minor}");
+            let cubin = std::fs::read(cubin_cache_path(file, &src, &sm)).ok();
+            let module = match cubin.map(|c| ctx.load_module(cudarc::nvrtc::Ptx::from_binary(c))) {
+                Some(Ok(m)) => m,
+                // No cubin for this GPU (or the driver refused it): the PTX, JIT-compiled.
+                _ => {
+                    let ptx = cached_ptx(file, &src, &arch, &mut nvrtc)?;
+                    ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+                        .map_err(launch_err("load_module"))?
+                }
+            };
             let entries = ENTRY_POINTS
                 .iter()
                 .find(|(f, _)| *f == file)
@@ -95,12 +110,42 @@ impl Cuda {
             }
         }
         Ok(Self {
-            _ctx: ctx,
+            ctx,
             stream,
             functions,
             name: format!("{device} ({gpu}, {arch})"),
+            times: Mutex::new(None),
         })
     }
+
+    /// Starts (or stops) timing every launch with CUDA events; starting clears the times.
+    pub fn time_kernels(&self, on: bool) {
+        if let Ok(mut t) = self.times.lock() {
+            *t = on.then(Vec::new);
+        }
+    }
+
+    /// The GPU milliseconds of each kernel since timing started, summed over its launches,
+    /// in the order the kernels first ran.
+    #[must_use]
+    pub fn kernel_ms(&self) -> Vec<(&'static str, f64)> {
+        let mut out: Vec<(&'static str, f64)> = Vec::new();
+        if let Ok(t) = self.times.lock() {
+            for &(k, ms) in t.iter().flatten() {
+                match out.iter_mut().find(|(n, _)| *n == k) {
+                    Some(e) => e.1 += ms,
+                    None => out.push((k, ms)),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where a cubin of `file` for `sm` (`sm_90`) is looked for: beside the PTX cache.
+#[must_use]
+pub fn cubin_cache_path(file: &str, src: &str, sm: &str) -> std::path::PathBuf {
+    ptx_cache_path(file, src, sm).with_extension("cubin")
 }
 
 /// Where the PTX of `file` (source `src`) for `arch` is cached: under `$SALT_CACHE/kernels`,
@@ -209,6 +254,19 @@ impl Launcher for Cuda {
                 kernel,
                 reason: "not loaded".into(),
             })?;
+        let timing = self.times.lock().map(|t| t.is_some()).unwrap_or(false);
+        let events = if timing {
+            let ev = || {
+                self.ctx
+                    .new_event(Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT))
+                    .map_err(launch_err(kernel))
+            };
+            let (a, b) = (ev()?, ev()?);
+            a.record(&self.stream).map_err(launch_err(kernel))?;
+            Some((a, b))
+        } else {
+            None
+        };
         // SAFETY: the caller guarantees that params match the kernel and point to live
         // device buffers of this context.
         unsafe {
@@ -222,6 +280,15 @@ impl Launcher for Cuda {
             )
         }
         .map_err(launch_err(kernel))?;
+        if let Some((a, b)) = events {
+            b.record(&self.stream).map_err(launch_err(kernel))?;
+            let ms = a.elapsed_ms(&b).map_err(launch_err(kernel))?;
+            if let Ok(mut t) = self.times.lock() {
+                if let Some(v) = t.as_mut() {
+                    v.push((kernel, f64::from(ms)));
+                }
+            }
+        }
         self.stream.synchronize().map_err(launch_err(kernel))
     }
 }

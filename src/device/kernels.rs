@@ -157,6 +157,11 @@ impl<L: Launcher> KernelDevice<L> {
         }
     }
 
+    /// Its launcher (for a GPU's per-kernel timings).
+    pub fn launcher(&self) -> &L {
+        &self.launcher
+    }
+
     /// The same device, taking G from where `gram` says.
     #[must_use]
     pub fn with_gram(self, gram: GramChoice) -> Self {

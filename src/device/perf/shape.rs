@@ -25,6 +25,50 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// The shape of a problem: the auxiliary vectors of its queries and anchors (`dim`
+    /// wide), its widths and whether the source is untied, and the neighbours `nb` the CPU
+    /// path (or a device) found; the threshold kernel's passes measured on `sample` rows of
+    /// similarities spread over the queries (f32 dot products of the normalised rows, as the
+    /// kernels compute them).
+    #[must_use]
+    pub fn measure(
+        aux: (&[f32], &[f32], usize),
+        widths: (usize, usize, bool),
+        nb: &crate::neighbours::Neighbours,
+        sample: usize,
+    ) -> Self {
+        let (queries_aux, anchors_aux, dim) = aux;
+        let (h_t, h_s, untied) = widths;
+        let n_a = anchors_aux.len() / dim.max(1);
+        let mut used = vec![false; n_a];
+        nb.anchor.iter().for_each(|&a| used[a as usize] = true);
+        let q = crate::neighbours::normalize_rows(queries_aux, dim);
+        let a = crate::neighbours::normalize_rows(anchors_aux, dim);
+        let step = (nb.len() / sample.max(1)).max(1);
+        let rows: Vec<Vec<f32>> = (0..nb.len())
+            .step_by(step)
+            .take(sample)
+            .map(|i| {
+                let qr = &q[i * dim..(i + 1) * dim];
+                a.chunks(dim)
+                    .map(|ar| qr.iter().zip(ar).map(|(x, y)| x * y).sum())
+                    .collect()
+            })
+            .collect();
+        let block = crate::device::kernels::launch_block("salt_sparsemax_tau") as usize;
+        Self {
+            n_q: nb.len(),
+            n_a,
+            n_u: used.iter().filter(|&&u| u).count(),
+            dim,
+            h_t,
+            h_s,
+            untied,
+            ks: nb.k_histogram(),
+            michelot: michelot_mean(rows.iter().map(Vec::as_slice), block, super::SPARSEMAX_CAND),
+        }
+    }
+
     /// The sum over tokens of `f(k)`.
     #[must_use]
     pub fn sum_k(&self, f: impl Fn(f64) -> f64) -> f64 {
