@@ -72,6 +72,17 @@ pub fn fasttext(lang: &str) -> PathBuf {
     p
 }
 
+/// The SmolLM2 stress case: SmolLM2 <- the whole USE vocabulary (106k new tokens, 21.9k
+/// anchors), with the Korean fastText vectors.
+pub fn stress_config() -> TransferConfig {
+    TransferConfig::new(
+        asset("models/smollm2-135m-instruct-q4_1.gguf"),
+        asset("plm/use"),
+        AuxSource::FastTextBin(fasttext("ko")),
+        "unused.gguf".into(),
+    )
+}
+
 /// Adapts `model` to USE trimmed to `lang` with `method`; cached per (model, lang, method).
 pub fn adapted(model: &str, lang: &str, method: Method) -> (PathBuf, TransferReport) {
     // One build at a time: tests asking for the same output wait for the first.

@@ -19,7 +19,7 @@ use salt::regression::{
     literal_centred_row, literal_pinv_row, relative_error, rows_f64, Regressed, RegressionInput,
 };
 
-use crate::fixtures::fasttext;
+use crate::fixtures::{fasttext, stress_config};
 use crate::util::asset;
 
 #[test]
@@ -276,13 +276,7 @@ fn shim_matches_the_cpu_path_on_the_korean_demo() {
 
 #[test]
 fn shim_matches_the_cpu_path_on_a_slice_of_the_stress_case() {
-    let cfg = TransferConfig::new(
-        asset("models/smollm2-135m-instruct-q4_1.gguf"),
-        asset("plm/use"),
-        AuxSource::FastTextBin(fasttext("ko")),
-        "unused.gguf".into(),
-    );
-    let p = kernel_problem(&cfg).unwrap();
+    let p = kernel_problem(&stress_config()).unwrap();
     let n = p.queries_aux.len() / p.dim;
     // 2,000 queries spread over the 106k new tokens.
     let pick: Vec<usize> = (0..2000).map(|i| i * (n / 2000)).collect();
@@ -524,6 +518,24 @@ fn shim_at_real_block_sizes_on_synthetic_edge_cases() {
     }
 }
 
+/// The CPU path's supports and the shim's at 256 threads per block.
+fn cpu_and_shim_256_neighbours(
+    queries: &[f32],
+    anchors: &[f32],
+    dim: usize,
+) -> (Neighbours, Neighbours) {
+    let go = &mut |_: usize, _: usize| true;
+    let cpu = Cpu
+        .neighbours(queries, anchors, dim, None, go)
+        .unwrap()
+        .unwrap();
+    let shim = KernelDevice::new(Shim::at_block(256))
+        .neighbours(queries, anchors, dim, None, go)
+        .unwrap()
+        .unwrap();
+    (cpu, shim)
+}
+
 /// Neighbours at 256 threads per block, with ties: anchors that are the same unit vectors
 /// give equal similarities, so supports hold tied anchors and the threshold lands on
 /// them; the shim's supports match the CPU's.
@@ -542,15 +554,7 @@ fn shim_neighbours_at_real_block_size_with_ties() {
     for d in 0..dim {
         queries[dim + d] = 0.5 * (v[d] + anchors[30 * dim + d]);
     }
-    let go = &mut |_: usize, _: usize| true;
-    let cpu = Cpu
-        .neighbours(&queries, &anchors, dim, None, go)
-        .unwrap()
-        .unwrap();
-    let shim = KernelDevice::new(Shim::at_block(256))
-        .neighbours(&queries, &anchors, dim, None, go)
-        .unwrap()
-        .unwrap();
+    let (cpu, shim) = cpu_and_shim_256_neighbours(&queries, &anchors, dim);
     assert_eq!(
         cpu.row(0).0,
         &(10..20).collect::<Vec<u32>>()[..],
@@ -571,15 +575,7 @@ fn shim_threshold_falls_back_to_the_row_when_candidates_overflow() {
     let anchors: Vec<f32> = v.iter().copied().cycle().take(n_a * dim).collect();
     let mut queries = seeded_table(2 * dim, 7);
     queries[..dim].copy_from_slice(&v);
-    let go = &mut |_: usize, _: usize| true;
-    let cpu = Cpu
-        .neighbours(&queries, &anchors, dim, None, go)
-        .unwrap()
-        .unwrap();
-    let shim = KernelDevice::new(Shim::at_block(256))
-        .neighbours(&queries, &anchors, dim, None, go)
-        .unwrap()
-        .unwrap();
+    let (cpu, shim) = cpu_and_shim_256_neighbours(&queries, &anchors, dim);
     assert_eq!(cpu.row(0).0.len(), n_a, "query 0: every anchor");
     assert_eq!(shim.row(0).0.len(), n_a, "query 0 on the shim");
     let differ = compare_supports(&cpu, &shim);

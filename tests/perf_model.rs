@@ -5,16 +5,14 @@
 //! for the kernels of this build and for the design before them, prints both, and fails
 //! when this build's kernels, launches and synchronisations would take more than 0.1 s.
 
-use salt::auxvec::AuxSource;
 use salt::device::nvrtc::{usage, KernelUsage, Nvrtc};
 use salt::device::perf::gpu::H100_SXM;
 use salt::device::perf::shape::Shape;
 use salt::device::perf::{per_entry_block, per_entry_usage, predict, table, Design};
 use salt::device::{kernels, Compute, Cpu};
-use salt::pipeline::{kernel_problem, TransferConfig};
+use salt::pipeline::kernel_problem;
 
-use crate::fixtures::fasttext;
-use crate::util::asset;
+use crate::fixtures::stress_config;
 
 /// ptxas's report for sm_90, and each source's compute_90 PTX as (file, text).
 struct Compiled {
@@ -67,13 +65,7 @@ fn the_stress_case_is_predicted_under_a_tenth_of_a_second_on_an_h100() {
         "no double2 reads in regress.cu"
     );
 
-    let cfg = TransferConfig::new(
-        asset("models/smollm2-135m-instruct-q4_1.gguf"),
-        asset("plm/use"),
-        AuxSource::FastTextBin(fasttext("ko")),
-        "unused.gguf".into(),
-    );
-    let p = kernel_problem(&cfg).unwrap();
+    let p = kernel_problem(&stress_config()).unwrap();
     let nb = Cpu
         .neighbours(&p.queries_aux, &p.anchors_aux, p.dim, None, &mut |_, _| {
             true

@@ -55,6 +55,22 @@ pub fn anchor_gram(s: &Shape, g: &Gpu) -> Work {
     }
 }
 
+/// w B (and w B_out) for `n` tokens of support size `k` at `threads` per block, both
+/// designs: consecutive threads on consecutive columns, a chain of k multiply-adds per
+/// column and table, the source rows from L2 as far as they fit it. Adds the work to `w`;
+/// returns a block's serial clocks.
+fn combine(w: &mut Work, s: &Shape, g: &Gpu, k: f64, n: f64, threads: f64) -> f64 {
+    let tables = if s.untied { 2.0 } else { 1.0 };
+    let h_s = s.h_s as f64;
+    let b_bytes = (s.n_a * s.h_s * 4) as f64 * tables;
+    let b_hit = (g.l2_bytes / b_bytes).min(1.0);
+    w.fma64 += n * k * h_s * tables;
+    w.cvt64 += n * k * h_s * tables;
+    w.l2_bytes += n * (k * h_s * 4.0 * tables + h_s * 4.0 * tables + k * 4.0);
+    w.hbm_bytes += n * (k * h_s * 4.0 * tables * (1.0 - b_hit) + h_s * 4.0 * tables);
+    (h_s / threads).ceil() * k * g.fma64_latency_clk * tables
+}
+
 /// Columns of the Cholesky panel for a k.
 fn panel(k: usize) -> usize {
     crate::device::kernels::panel_columns(k).max(1)
@@ -69,13 +85,9 @@ fn panel(k: usize) -> usize {
 #[must_use]
 pub fn regress(s: &Shape, g: &Gpu, gram: bool, launches: f64) -> Work {
     let lat = g.fma64_latency_clk;
-    let tables = if s.untied { 2.0 } else { 1.0 };
     let gram_in_l2 = g.fits_l2((s.n_u * s.n_u * 8) as f64);
     let a_in_l2 = g.fits_l2((s.n_a * s.h_t * 4) as f64);
-    let b_bytes = (s.n_a * s.h_s * 4) as f64 * tables;
-    // Share of the source rows' reads that L2 serves.
-    let b_hit = (g.l2_bytes / b_bytes).min(1.0);
-    let (h_t, h_s) = (s.h_t as f64, s.h_s as f64);
+    let h_t = s.h_t as f64;
     let mut w = Work {
         stage: "regression",
         kernel: "salt_regress",
@@ -159,12 +171,8 @@ pub fn regress(s: &Shape, g: &Gpu, gram: bool, launches: f64) -> Work {
                 + (kf / 256.0).ceil() * 16.0 * lat
                 + g.l2_latency_clk
                 + 2.0 * g.barrier_clk);
-        // 4. w B (and w B_out): a chain of k multiply-adds per column and table.
-        w.fma64 += n * kf * h_s * tables;
-        w.cvt64 += n * kf * h_s * tables;
-        w.l2_bytes += n * (kf * h_s * 4.0 * tables + h_s * 4.0 * tables + kf * 4.0);
-        w.hbm_bytes += n * (kf * h_s * 4.0 * tables * (1.0 - b_hit) + h_s * 4.0 * tables);
-        clk += (h_s / 256.0).ceil() * kf * lat * tables;
+        // 4. w B (and w B_out).
+        clk += combine(&mut w, s, g, kf, n, 256.0);
         w.block_clk += n * clk;
     }
     w
@@ -179,10 +187,7 @@ pub fn regress(s: &Shape, g: &Gpu, gram: bool, launches: f64) -> Work {
 #[must_use]
 pub fn regress_per_entry(s: &Shape, g: &Gpu, shared: bool, launches: f64) -> Work {
     let lat = g.fma64_latency_clk;
-    let tables = if s.untied { 2.0 } else { 1.0 };
-    let b_bytes = (s.n_a * s.h_s * 4) as f64 * tables;
-    let b_hit = (g.l2_bytes / b_bytes).min(1.0);
-    let (h_t, h_s) = (s.h_t as f64, s.h_s as f64);
+    let h_t = s.h_t as f64;
     let decode = 20.0;
     let mut w = Work {
         stage: "regression",
@@ -225,11 +230,7 @@ pub fn regress_per_entry(s: &Shape, g: &Gpu, shared: bool, launches: f64) -> Wor
         };
         clk += kf * kf * per + 2.0 * kf * g.div64_latency_clk;
         // w B.
-        w.fma64 += n * kf * h_s * tables;
-        w.cvt64 += n * kf * h_s * tables;
-        w.l2_bytes += n * (kf * h_s * 4.0 * tables + h_s * 4.0 * tables + kf * 4.0);
-        w.hbm_bytes += n * (kf * h_s * 4.0 * tables * (1.0 - b_hit) + h_s * 4.0 * tables);
-        clk += (h_s / 64.0).ceil() * kf * lat * tables;
+        clk += combine(&mut w, s, g, kf, n, 64.0);
         w.block_clk += n * clk;
     }
     w
