@@ -1,19 +1,19 @@
 // The per-token regression of docs/method.md section 4, one block per token:
 //   A = anchors_t[idx] (k x h_t), e = queries_t[q], G = A A^T (k x k, f64),
-//   w = G^-1 (A e) by a blocked Cholesky and two blocked triangular solves,
-//   row = w B (B = anchors_s[idx], and w B_out).
+//   w = G^-1 (A e) by a blocked left-looking Cholesky that also solves L y = A e, then a
+//   blocked L^T w = y, and row = w B (B = anchors_s[idx], and w B_out).
 // G comes from the anchors' Gram matrix when the host made one (salt_anchor_gram in
 // product.cu: a gather of k^2 / 2 entries), else from k^2 / 2 dot products here. It lives in
 // a global scratch of k_max^2 + 3 k_max doubles per block (k rows of stride k, then A e, the
-// row means, the reciprocals of L's diagonal); the Cholesky's panel is staged in shared
-// memory. A pivot at or below `pivot_tol` times G's
-// largest diagonal entry marks the token (status 1): G is too close to singular for
-// G^-1 = G^+, and the host solves it on the CPU path instead.
+// row means, the reciprocals of L's diagonal); the Cholesky's panel and the columns left of
+// it are staged in shared memory. A pivot at or below `pivot_tol` times G's largest
+// diagonal entry marks the token (status 1): G is too close to singular for G^-1 = G^+, and
+// the host solves it on the CPU path instead.
 // With `affine` (salt-centred) the same solve runs in the support's centred coordinates and
 // the weights are made to sum to one (steps 1c and 3b).
 // Barriers per token: about 2 k / (threads / 32) for A e, 3 per panel of the Cholesky and 2
-// per staged block of columns left of it, 2 per block of the backward solve; the kernel is written for 256 threads, and runs (slower) with
-// any power of two down to 1.
+// per staged block of columns left of it, 2 per block of the backward solve. The kernel is
+// written for 256 threads, and runs (slower) with any power of two down to 1.
 #include "salt_kernels.h"
 
 // Doubles of the Cholesky's shared memory (44 KB): the panel T (nb columns) and the staged

@@ -11,8 +11,9 @@ cargo build --release --locked --all-targets
 export SALT_REQUIRE_NVRTC=1
 # The hostile-input tests print their counts (inputs, parses, typed errors, panics,
 # peak memory) and each bad-input row's message, and the kernel tests their NVRTC
-# registers and spills and the shim's agreement with the CPU path: show them in the CI log.
-shown=(readers_hostile:: gguf_hostile::mutation bad_inputs:: kernels::)
+# registers and spills and the shim's agreement with the CPU path, and the performance
+# model its predictions: show them in the CI log.
+shown=(readers_hostile:: gguf_hostile::mutation bad_inputs:: kernels:: perf_model::)
 skip=()
 for t in "${shown[@]}"; do skip+=(--skip "$t"); done
 cargo test --release --locked -- "${skip[@]}"
