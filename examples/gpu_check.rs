@@ -446,7 +446,7 @@ mod check {
             kernels::launch_block,
         );
         println!(
-            "\n{} queries: the model (an {}) beside this GPU\n| kernel | predicted ms | limited by | measured ms |\n| --- | --- | --- | --- |",
+            "\n{} queries: the model (an {}) beside this GPU\n| kernel | predicted ms | limited by | measured ms | measured rate of that resource |\n| --- | --- | --- | --- | --- |",
             shape.n_q, H100_SXM.name
         );
         let mut rows = Vec::new();
@@ -455,21 +455,26 @@ mod check {
                 .iter()
                 .find(|(k, _)| *k == e.work.kernel)
                 .map(|&(_, ms)| ms);
+            // What the kernel drew of its limiting resource: the ceilings the design rests
+            // on (random 8-byte gathers inside salt_regress, f64 products in
+            // salt_anchor_gram), measured through the kernels themselves.
+            let rate = m.and_then(|ms| e.rate_at(ms / 1e3));
             println!(
-                "| {} | {:.2} | {} | {} |",
+                "| {} | {:.2} | {} | {} | {} |",
                 e.work.kernel,
                 e.seconds * 1e3,
                 e.limit,
-                m.map_or("-".to_owned(), |ms| format!("{ms:.2}"))
+                m.map_or("-".to_owned(), |ms| format!("{ms:.2}")),
+                rate.as_deref().unwrap_or("-")
             );
             rows.push(
                 json!({"kernel": e.work.kernel, "predicted_ms": e.seconds * 1e3,
-                             "limit": e.limit, "measured_ms": m}),
+                             "limit": e.limit, "measured_ms": m, "measured_rate": rate}),
             );
         }
         let total: f64 = measured.iter().map(|m| m.1).sum();
         println!(
-            "| total | {:.2} | | {} |",
+            "| total | {:.2} | | {} | |",
             p.kernels_s * 1e3,
             if measured.is_empty() {
                 "-".to_owned()

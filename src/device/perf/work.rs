@@ -47,6 +47,25 @@ pub struct Estimate {
     pub resident: u32,
 }
 
+impl Estimate {
+    /// The rate at which a run of `measured_s` seconds used the resource that limits this
+    /// kernel in the model (`2.1 TB/s of L2 bandwidth`), to set beside the GPU's assumed
+    /// peak; None when latency limits it.
+    #[must_use]
+    pub fn rate_at(&self, measured_s: f64) -> Option<String> {
+        let w = &self.work;
+        let (amount, unit) = match self.limit {
+            "arithmetic" => (2.0 * (w.fma64 + w.fma32), "TFLOP/s"),
+            "shared memory" => (w.smem_bytes, "TB/s of shared memory"),
+            "L1 sectors" => (w.l1_sectors * 32.0, "TB/s of L1 sectors"),
+            "L2 bandwidth" => (w.l2_bytes, "TB/s of L2"),
+            "HBM bandwidth" => (w.hbm_bytes, "TB/s of HBM"),
+            _ => return None,
+        };
+        (measured_s > 0.0).then(|| format!("{:.2} {unit}", amount / measured_s / 1e12))
+    }
+}
+
 /// The time of `w` on `gpu` with `resident` blocks per SM.
 #[must_use]
 pub fn estimate(w: &Work, gpu: &Gpu, resident: u32) -> Estimate {
@@ -106,6 +125,8 @@ mod tests {
         let e = estimate(&w, &g, 4);
         assert_eq!(e.limit, "HBM bandwidth");
         assert!((e.seconds - 0.1 / 0.75).abs() < 1e-9);
+        // Measured at 0.2 s: 3.35e11 bytes / 0.2 s = 1.68 TB/s.
+        assert_eq!(e.rate_at(0.2).as_deref(), Some("1.68 TB/s of HBM"));
         // Serial clocks over 2 resident blocks per SM, plus 10 launches.
         let w = Work {
             block_clk: 132.0 * 1.98e9 * 2.0,
