@@ -10,7 +10,8 @@
 // only those: two passes over the row. A thread with more values above the start than its
 // share (not seen on real rows) sends the block back to stepping over the whole row.
 // salt_sparsemax_support: the support's indices, ascending, and weights z - tau, written
-// from out_offsets[row] (the host's prefix sum of the counts).
+// from out_offsets[row] (the host's prefix sum of the counts); the row is read coalesced,
+// a tile at a time, into shared memory.
 #include "salt_kernels.h"
 
 #define SALT_MICHELOT_STEPS 1000
@@ -118,36 +119,55 @@ extern "C" __global__ void salt_sparsemax_tau(const float *sims, int n_a, double
     }
 }
 
+// Row values per tile of salt_sparsemax_support, and the tile in shared memory with one
+// float of padding every 32, so that threads reading their own contiguous runs of 32 hit
+// 32 different banks (33 KB).
+#define SALT_SUPPORT_TILE 8192
+#define SALT_PAD(i) ((i) + (i) / 32)
+
 extern "C" __global__ void salt_sparsemax_support(const float *sims, int n_a, const double *tau,
                                                   const long long *out_offsets,
                                                   unsigned *out_index, float *out_weight) {
+    __shared__ float buf[SALT_PAD(SALT_SUPPORT_TILE)];
     __shared__ int before[SALT_MAX_BLOCK];
+    __shared__ int total;
     const float *z = sims + (long long)blockIdx.x * n_a;
     const double t = tau[blockIdx.x];
-    // Each thread takes one contiguous chunk, so that the output stays in index order.
-    const int chunk = (n_a + blockDim.x - 1) / blockDim.x;
-    const int lo = threadIdx.x * chunk;
-    const int hi = lo + chunk < n_a ? lo + chunk : n_a;
-    int n = 0;
-    for (int a = lo; a < hi; a++) n += (double)z[a] > t ? 1 : 0;
-    before[threadIdx.x] = n;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        int acc = 0;
-        for (unsigned i = 0; i < blockDim.x; i++) {
-            const int c = before[i];
-            before[i] = acc;
-            acc += c;
+    long long o_row = out_offsets[blockIdx.x];
+    // Tile by tile: the row read coalesced into shared memory, then each thread takes one
+    // contiguous run of it, so that the output stays in index order.
+    for (int base = 0; base < n_a; base += SALT_SUPPORT_TILE) {
+        const int len = n_a - base < SALT_SUPPORT_TILE ? n_a - base : SALT_SUPPORT_TILE;
+        // The last tile's runs are written.
+        __syncthreads();
+        for (int i = threadIdx.x; i < len; i += blockDim.x) buf[SALT_PAD(i)] = z[base + i];
+        __syncthreads();
+        const int chunk = (len + blockDim.x - 1) / blockDim.x, me = (int)threadIdx.x;
+        const int lo = me * chunk < len ? me * chunk : len;
+        const int hi = lo + chunk < len ? lo + chunk : len;
+        int n = 0;
+        for (int a = lo; a < hi; a++) n += (double)buf[SALT_PAD(a)] > t ? 1 : 0;
+        before[threadIdx.x] = n;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int acc = 0;
+            for (unsigned i = 0; i < blockDim.x; i++) {
+                const int c = before[i];
+                before[i] = acc;
+                acc += c;
+            }
+            total = acc;
         }
-    }
-    __syncthreads();
-    long long o = out_offsets[blockIdx.x] + before[threadIdx.x];
-    for (int a = lo; a < hi; a++) {
-        const double v = (double)z[a];
-        if (v > t) {
-            out_index[o] = (unsigned)a;
-            out_weight[o] = (float)(v - t);
-            o++;
+        __syncthreads();
+        long long o = o_row + before[threadIdx.x];
+        for (int a = lo; a < hi; a++) {
+            const double v = (double)buf[SALT_PAD(a)];
+            if (v > t) {
+                out_index[o] = (unsigned)(base + a);
+                out_weight[o] = (float)(v - t);
+                o++;
+            }
         }
+        o_row += total;
     }
 }

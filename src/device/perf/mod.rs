@@ -93,7 +93,7 @@ pub fn works(design: Design, shape: &Shape, g: &Gpu) -> Vec<Work> {
             vec![
                 neighbours::cosine_per_row(shape, g),
                 neighbours::sparsemax_tau(shape, g, m.plain_steps, m.plain_steps, 0.0),
-                neighbours::sparsemax_support(shape, g, nnz),
+                neighbours::sparsemax_support_chunked(shape, g, nnz),
                 regression::regress_per_entry(shape, g, true, shared_launches),
                 regression::regress_per_entry(shape, g, false, global_launches),
             ]

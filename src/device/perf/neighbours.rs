@@ -60,13 +60,14 @@ pub fn sparsemax_tau(s: &Shape, g: &Gpu, row_passes: f64, steps: f64, cands: f64
     }
 }
 
-/// `salt_sparsemax_support`: each thread reads its contiguous chunk twice (count, then
-/// write): every lane its own sector, so 32 sectors per warp load; thread 0 scans the
-/// counts.
+/// `salt_sparsemax_support`: the row read coalesced into shared memory 8,192 values at a
+/// time, each thread counting then writing its contiguous run from there (padded: no bank
+/// conflicts), thread 0 scanning the counts; 4 barriers per tile.
 #[must_use]
 pub fn sparsemax_support(s: &Shape, g: &Gpu, nnz: f64) -> Work {
     let rows = s.n_q as f64;
     let n_a = s.n_a as f64;
+    let tiles = (n_a / 8192.0).ceil();
     let chunks = s.n_q.div_ceil(chunk_rows(s.n_a)) as f64;
     Work {
         stage: "neighbours",
@@ -75,12 +76,28 @@ pub fn sparsemax_support(s: &Shape, g: &Gpu, nnz: f64) -> Work {
         // The counts before it, its supports after it.
         syncs: 3.0 * chunks,
         cvt64: rows * 2.0 * n_a,
-        l1_sectors: rows * 2.0 * n_a,
+        smem_bytes: rows * 3.0 * n_a * 4.0,
         l2_bytes: rows * n_a * 4.0 + nnz * 8.0,
         hbm_bytes: rows * n_a * 4.0 + nnz * 8.0,
         block_clk: rows
-            * (2.0 * (g.hbm_latency_clk + n_a / 256.0 * 4.0) + 2.0 * g.barrier_clk + 256.0 * 4.0),
+            * tiles
+            * (g.hbm_latency_clk + 4.0 * g.barrier_clk + 2.0 * 32.0 * 4.0 + 256.0 * 4.0),
         ..Default::default()
+    }
+}
+
+/// `salt_sparsemax_support` before the tiled version: each thread read its contiguous
+/// chunk of the row twice (count, then write) from global memory, every lane its own
+/// sector, so 32 sectors per warp load.
+#[must_use]
+pub fn sparsemax_support_chunked(s: &Shape, g: &Gpu, nnz: f64) -> Work {
+    let (rows, n_a) = (s.n_q as f64, s.n_a as f64);
+    Work {
+        smem_bytes: 0.0,
+        l1_sectors: rows * 2.0 * n_a,
+        block_clk: rows
+            * (2.0 * (g.hbm_latency_clk + n_a / 256.0 * 4.0) + 2.0 * g.barrier_clk + 256.0 * 4.0),
+        ..sparsemax_support(s, g, nnz)
     }
 }
 
