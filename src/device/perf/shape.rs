@@ -42,14 +42,18 @@ impl Shape {
         let n_a = anchors_aux.len() / dim.max(1);
         let mut used = vec![false; n_a];
         nb.anchor.iter().for_each(|&a| used[a as usize] = true);
-        let q = crate::neighbours::normalize_rows(queries_aux, dim);
         let a = crate::neighbours::normalize_rows(anchors_aux, dim);
         let step = (nb.len() / sample.max(1)).max(1);
-        let rows: Vec<Vec<f32>> = (0..nb.len())
+        // Only the sampled queries are normalised (each row on its own, as the kernels do).
+        let picked: Vec<f32> = (0..nb.len())
             .step_by(step)
             .take(sample)
-            .map(|i| {
-                let qr = &q[i * dim..(i + 1) * dim];
+            .flat_map(|i| queries_aux[i * dim..(i + 1) * dim].iter().copied())
+            .collect();
+        let q = crate::neighbours::normalize_rows(&picked, dim);
+        let rows: Vec<Vec<f32>> = q
+            .chunks(dim.max(1))
+            .map(|qr| {
                 a.chunks(dim)
                     .map(|ar| qr.iter().zip(ar).map(|(x, y)| x * y).sum())
                     .collect()
