@@ -46,7 +46,8 @@ fn parse_name(s: &str) -> Option<(&str, usize, usize)> {
         return None;
     }
     let (no, count): (usize, usize) = (no.parse().ok()?, count.parse().ok()?);
-    (no >= 1).then_some((prefix, no - 1, count))
+    // No part 00000: checked, since `then_some` would compute `no - 1` first.
+    no.checked_sub(1).map(|i| (prefix, i, count))
 }
 
 /// A file stem without its split suffix (`ko-00001-of-00003` -> `ko`); others unchanged.
