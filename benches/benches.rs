@@ -107,6 +107,6 @@ pub fn report_against(group: &str, id: &str, target_s: f64) {
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, head_fit::whole_fit, transfer::stress_transfer, train_step::step_vs_forward, device::gpu_stages
+    targets = gguf_io::rewrite_vs_copy, regression::gram_vs_literal, head_fit::loss_vs_gemm, head_fit::whole_fit, transfer::stress_transfer, train_step::step_vs_forward, device::gpu_stages, device::fingerprint_vs_copy
 }
 criterion_main!(benches);

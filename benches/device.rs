@@ -83,3 +83,27 @@ pub fn gpu_stages(c: &mut Criterion) {
 pub fn gpu_stages(_c: &mut Criterion) {
     eprintln!("skipping the GPU stage bench: build with --features cuda");
 }
+
+/// The key of a table kept on the device (`salt::device::resident`) against a plain copy
+/// of the same 256 MiB (the host's part of any upload): what recognising a table costs
+/// each call, against the upload it saves on a repeated one. Target: at most the copy.
+pub fn fingerprint_vs_copy(c: &mut Criterion) {
+    let bytes: Vec<u8> = (0..256u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut dst = vec![0u8; bytes.len()];
+    let mut g = c.benchmark_group("fingerprint");
+    g.sample_size(10);
+    g.bench_function("copy_256mib", |b| {
+        b.iter(|| dst.copy_from_slice(std::hint::black_box(&bytes)));
+    });
+    g.bench_function("fingerprint_256mib", |b| {
+        b.iter(|| salt::device::resident::fingerprint(std::hint::black_box(&bytes)));
+    });
+    g.finish();
+    println!("machine: {}", crate::machine());
+    crate::report_ratio(
+        "fingerprint",
+        "copy_256mib",
+        "fingerprint_256mib",
+        "at most 1",
+    );
+}

@@ -9,8 +9,9 @@
 //!   where `Cuda::open` looks for its cache, and ptxas's register report for sm_90.
 //! - `gpu_check run DIR` (on the GPU machine): the kernels against the CPU path on every row
 //!   (and against the literal formula on a sample), `salt` and `salt-centred`; each stage
-//!   timed (median of 5 after a warm-up) at h_s 576 and 4096; the host-device transfer
-//!   rate; a summary table, and `DIR/result.json`.
+//!   timed (median of 5 after a warm-up) at h_s 576 and 4096, with the tables kept on the
+//!   device from the call before and without; the host-device transfer rates (pageable and
+//!   page-locked); the random-gather probe; a summary table, and `DIR/result.json`.
 //!
 //! `gpu_check run DIR --dry-run` runs the same checks here with the CPU path standing in for
 //! the GPU and the stress case cut to 2,000 queries: it checks the folder and this program,
@@ -65,7 +66,8 @@ mod check {
     use salt::device::perf::gpu::H100_SXM;
     use salt::device::perf::shape::Shape;
     use salt::device::perf::{predict, Design};
-    use salt::device::{kernels, Compute, Cpu, KernelDevice};
+    use salt::device::probe::{gather, gather_on_host};
+    use salt::device::{kernels, Compute, Cpu, KernelDevice, Shim};
     use salt::neighbours::Neighbours;
     use salt::pipeline::{kernel_problem, TransferConfig};
     use salt::regression::{
@@ -367,15 +369,23 @@ mod check {
             if worst >= 1e-4 || worst_lit >= 1e-4 {
                 failures.push(format!("{} {label}: {worst:.2e} from the CPU, {worst_lit:.2e} from the literal formula", c.name));
             }
-            let gpu_s = if timed {
-                median_secs(|| {
+            // Warm: the tables (and the anchor Gram matrix) kept from the call before; cold:
+            // released before each call.
+            let (gpu_s, cold_s) = if timed {
+                let warm = median_secs(|| {
                     let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
-                })
+                });
+                let cold = median_secs(|| {
+                    gpu.release();
+                    let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
+                });
+                (warm, cold)
             } else {
-                f64::NAN
+                (f64::NAN, f64::NAN)
             };
             out[label] = json!({"paths": format!("{:?}", dev.paths), "max_rel_err_cpu": worst,
-                                "max_rel_err_literal": worst_lit, "cpu_s": cpu_s, "gpu_median_s": gpu_s});
+                                "max_rel_err_literal": worst_lit, "cpu_s": cpu_s, "gpu_median_s": gpu_s,
+                                "gpu_cold_median_s": cold_s});
         }
         if timed {
             out["gpu_neighbours_median_s"] = json!(median_secs(|| {
@@ -395,6 +405,65 @@ mod check {
         .ok()
         .flatten()
         .unwrap_or_default()
+    }
+
+    /// The random-gather probe (`kernels/probe.cu`) on tables of `cases` (name, doubles: a
+    /// power of two), `threads` threads of 256 reads each; `secs` times one run of what it
+    /// is given. A seeded table's sums are checked against the host's on the first 256
+    /// threads; a zeroed table's (the large one) must be zero.
+    fn gather_probe<L: Launcher>(
+        l: &L,
+        cases: &[(&str, usize, bool)],
+        threads: usize,
+        secs: &mut dyn FnMut(&mut dyn FnMut()) -> f64,
+        failures: &mut Vec<String>,
+    ) -> Value {
+        const READS: u32 = 256;
+        let mut rows = Vec::new();
+        for &(name, n, seeded) in cases {
+            let host: Vec<f64> = if seeded {
+                seeded_table(n, 5).iter().map(|&x| f64::from(x)).collect()
+            } else {
+                Vec::new()
+            };
+            let table = if seeded {
+                l.upload(bytemuck::cast_slice(&host))
+            } else {
+                l.zeroed(n * 8)
+            };
+            let mut sums = Err("not run".to_owned());
+            let s = match &table {
+                Ok(t) => secs(&mut || {
+                    sums = gather(l, t, n, threads, READS, 11).map_err(|e| e.to_string());
+                }),
+                Err(e) => {
+                    sums = Err(e.to_string());
+                    f64::NAN
+                }
+            };
+            let ok = match &sums {
+                Ok(v) if seeded => v[..256] == gather_on_host(&host, 256, READS, 11)[..],
+                Ok(v) => v.iter().all(|&x| x == 0.0),
+                Err(_) => false,
+            };
+            if !ok {
+                failures.push(format!("gather probe {name}: {:?}", sums.err()));
+            }
+            let reads = threads as f64 * f64::from(READS);
+            // Each 8-byte read costs a 32-byte sector.
+            let sector_tb_s = reads * 32.0 / s / 1e12;
+            println!(
+                "gather probe, {name} ({:.2} MiB): {:.2} ms, {:.2e} reads/s, {sector_tb_s:.2} TB/s of 32-byte sectors",
+                (n * 8) as f64 / f64::from(1u32 << 20),
+                s * 1e3,
+                reads / s
+            );
+            rows.push(
+                json!({"table": name, "bytes": n * 8, "seconds": s, "reads_per_s": reads / s,
+                             "sector_tb_s": sector_tb_s}),
+            );
+        }
+        json!(rows)
     }
 
     /// What `run` does.
@@ -515,6 +584,21 @@ mod check {
             println!("dry run (the CPU path standing in for the GPU):\ndemo {d}\nstress {s}");
             let nb = stress_neighbours(&stress);
             let _ = model_beside(dir, &stress, &nb, &[]);
+            // The probe's host code and kernel, through the shim, on small tables.
+            let _ = gather_probe(
+                &Shim::at_block(256),
+                &[("seeded", 1 << 12, true), ("zeroed", 1 << 14, false)],
+                512,
+                &mut |f| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                },
+                &mut failures,
+            );
+            for f in &failures {
+                eprintln!("FAILED: {f}");
+            }
             return i32::from(!failures.is_empty());
         }
         // Cuda::open finds the prepared PTX under $SALT_CACHE/kernels: no NVRTC needed.
@@ -527,16 +611,25 @@ mod check {
                 return 3;
             }
         };
-        // Host-device transfer rate, 256 MiB each way.
-        let bytes = vec![1u8; 256 << 20];
-        let t = Instant::now();
-        let buf = cuda.upload(&bytes);
-        let up = t.elapsed().as_secs_f64();
-        let mut back = vec![0u8; bytes.len()];
-        let t = Instant::now();
-        let down = buf.and_then(|b| cuda.download(&b, 0, &mut back));
-        let down_s = t.elapsed().as_secs_f64();
+        // Host-device transfer rates, 256 MiB each way: the driver's pageable copies, then
+        // through page-locked staging (what the launcher uses).
+        let bytes: Vec<u8> = (0..256u32 << 20).map(|i| (i % 251) as u8).collect();
         let gib = bytes.len() as f64 / f64::from(1u32 << 30);
+        let mut transfer = Vec::new();
+        let mut round_trip = true;
+        for staged in [false, true] {
+            cuda.stage_copies(staged);
+            let mut back = vec![0u8; bytes.len()];
+            let t = Instant::now();
+            let buf = cuda.upload(&bytes);
+            let up = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let down = buf.and_then(|b| cuda.download(&b, 0, &mut back));
+            let down_s = t.elapsed().as_secs_f64();
+            round_trip &= down.is_ok() && back == bytes;
+            transfer.push((staged, gib / up, gib / down_s));
+        }
+        cuda.stage_copies(true);
         let gpu = KernelDevice::new(cuda);
         println!("device: {}", gpu.name());
         if mode == Mode::Small {
@@ -555,7 +648,7 @@ mod check {
             print!("{r}");
         }
         let mut failures = Vec::new();
-        if down.is_err() || back != bytes {
+        if !round_trip {
             failures.push("the transfer probe did not round-trip".to_owned());
         }
         let demo_r = check_case(&gpu, &demo, demo.e.len() / demo.h_t, true, &mut failures);
@@ -574,20 +667,42 @@ mod check {
         let measured = gpu.launcher().kernel_ms();
         gpu.launcher().time_kernels(false);
         let model = model_beside(dir, &stress, &nb, &measured);
+        // The random-gather ceiling, stand-alone: a table that fits L2 (16 MiB) and one far
+        // larger (2 GiB, like the stress case's 3.8 GB anchor Gram matrix); CUDA events,
+        // after a warm-up. The model assumes 75% of 5.5 TB/s (L2) and of 3.35 TB/s (HBM).
+        let launcher = gpu.launcher();
+        let gathers = gather_probe(
+            launcher,
+            &[("L2-sized", 1 << 21, true), ("HBM-sized", 1 << 28, false)],
+            1 << 20,
+            &mut |f| {
+                f();
+                launcher.time_kernels(true);
+                f();
+                let ms: f64 = launcher.kernel_ms().iter().map(|k| k.1).sum();
+                launcher.time_kernels(false);
+                ms / 1e3
+            },
+            &mut failures,
+        );
         // The stress shape with h_s 4096: the regression alone, timed.
         stress.anchors_s = widen_rows(&stress.anchors_s, stress.h_s, 4096);
         stress.h_s = 4096;
         let wide_s = median_secs(|| {
             let _ = gpu.regress(&stress.input(false), &nb, &mut |_, _| true);
         });
-        let result = json!({"device": gpu.name(), "upload_gib_s": gib / up, "download_gib_s": gib / down_s,
+        let rates: Vec<Value> = transfer
+            .iter()
+            .map(|&(staged, up, down)| json!({"staged": staged, "upload_gib_s": up, "download_gib_s": down}))
+            .collect();
+        let result = json!({"device": gpu.name(), "transfer": rates,
                             "demo": demo_r, "stress": stress_r, "stress_hs4096_regression_median_s": wide_s,
-                            "stress_kernels_vs_model": model,
+                            "stress_kernels_vs_model": model, "gather_probe": gathers,
                             "failures": failures});
-        println!("\n| case | stage | GPU median s | CPU s | max rel. err vs CPU |\n| --- | --- | --- | --- | --- |");
+        println!("\n| case | stage | GPU median s (tables kept) | GPU median s (cold) | CPU s | max rel. err vs CPU |\n| --- | --- | --- | --- | --- | --- |");
         for (name, r) in [("demo", &result["demo"]), ("stress", &result["stress"])] {
             println!(
-                "| {name} | neighbours | {:.4} | {:.3} | supports differ: {} |",
+                "| {name} | neighbours | {:.4} | | {:.3} | supports differ: {} |",
                 r["gpu_neighbours_median_s"].as_f64().unwrap_or(f64::NAN),
                 r["cpu_neighbours_s"].as_f64().unwrap_or(f64::NAN),
                 r["supports_differ"]
@@ -595,19 +710,23 @@ mod check {
             for m in ["salt", "salt-centred"] {
                 let x = &r[m];
                 println!(
-                    "| {name} | regression {m} | {:.4} | {:.3} | {:.2e} |",
+                    "| {name} | regression {m} | {:.4} | {:.4} | {:.3} | {:.2e} |",
                     x["gpu_median_s"].as_f64().unwrap_or(f64::NAN),
+                    x["gpu_cold_median_s"].as_f64().unwrap_or(f64::NAN),
                     x["cpu_s"].as_f64().unwrap_or(f64::NAN),
                     x["max_rel_err_cpu"].as_f64().unwrap_or(f64::NAN)
                 );
             }
         }
-        println!("| stress, h_s 4096 | regression salt | {wide_s:.4} | | |");
-        println!(
-            "transfer: {:.1} GiB/s up, {:.1} GiB/s down",
-            gib / up,
-            gib / down_s
-        );
+        println!("| stress, h_s 4096 | regression salt | {wide_s:.4} | | | |");
+        for (staged, up, down) in transfer {
+            let how = if staged {
+                "page-locked staging"
+            } else {
+                "pageable"
+            };
+            println!("transfer ({how}): {up:.1} GiB/s up, {down:.1} GiB/s down");
+        }
         let path: PathBuf = dir.join("result.json");
         if let Err(e) = std::fs::write(
             &path,

@@ -709,3 +709,115 @@ fn shim_tiled_products_equal_plain_sums() {
         }
     }
 }
+
+/// The tables of a call stay on the device: the same tables again (fresh copies, as the
+/// pipeline makes for each method) are not uploaded again and the anchor Gram matrix is not
+/// made again, with the same rows; a changed table is uploaded (and a changed anchor table
+/// makes a new Gram matrix), and the rows follow it.
+#[test]
+fn shim_keeps_the_tables_of_the_last_call() {
+    let (n_a, h_t, h_s) = (120, 48, 24);
+    let anchors_t = seeded_table(n_a * h_t, 11);
+    let anchors_s = seeded_table(n_a * h_s, 12);
+    let ks = [1, 5, 17, 33, 40];
+    let nb = supports_of(&ks, n_a, &[0, 7, 9]);
+    let e = seeded_table((ks.len() + 1) * h_t, 13);
+    let dev = KernelDevice::new(Shim::at_block(64)).with_gram(GramChoice::Anchor);
+    let go = &mut |_: usize, _: usize| true;
+    let regress = |at: &[f32], bs: &[f32], affine: bool| -> Regressed {
+        // Fresh copies: the tables are recognised by content, not by address.
+        let (e, at, bs) = (e.clone(), at.to_vec(), bs.to_vec());
+        let inp = RegressionInput {
+            e: &e,
+            anchors_t: &at,
+            h_t,
+            anchors_s: &bs,
+            anchors_out: None,
+            h_s,
+            rcond: 1e-6,
+            affine,
+        };
+        let cpu = Cpu.regress(&inp, &nb, &mut |_, _| true).unwrap().unwrap();
+        let r = dev.regress(&inp, &nb, &mut |_, _| true).unwrap().unwrap();
+        for q in 0..nb.len() {
+            let err = relative_error(
+                &r.embd[q * h_s..(q + 1) * h_s],
+                &rows_f64(&cpu.embd, &[q as u32], h_s),
+            );
+            assert!(err < 1e-4, "query {q}: {err:.2e} from the CPU's row");
+        }
+        r
+    };
+    let table_bytes = |n: usize| (n * 4) as u64;
+    let first = regress(&anchors_t, &anchors_s, false);
+    let (up1, grams1) = dev.traffic();
+    assert_eq!(grams1, 1);
+    assert!(up1 > table_bytes(anchors_t.len() + anchors_s.len() + e.len()));
+    // The same tables again: only the call's own small buffers travel.
+    let again = regress(&anchors_t, &anchors_s, false);
+    let (up2, grams2) = dev.traffic();
+    assert_eq!(again.embd, first.embd);
+    assert_eq!(grams2, 1, "the anchor Gram matrix was made again");
+    let small = up2 - up1;
+    assert!(
+        small < table_bytes(anchors_s.len()),
+        "{small} bytes uploaded for unchanged tables"
+    );
+    // salt-centred on the same tables: the same Gram matrix.
+    regress(&anchors_t, &anchors_s, true);
+    assert_eq!(dev.traffic().1, 1);
+    // One changed source row: uploaded again, rows follow, same Gram matrix.
+    let mut bs2 = anchors_s.clone();
+    bs2[7 * h_s] += 1.0;
+    let (up3, _) = dev.traffic();
+    let changed = regress(&anchors_t, &bs2, false);
+    let (up4, grams4) = dev.traffic();
+    assert!(up4 - up3 >= table_bytes(bs2.len()) && grams4 == 1);
+    assert_ne!(changed.embd, first.embd);
+    // One changed PLM row of an anchor: a new Gram matrix.
+    let mut at2 = anchors_t.clone();
+    at2[9 * h_t + 3] += 0.5;
+    regress(&at2, &bs2, false);
+    assert_eq!(dev.traffic().1, 2);
+    // Released: everything travels again.
+    dev.release();
+    let (up5, _) = dev.traffic();
+    regress(&at2, &bs2, false);
+    let (up6, grams6) = dev.traffic();
+    assert!(up6 - up5 >= table_bytes(at2.len() + bs2.len() + e.len()) && grams6 == 3);
+    // The neighbour search keeps its anchors too.
+    let q = seeded_table(6 * h_t, 14);
+    let a = dev.traffic().0;
+    let n1 = dev
+        .neighbours(&q, &anchors_t, h_t, None, go)
+        .unwrap()
+        .unwrap();
+    let mid = dev.traffic().0;
+    let n2 = dev
+        .neighbours(&q.clone(), &anchors_t.clone(), h_t, None, go)
+        .unwrap()
+        .unwrap();
+    assert_eq!((n1.offsets, n1.anchor), (n2.offsets, n2.anchor));
+    assert!(mid - a > table_bytes(anchors_t.len()));
+    assert!(dev.traffic().0 - mid < table_bytes(anchors_t.len()));
+}
+
+/// The gather probe that `gpu_check` times on a GPU reads what the host reads: every
+/// thread's sum equals the host's, bit for bit, at the GPU's block size; a table that is not
+/// a power of two is refused.
+#[test]
+fn shim_gather_probe_sums_what_the_host_sums() {
+    use salt::device::probe::{gather, gather_on_host};
+    let n = 1 << 12;
+    let table: Vec<f64> = seeded_table(n, 21).iter().map(|&x| f64::from(x)).collect();
+    let shim = Shim::at_block(256);
+    let buf = shim.upload(bytemuck::cast_slice(&table)).unwrap();
+    let (threads, reads, seed) = (512, 37, 0x5eed);
+    let dev = gather(&shim, &buf, n, threads, reads, seed).unwrap();
+    let host = gather_on_host(&table, threads, reads, seed);
+    assert_eq!(dev, host);
+    // Different threads read different places.
+    assert!(host.windows(2).any(|w| w[0] != w[1]));
+    let err = gather(&shim, &buf, n - 1, threads, reads, seed).unwrap_err();
+    assert!(err.to_string().contains("4095 doubles"), "{err}");
+}

@@ -80,6 +80,7 @@ void poison_shared() {
 }
 }  // namespace
 
+#include "../probe.cu"
 #include "../product.cu"
 #include "../regress.cu"
 #include "../sparsemax.cu"
@@ -119,6 +120,10 @@ void regress(void **p) {
                  arg<const double *>(p, 15), arg<const int *>(p, 16), arg<long long>(p, 17),
                  arg<double *>(p, 18), arg<int>(p, 19));
 }
+void probe_gather(void **p) {
+    salt_probe_gather(arg<const double *>(p, 0), arg<long long>(p, 1), arg<int>(p, 2),
+                      arg<unsigned long long>(p, 3), arg<double *>(p, 4));
+}
 void selftest_divergent(void **p) { salt_selftest_divergent(arg<int *>(p, 0)); }
 void selftest_shared(void **p) { salt_selftest_shared(arg<float *>(p, 0)); }
 
@@ -132,6 +137,7 @@ const Entry KERNELS[] = {
     {"salt_sparsemax_tau", sparsemax_tau},
     {"salt_sparsemax_support", sparsemax_support},
     {"salt_regress", regress},
+    {"salt_probe_gather", probe_gather},
     {"salt_selftest_divergent", selftest_divergent},
     {"salt_selftest_shared", selftest_shared},
 };

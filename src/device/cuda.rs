@@ -6,11 +6,14 @@
 //! loaded first: the driver runs it without JIT, even when it is older than the NVRTC that
 //! made the PTX (which it would refuse).
 //!
-//! [`Cuda::time_kernels`] records a CUDA event pair around every launch, for per-kernel GPU
-//! times ([`Cuda::kernel_ms`]).
+//! Launches are queued on one stream and do not wait: a download waits for what was queued
+//! before it (a kernel's fault is reported there). Large copies go through page-locked
+//! memory ([`super::staging`]). [`Cuda::time_kernels`] records a CUDA event pair around
+//! every launch, for per-kernel GPU times ([`Cuda::kernel_ms`]).
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr};
@@ -19,6 +22,7 @@ use sha2::{Digest, Sha256};
 use super::kernels::{sources, ENTRY_POINTS};
 use super::launch::{checked_range, DeviceBuf, Launcher};
 use super::nvrtc::Nvrtc;
+use super::staging::Staging;
 use crate::error::DeviceError;
 
 /// Device memory.
@@ -47,6 +51,9 @@ pub struct Cuda {
     name: String,
     /// Milliseconds per launch, by kernel, while timing is on.
     times: Mutex<Option<Vec<(&'static str, f64)>>>,
+    staging: Staging,
+    /// Large copies through `staging` (else the driver's pageable copies).
+    staged: AtomicBool,
 }
 
 fn launch_err(kernel: &'static str) -> impl Fn(cudarc::driver::DriverError) -> DeviceError {
@@ -115,7 +122,15 @@ impl Cuda {
             functions,
             name: format!("{device} ({gpu}, {arch})"),
             times: Mutex::new(None),
+            staging: Staging::default(),
+            staged: AtomicBool::new(true),
         })
+    }
+
+    /// Sends large copies through page-locked memory (the default) or not (`gpu_check`
+    /// measures both).
+    pub fn stage_copies(&self, on: bool) {
+        self.staged.store(on, Ordering::Relaxed);
     }
 
     /// Starts (or stops) timing every launch with CUDA events; starting clears the times.
@@ -205,17 +220,30 @@ impl Launcher for Cuda {
     }
 
     fn upload(&self, bytes: &[u8]) -> Result<CudaBuf, DeviceError> {
-        let slice = if bytes.is_empty() {
-            self.stream.alloc_zeros::<u8>(1)
-        } else {
-            self.stream.clone_htod(bytes)
+        if bytes.is_empty() || !self.staged.load(Ordering::Relaxed) {
+            let slice = if bytes.is_empty() {
+                self.stream.alloc_zeros::<u8>(1)
+            } else {
+                self.stream.clone_htod(bytes)
+            }
+            .map_err(launch_err("upload"))?;
+            return Ok(CudaBuf {
+                slice,
+                stream: self.stream.clone(),
+                len: bytes.len(),
+            });
         }
-        .map_err(launch_err("upload"))?;
-        Ok(CudaBuf {
+        // SAFETY: every byte is written by the copy below before any kernel reads it.
+        let slice = unsafe { self.stream.alloc::<u8>(bytes.len()) }.map_err(launch_err("alloc"))?;
+        let buf = CudaBuf {
             slice,
             stream: self.stream.clone(),
             len: bytes.len(),
-        })
+        };
+        self.staging
+            .upload(&self.ctx, &self.stream, buf.addr(), bytes)
+            .map_err(launch_err("upload"))?;
+        Ok(buf)
     }
 
     fn zeroed(&self, len: usize) -> Result<CudaBuf, DeviceError> {
@@ -235,9 +263,19 @@ impl Launcher for Cuda {
         if out.is_empty() {
             return Ok(());
         }
-        self.stream
-            .memcpy_dtoh(&buf.slice.slice(r), out)
-            .map_err(launch_err("download"))
+        let err = |e: cudarc::driver::DriverError| DeviceError::Launch {
+            kernel: "download",
+            reason: format!("{e} (the copy, or a kernel queued before it)"),
+        };
+        if !self.staged.load(Ordering::Relaxed) {
+            return self
+                .stream
+                .memcpy_dtoh(&buf.slice.slice(r), out)
+                .map_err(err);
+        }
+        self.staging
+            .download(&self.ctx, &self.stream, buf.addr() + r.start as u64, out)
+            .map_err(err)
     }
 
     unsafe fn launch(
@@ -280,8 +318,10 @@ impl Launcher for Cuda {
             )
         }
         .map_err(launch_err(kernel))?;
+        // Queued: the next download waits for it. Only a timed launch is waited for here.
         if let Some((a, b)) = events {
             b.record(&self.stream).map_err(launch_err(kernel))?;
+            self.stream.synchronize().map_err(launch_err(kernel))?;
             let ms = a.elapsed_ms(&b).map_err(launch_err(kernel))?;
             if let Ok(mut t) = self.times.lock() {
                 if let Some(v) = t.as_mut() {
@@ -289,6 +329,6 @@ impl Launcher for Cuda {
                 }
             }
         }
-        self.stream.synchronize().map_err(launch_err(kernel))
+        Ok(())
     }
 }

@@ -17,8 +17,11 @@
 //!   the same kernel centres G and A e in f64 before the Cholesky.
 
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::launch::{bytes_of, DeviceBuf, Launcher};
+use super::resident::{AnchorGram, Fingerprint, Kept, Resident, Role};
 use super::{Compute, Tick};
 use crate::error::{DeviceError, Error, RegressionError};
 use crate::neighbours::{normalize_rows, truncate_support, Neighbours};
@@ -126,6 +129,7 @@ pub fn sources() -> Vec<(&'static str, String)> {
         ("product.cu", include_str!("../../kernels/product.cu")),
         ("sparsemax.cu", include_str!("../../kernels/sparsemax.cu")),
         ("regress.cu", include_str!("../../kernels/regress.cu")),
+        ("probe.cu", include_str!("../../kernels/probe.cu")),
     ]
     .into_iter()
     .map(|(f, s)| (f, s.replace("#include \"salt_kernels.h\"", header)))
@@ -133,19 +137,25 @@ pub fn sources() -> Vec<(&'static str, String)> {
 }
 
 /// The kernels' entry points, per source file.
-pub const ENTRY_POINTS: [(&str, &[&str]); 3] = [
+pub const ENTRY_POINTS: [(&str, &[&str]); 4] = [
     ("product.cu", &["salt_cosine_tiled", "salt_anchor_gram"]),
     (
         "sparsemax.cu",
         &["salt_sparsemax_tau", "salt_sparsemax_support"],
     ),
     ("regress.cu", &["salt_regress"]),
+    ("probe.cu", &["salt_probe_gather"]),
 ];
 
-/// A [`Compute`] that runs the kernels through a [`Launcher`].
+/// A [`Compute`] that runs the kernels through a [`Launcher`]. The tables of the last
+/// call stay on the device ([`Resident`]): a later call with the same anchors, queries or
+/// supports uses them without an upload, and the same anchor Gram matrix without a remake.
 pub struct KernelDevice<L: Launcher> {
     launcher: L,
     gram: GramChoice,
+    resident: Resident<L::Buf>,
+    uploaded: AtomicU64,
+    grams: AtomicU64,
 }
 
 impl<L: Launcher> KernelDevice<L> {
@@ -154,7 +164,19 @@ impl<L: Launcher> KernelDevice<L> {
         Self {
             launcher,
             gram: GramChoice::Auto,
+            resident: Resident::default(),
+            uploaded: AtomicU64::new(0),
+            grams: AtomicU64::new(0),
         }
+    }
+
+    /// Bytes uploaded and anchor Gram matrices made so far.
+    #[must_use]
+    pub fn traffic(&self) -> (u64, u64) {
+        (
+            self.uploaded.load(Ordering::Relaxed),
+            self.grams.load(Ordering::Relaxed),
+        )
     }
 
     /// Its launcher (for a GPU's per-kernel timings).
@@ -173,7 +195,19 @@ impl<L: Launcher> KernelDevice<L> {
     }
 
     fn upload<T: bytemuck::Pod>(&self, v: &[T]) -> Result<L::Buf, DeviceError> {
-        self.launcher.upload(bytes_of(v))
+        self.upload_bytes(bytes_of(v))
+    }
+
+    fn upload_bytes(&self, bytes: &[u8]) -> Result<L::Buf, DeviceError> {
+        self.uploaded
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.launcher.upload(bytes)
+    }
+
+    /// `v` on the device: the buffer kept for `role` when it holds the same bytes.
+    fn resident<T: bytemuck::Pod>(&self, role: Role, v: &[T]) -> Result<Kept<L::Buf>, DeviceError> {
+        self.resident
+            .get_or_upload(role, bytes_of(v), |b| self.upload_bytes(b))
     }
 
     fn download<T: bytemuck::Pod + Default + Clone>(
@@ -189,10 +223,11 @@ impl<L: Launcher> KernelDevice<L> {
 }
 
 /// A kernel argument: the value, kept alive while its pointer is in the params array.
-enum Arg {
+pub(crate) enum Arg {
     Ptr(u64),
     I32(i32),
     I64(i64),
+    U64(u64),
     F64(f64),
 }
 
@@ -201,7 +236,7 @@ enum Arg {
 /// # Safety
 /// As [`Launcher::launch`]: `args` must match the kernel's signature, and the buffers the
 /// addresses come from must be live and large enough.
-unsafe fn run<L: Launcher>(
+pub(crate) unsafe fn run<L: Launcher>(
     l: &L,
     kernel: &'static str,
     grid: [u32; 3],
@@ -211,7 +246,7 @@ unsafe fn run<L: Launcher>(
     let mut params: Vec<*mut c_void> = args
         .iter_mut()
         .map(|a| match a {
-            Arg::Ptr(p) => std::ptr::from_mut(p).cast::<c_void>(),
+            Arg::Ptr(p) | Arg::U64(p) => std::ptr::from_mut(p).cast::<c_void>(),
             Arg::I32(v) => std::ptr::from_mut(v).cast::<c_void>(),
             Arg::I64(v) => std::ptr::from_mut(v).cast::<c_void>(),
             Arg::F64(v) => std::ptr::from_mut(v).cast::<c_void>(),
@@ -335,13 +370,6 @@ impl<L: Launcher> KernelDevice<L> {
     }
 }
 
-/// The anchors' Gram matrix on the device, with the map from an anchor to its row.
-struct AnchorGram<B> {
-    gram: B,
-    row: B,
-    n_u: i64,
-}
-
 impl<L: Launcher> KernelDevice<L> {
     /// The Gram matrix of the anchors the kernel's `tokens` use, when [`GramChoice`] says
     /// to make one.
@@ -351,7 +379,8 @@ impl<L: Launcher> KernelDevice<L> {
         nb: &Neighbours,
         tokens: &[i32],
         at: &L::Buf,
-    ) -> Result<Option<AnchorGram<L::Buf>>, DeviceError> {
+        at_key: Fingerprint,
+    ) -> Result<Option<Arc<AnchorGram<L::Buf>>>, DeviceError> {
         let n_a = inp.anchors_t.len() / inp.h_t.max(1);
         let mut row = vec![-1i32; n_a];
         let mut sum_k2 = 0usize;
@@ -374,8 +403,25 @@ impl<L: Launcher> KernelDevice<L> {
         if !self.gram.use_anchor_gram(n_u, sum_k2) {
             return Ok(None);
         }
+        self.resident
+            .gram_or_make(at_key, inp.h_t, bytes_of(&used), || {
+                self.make_anchor_gram(inp.h_t, at, &used, &row)
+            })
+            .map(Some)
+    }
+
+    /// The f64 Gram matrix of the anchor rows `used` of `at`, and `row` on the device.
+    fn make_anchor_gram(
+        &self,
+        h_t: usize,
+        at: &L::Buf,
+        used: &[u32],
+        row: &[i32],
+    ) -> Result<AnchorGram<L::Buf>, DeviceError> {
         let l = &self.launcher;
-        let used_buf = self.upload(&used)?;
+        let n_u = used.len();
+        self.grams.fetch_add(1, Ordering::Relaxed);
+        let used_buf = self.upload(used)?;
         let gram = l.zeroed(n_u * n_u * 8)?;
         let tiles = u32::try_from(n_u.div_ceil(64)).unwrap_or(u32::MAX);
         // SAFETY: salt_anchor_gram(const float*, const unsigned*, int, int, double*); gram
@@ -390,22 +436,26 @@ impl<L: Launcher> KernelDevice<L> {
                     Arg::Ptr(at.addr()),
                     Arg::Ptr(used_buf.addr()),
                     Arg::I32(i32_of(n_u, "salt_anchor_gram")?),
-                    Arg::I32(i32_of(inp.h_t, "salt_anchor_gram")?),
+                    Arg::I32(i32_of(h_t, "salt_anchor_gram")?),
                     Arg::Ptr(gram.addr()),
                 ],
             )?;
         }
-        Ok(Some(AnchorGram {
+        Ok(AnchorGram {
             gram,
-            row: self.upload(&row)?,
+            row: self.upload(row)?,
             n_u: n_u as i64,
-        }))
+        })
     }
 }
 
 impl<L: Launcher> Compute for KernelDevice<L> {
     fn name(&self) -> String {
         self.launcher.name()
+    }
+
+    fn release(&self) {
+        self.resident.clear();
     }
 
     fn neighbours(
@@ -428,7 +478,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
             out.offsets = vec![0; n_q + 1];
             return Ok(Some(out));
         }
-        let a_buf = self.upload(&a)?;
+        let a_buf = self.resident(Role::NeighbourAnchors, &a)?.buf;
         let rows = sims_chunk_rows(n_a);
         let mut done = 0;
         for part in q.chunks(rows * dim) {
@@ -458,13 +508,16 @@ impl<L: Launcher> Compute for KernelDevice<L> {
                 tokens.push(i32_of(q, "salt_regress")?);
             }
         }
-        let at = self.upload(inp.anchors_t)?;
-        let e = self.upload(inp.e)?;
-        let bs = self.upload(inp.anchors_s)?;
-        let bo = inp.anchors_out.map(|b| self.upload(b)).transpose()?;
+        let at = self.resident(Role::AnchorsT, inp.anchors_t)?;
+        let e = self.resident(Role::Queries, inp.e)?.buf;
+        let bs = self.resident(Role::AnchorsS, inp.anchors_s)?.buf;
+        let bo = inp
+            .anchors_out
+            .map(|b| self.resident(Role::AnchorsOut, b).map(|k| k.buf))
+            .transpose()?;
         let offsets: Vec<i64> = nb.offsets.iter().map(|&o| o as i64).collect();
-        let off = self.upload(&offsets)?;
-        let anchor = self.upload(&nb.anchor)?;
+        let off = self.resident(Role::Offsets, &offsets)?.buf;
+        let anchor = self.resident(Role::SupportIds, &nb.anchor)?.buf;
         let out_e = l.zeroed(n_q * h_s * 4)?;
         let out_o = match bo {
             Some(_) => Some(l.zeroed(n_q * h_s * 4)?),
@@ -474,7 +527,8 @@ impl<L: Launcher> Compute for KernelDevice<L> {
         // 2: not run (a token the kernels never reached is never taken as solved).
         let status = self.upload(&vec![2i32; n_q])?;
         let (h_t_i, h_s_i) = (i32_of(h_t, "regress")?, i32_of(h_s, "regress")?);
-        let gram = self.anchor_gram(inp, nb, &tokens, &at)?;
+        let gram = self.anchor_gram(inp, nb, &tokens, &at.buf, at.key)?;
+        let at = at.buf;
         let (gram_addr, row_addr, n_u) = gram
             .as_ref()
             .map_or((0, 0, 0), |g| (g.gram.addr(), g.row.addr(), g.n_u));
@@ -519,7 +573,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
                         Arg::Ptr(e.addr()),
                         Arg::I32(h_t_i),
                         Arg::Ptr(bs.addr()),
-                        Arg::Ptr(bo.as_ref().map_or(0, DeviceBuf::addr)),
+                        Arg::Ptr(bo.as_deref().map_or(0, DeviceBuf::addr)),
                         Arg::I32(h_s_i),
                         Arg::Ptr(off.addr()),
                         Arg::Ptr(anchor.addr()),

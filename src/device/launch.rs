@@ -49,7 +49,9 @@ pub trait Launcher: Send + Sync {
     fn download(&self, buf: &Self::Buf, offset: usize, out: &mut [u8]) -> Result<(), DeviceError>;
 
     /// Runs `kernel` over `grid` blocks of `block` threads; `params` points to each
-    /// argument, in order (CUDA's `kernelParams`). Returns when the kernel has finished.
+    /// argument, in order (CUDA's `kernelParams`). Launches run in the order given, and a
+    /// download sees every launch before it; a GPU returns before the kernel has finished
+    /// (its fault is reported by the next download), the shim after.
     ///
     /// # Errors
     /// [`DeviceError::Launch`] naming the kernel.

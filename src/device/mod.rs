@@ -12,6 +12,8 @@ pub mod launch;
 pub mod nvrtc;
 pub mod occupancy;
 pub mod perf;
+pub mod probe;
+pub mod resident;
 pub mod shim;
 
 pub use cpu::Cpu;
@@ -20,6 +22,8 @@ pub use shim::Shim;
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(feature = "cuda")]
+pub mod staging;
 
 use crate::error::Error;
 use crate::neighbours::Neighbours;
@@ -57,6 +61,10 @@ pub trait Compute: Send + Sync {
         nb: &Neighbours,
         tick: &mut Tick<'_>,
     ) -> Result<Option<Regressed>, Error>;
+
+    /// Frees what the device keeps between calls (a GPU keeps the last call's tables, see
+    /// [`resident`]); the next call uploads them again.
+    fn release(&self) {}
 }
 
 /// Which device to use (`--device`).

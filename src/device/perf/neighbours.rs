@@ -22,7 +22,8 @@ pub fn cosine_tiled(s: &Shape, g: &Gpu) -> Work {
         stage: "neighbours",
         kernel: "salt_cosine_tiled",
         launches: chunks,
-        syncs: chunks,
+        // Queued: the threshold kernel runs after it without a wait.
+        syncs: 0.0,
         fma32: tiles * 4096.0 * slices * 16.0,
         // per warp and slice column: 2 x 16 B (a) + 16 x 16 B (b); 8 warps; 16 columns.
         smem_bytes: tiles * slices * 16.0 * 8.0 * (32.0 + 256.0) + 2.0 * staged,
