@@ -11,7 +11,8 @@
 //!   (and against the literal formula on a sample), `salt` and `salt-centred`; each stage
 //!   timed (median of 5 after a warm-up) at h_s 576 and 4096, with the tables kept on the
 //!   device from the call before and without; the host-device transfer rates (pageable and
-//!   page-locked); the random-gather probe; a summary table, and `DIR/result.json`.
+//!   page-locked); the random-gather and f64 product probes; a summary table, and
+//!   `DIR/result.json`.
 //!
 //! `gpu_check run DIR --dry-run` runs the same checks here with the CPU path standing in for
 //! the GPU and the stress case cut to 2,000 queries: it checks the folder and this program,
@@ -66,7 +67,7 @@ mod check {
     use salt::device::perf::gpu::H100_SXM;
     use salt::device::perf::shape::Shape;
     use salt::device::perf::{predict, Design};
-    use salt::device::probe::{gather, gather_on_host};
+    use salt::device::probe::{f64_gram, f64_gram_fmas, gather, gather_on_host};
     use salt::device::{kernels, Compute, Cpu, KernelDevice, Shim};
     use salt::neighbours::Neighbours;
     use salt::pipeline::{kernel_problem, TransferConfig};
@@ -276,12 +277,31 @@ mod check {
         t[2]
     }
 
+    /// Median over 5 runs after one warm-up of the GPU time of the kernels each run launched,
+    /// from CUDA events (each launch waited for, so the wall time of these runs is not the
+    /// figure); None without a GPU.
+    fn median_kernel_secs(events: Option<&Cuda>, mut f: impl FnMut()) -> Option<f64> {
+        let cuda = events?;
+        f();
+        let mut t: Vec<f64> = (0..5)
+            .map(|_| {
+                cuda.time_kernels(true);
+                f();
+                let ms: f64 = cuda.kernel_ms().iter().map(|k| k.1).sum();
+                cuda.time_kernels(false);
+                ms / 1e3
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        Some(t[2])
+    }
+
     /// The checks and timings of one case; `failures` gets what failed.
     fn check_case(
         gpu: &dyn Compute,
         c: &Case,
         literal_rows: usize,
-        timed: bool,
+        (timed, events): (bool, Option<&Cuda>),
         failures: &mut Vec<String>,
     ) -> Value {
         let go = &mut |_: usize, _: usize| true;
@@ -371,28 +391,31 @@ mod check {
             }
             // Warm: the tables (and the anchor Gram matrix) kept from the call before; cold:
             // released before each call.
-            let (gpu_s, cold_s) = if timed {
-                let warm = median_secs(|| {
-                    let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
-                });
+            let run = || {
+                let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
+            };
+            let (gpu_s, cold_s, kernels_s) = if timed {
+                let warm = median_secs(run);
                 let cold = median_secs(|| {
                     gpu.release();
-                    let _ = gpu.regress(&inp, &nb_cpu, &mut |_, _| true);
+                    run();
                 });
-                (warm, cold)
+                (warm, cold, median_kernel_secs(events, run))
             } else {
-                (f64::NAN, f64::NAN)
+                (f64::NAN, f64::NAN, None)
             };
             out[label] = json!({"paths": format!("{:?}", dev.paths), "max_rel_err_cpu": worst,
                                 "max_rel_err_literal": worst_lit, "cpu_s": cpu_s, "gpu_median_s": gpu_s,
-                                "gpu_cold_median_s": cold_s});
+                                "gpu_cold_median_s": cold_s, "gpu_kernels_median_s": kernels_s});
         }
         if timed {
-            out["gpu_neighbours_median_s"] = json!(median_secs(|| {
+            let run = || {
                 let _ = gpu.neighbours(&c.queries_aux, &c.anchors_aux, c.dim, None, &mut |_, _| {
                     true
                 });
-            }));
+            };
+            out["gpu_neighbours_median_s"] = json!(median_secs(run));
+            out["gpu_neighbours_kernels_median_s"] = json!(median_kernel_secs(events, run));
         }
         out
     }
@@ -464,6 +487,52 @@ mod check {
             );
         }
         json!(rows)
+    }
+
+    /// The f64 product probe: the Gram matrix of a seeded `n x dim` table through
+    /// `salt_anchor_gram`, checked against f64 dot products on the host at a few entries;
+    /// `secs` times one run of what it is given.
+    fn gemm_probe<L: Launcher>(
+        l: &L,
+        n: usize,
+        dim: usize,
+        secs: &mut dyn FnMut(&mut dyn FnMut()) -> f64,
+        failures: &mut Vec<String>,
+    ) -> Value {
+        let host = seeded_table(n * dim, 6);
+        let mut gram = Err("not run".to_owned());
+        let s = match l.upload(bytemuck::cast_slice(&host)) {
+            Ok(t) => secs(&mut || gram = f64_gram(l, &t, n, dim).map_err(|e| e.to_string())),
+            Err(e) => {
+                gram = Err(e.to_string());
+                f64::NAN
+            }
+        };
+        let dot = |i: usize, j: usize| -> f64 {
+            (0..dim)
+                .map(|d| f64::from(host[i * dim + d]) * f64::from(host[j * dim + d]))
+                .sum()
+        };
+        let ok = gram.as_ref().is_ok_and(|g| {
+            [
+                (0, 0),
+                (n - 1, 0),
+                (n / 2, n / 3),
+                (n / 3, n / 2),
+                (n - 1, n - 1),
+            ]
+            .iter()
+            .all(|&(i, j)| (g[i * n + j] - dot(i, j)).abs() <= 1e-9 * dot(i, i).max(dot(j, j)))
+        });
+        if !ok {
+            failures.push(format!("f64 product probe: {:?}", gram.err()));
+        }
+        let tflops = 2.0 * f64_gram_fmas(n, dim) / s / 1e12;
+        println!(
+            "f64 product probe ({n} x {dim}): {:.2} ms, {tflops:.2} TFLOP/s",
+            s * 1e3
+        );
+        json!({"n": n, "dim": dim, "seconds": s, "tflop_s": tflops})
     }
 
     /// What `run` does.
@@ -579,23 +648,26 @@ mod check {
             stress.queries_aux.truncate(2000 * stress.dim);
             stress.e.truncate(2000 * stress.h_t);
             let mut failures = Vec::new();
-            let d = check_case(&Cpu, &demo, 100, true, &mut failures);
-            let s = check_case(&Cpu, &stress, 20, true, &mut failures);
+            let d = check_case(&Cpu, &demo, 100, (true, None), &mut failures);
+            let s = check_case(&Cpu, &stress, 20, (true, None), &mut failures);
             println!("dry run (the CPU path standing in for the GPU):\ndemo {d}\nstress {s}");
             let nb = stress_neighbours(&stress);
             let _ = model_beside(dir, &stress, &nb, &[]);
-            // The probe's host code and kernel, through the shim, on small tables.
+            // The probes' host code and kernels, through the shim, on small tables.
+            let wall = &mut |f: &mut dyn FnMut()| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            };
+            let shim = Shim::at_block(256);
             let _ = gather_probe(
-                &Shim::at_block(256),
+                &shim,
                 &[("seeded", 1 << 12, true), ("zeroed", 1 << 14, false)],
                 512,
-                &mut |f| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64()
-                },
+                wall,
                 &mut failures,
             );
+            let _ = gemm_probe(&shim, 100, 40, wall, &mut failures);
             for f in &failures {
                 eprintln!("FAILED: {f}");
             }
@@ -637,7 +709,7 @@ mod check {
             demo.queries_aux.truncate(300 * demo.dim);
             demo.e.truncate(300 * demo.h_t);
             let mut failures = Vec::new();
-            let d = check_case(&gpu, &demo, 300, false, &mut failures);
+            let d = check_case(&gpu, &demo, 300, (false, None), &mut failures);
             println!("300 demo tokens: {d}");
             for f in &failures {
                 eprintln!("FAILED: {f}");
@@ -651,8 +723,15 @@ mod check {
         if !round_trip {
             failures.push("the transfer probe did not round-trip".to_owned());
         }
-        let demo_r = check_case(&gpu, &demo, demo.e.len() / demo.h_t, true, &mut failures);
-        let stress_r = check_case(&gpu, &stress, 200, true, &mut failures);
+        let ev = Some(gpu.launcher());
+        let demo_r = check_case(
+            &gpu,
+            &demo,
+            demo.e.len() / demo.h_t,
+            (true, ev),
+            &mut failures,
+        );
+        let stress_r = check_case(&gpu, &stress, 200, (true, ev), &mut failures);
         // Each kernel timed with CUDA events on one more stress run, beside the model.
         let nb = stress_neighbours(&stress);
         gpu.launcher().time_kernels(true);
@@ -671,20 +750,23 @@ mod check {
         // larger (2 GiB, like the stress case's 3.8 GB anchor Gram matrix); CUDA events,
         // after a warm-up. The model assumes 75% of 5.5 TB/s (L2) and of 3.35 TB/s (HBM).
         let launcher = gpu.launcher();
+        let events = &mut |f: &mut dyn FnMut()| {
+            f();
+            launcher.time_kernels(true);
+            f();
+            let ms: f64 = launcher.kernel_ms().iter().map(|k| k.1).sum();
+            launcher.time_kernels(false);
+            ms / 1e3
+        };
         let gathers = gather_probe(
             launcher,
             &[("L2-sized", 1 << 21, true), ("HBM-sized", 1 << 28, false)],
             1 << 20,
-            &mut |f| {
-                f();
-                launcher.time_kernels(true);
-                f();
-                let ms: f64 = launcher.kernel_ms().iter().map(|k| k.1).sum();
-                launcher.time_kernels(false);
-                ms / 1e3
-            },
+            events,
             &mut failures,
         );
+        // The f64 product ceiling, stand-alone (the model: 75% of 33.5 TFLOP/s).
+        let gemm = gemm_probe(launcher, 8192, 512, events, &mut failures);
         // The stress shape with h_s 4096: the regression alone, timed.
         stress.anchors_s = widen_rows(&stress.anchors_s, stress.h_s, 4096);
         stress.h_s = 4096;
@@ -697,28 +779,31 @@ mod check {
             .collect();
         let result = json!({"device": gpu.name(), "transfer": rates,
                             "demo": demo_r, "stress": stress_r, "stress_hs4096_regression_median_s": wide_s,
-                            "stress_kernels_vs_model": model, "gather_probe": gathers,
+                            "stress_kernels_vs_model": model, "gather_probe": gathers, "f64_product_probe": gemm,
                             "failures": failures});
-        println!("\n| case | stage | GPU median s (tables kept) | GPU median s (cold) | CPU s | max rel. err vs CPU |\n| --- | --- | --- | --- | --- | --- |");
+        println!("\n| case | stage | GPU median s (tables kept) | GPU median s (cold) | kernels median s (CUDA events) | CPU s | max rel. err vs CPU |\n| --- | --- | --- | --- | --- | --- | --- |");
+        let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
         for (name, r) in [("demo", &result["demo"]), ("stress", &result["stress"])] {
             println!(
-                "| {name} | neighbours | {:.4} | | {:.3} | supports differ: {} |",
-                r["gpu_neighbours_median_s"].as_f64().unwrap_or(f64::NAN),
-                r["cpu_neighbours_s"].as_f64().unwrap_or(f64::NAN),
+                "| {name} | neighbours | {:.4} | | {:.4} | {:.3} | supports differ: {} |",
+                f(&r["gpu_neighbours_median_s"]),
+                f(&r["gpu_neighbours_kernels_median_s"]),
+                f(&r["cpu_neighbours_s"]),
                 r["supports_differ"]
             );
             for m in ["salt", "salt-centred"] {
                 let x = &r[m];
                 println!(
-                    "| {name} | regression {m} | {:.4} | {:.4} | {:.3} | {:.2e} |",
-                    x["gpu_median_s"].as_f64().unwrap_or(f64::NAN),
-                    x["gpu_cold_median_s"].as_f64().unwrap_or(f64::NAN),
+                    "| {name} | regression {m} | {:.4} | {:.4} | {:.4} | {:.3} | {:.2e} |",
+                    f(&x["gpu_median_s"]),
+                    f(&x["gpu_cold_median_s"]),
+                    f(&x["gpu_kernels_median_s"]),
                     x["cpu_s"].as_f64().unwrap_or(f64::NAN),
                     x["max_rel_err_cpu"].as_f64().unwrap_or(f64::NAN)
                 );
             }
         }
-        println!("| stress, h_s 4096 | regression salt | {wide_s:.4} | | | |");
+        println!("| stress, h_s 4096 | regression salt | {wide_s:.4} | | | | |");
         for (staged, up, down) in transfer {
             let how = if staged {
                 "page-locked staging"

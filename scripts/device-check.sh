@@ -18,7 +18,8 @@
 #     against the CPU path on every row and against the literal formula on a sample (salt
 #     and salt-centred), each stage timed (median of 5 after a warm-up) at h_s 576 and 4096,
 #     each kernel timed with CUDA events on the stress case beside the performance model's
-#     prediction, the transfer rate; tables, and DIR/result.json.
+#     prediction, the transfer rates (pageable, page-locked), the random-gather and f64
+#     product probes; tables, and DIR/result.json.
 #
 # Exit codes (of both): 0 every check passed; 1 a check failed; 2 a missing input or a
 # folder over budget; 3 no usable GPU (libcuda or a device missing).

@@ -802,11 +802,11 @@ fn shim_keeps_the_tables_of_the_last_call() {
     assert!(dev.traffic().0 - mid < table_bytes(anchors_t.len()));
 }
 
-/// The gather probe that `gpu_check` times on a GPU reads what the host reads: every
-/// thread's sum equals the host's, bit for bit, at the GPU's block size; a table that is not
-/// a power of two is refused.
+/// The probes that `gpu_check` times on a GPU compute what the host computes, bit for bit,
+/// at the GPU's block size: each gather thread's sum, each entry of the f64 product; a
+/// gather table that is not a power of two, and a product table too small, are refused.
 #[test]
-fn shim_gather_probe_sums_what_the_host_sums() {
+fn shim_probes_compute_what_the_host_computes() {
     use salt::device::probe::{gather, gather_on_host};
     let n = 1 << 12;
     let table: Vec<f64> = seeded_table(n, 21).iter().map(|&x| f64::from(x)).collect();
@@ -820,4 +820,19 @@ fn shim_gather_probe_sums_what_the_host_sums() {
     assert!(host.windows(2).any(|w| w[0] != w[1]));
     let err = gather(&shim, &buf, n - 1, threads, reads, seed).unwrap_err();
     assert!(err.to_string().contains("4095 doubles"), "{err}");
+    // The f64 product probe: the whole Gram matrix, each entry the host's sum in order.
+    let (rows, dim) = (70, 33);
+    let x = seeded_table(rows * dim, 22);
+    let xb = shim.upload(bytemuck::cast_slice(&x)).unwrap();
+    let g = salt::device::probe::f64_gram(&shim, &xb, rows, dim).unwrap();
+    for i in 0..rows {
+        for j in 0..rows {
+            let mut d = 0f64;
+            for k in 0..dim {
+                d += f64::from(x[i * dim + k]) * f64::from(x[j * dim + k]);
+            }
+            assert_eq!(g[i * rows + j], d, "entry ({i}, {j})");
+        }
+    }
+    assert!(salt::device::probe::f64_gram(&shim, &xb, rows + 1, dim).is_err());
 }

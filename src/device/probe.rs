@@ -1,6 +1,7 @@
-//! A probe of the random-gather rate (`kernels/probe.cu`), which `gpu_check` times on a GPU
-//! beside the performance model's assumption, and [`gather_on_host`], the same sums on the
-//! CPU for the tests.
+//! Probes of the two ceilings the regression rests on, which `gpu_check` times on a GPU
+//! beside the performance model's assumptions: the random-gather rate (`kernels/probe.cu`)
+//! and the f64 product rate (`salt_anchor_gram` on a whole table). [`gather_on_host`] gives
+//! the gather's sums on the CPU for the tests.
 
 use super::kernels::{run, Arg};
 use super::launch::{DeviceBuf, Launcher};
@@ -82,4 +83,59 @@ pub fn gather_on_host(table: &[f64], threads: usize, reads: u32, seed: u64) -> V
             sum
         })
         .collect()
+}
+
+/// The f64 product ceiling: `salt_anchor_gram` (a tiled f64 product, the regression's
+/// largest) makes the Gram matrix of all `n` rows of `table` (`n x dim` floats). Returns
+/// the `n x n` doubles.
+///
+/// # Errors
+/// A device error, or sizes that do not fit the kernel's ints.
+pub fn f64_gram<L: Launcher>(
+    l: &L,
+    table: &L::Buf,
+    n: usize,
+    dim: usize,
+) -> Result<Vec<f64>, DeviceError> {
+    let bad = |reason: String| DeviceError::Launch {
+        kernel: "salt_anchor_gram",
+        reason,
+    };
+    if table.len() < n * dim * 4 {
+        return Err(bad(format!(
+            "{n} x {dim} floats in a buffer of {} bytes",
+            table.len()
+        )));
+    }
+    let rows: Vec<u32> = (0..u32::try_from(n).map_err(|e| bad(e.to_string()))?).collect();
+    let rows_buf = l.upload(bytemuck::cast_slice(&rows))?;
+    let gram = l.zeroed(n * n * 8)?;
+    let tiles = u32::try_from(n.div_ceil(64)).map_err(|e| bad(e.to_string()))?;
+    let int = |x: usize| i32::try_from(x).map_err(|e| bad(e.to_string()));
+    // SAFETY: salt_anchor_gram(const float*, const unsigned*, int, int, double*); table
+    // holds n x dim floats (checked), rows n ids below n, gram n x n doubles.
+    unsafe {
+        run(
+            l,
+            "salt_anchor_gram",
+            [tiles, tiles, 1],
+            super::kernels::PRODUCT_BLOCK.min(l.max_block()),
+            &mut [
+                Arg::Ptr(table.addr()),
+                Arg::Ptr(rows_buf.addr()),
+                Arg::I32(int(n)?),
+                Arg::I32(int(dim)?),
+                Arg::Ptr(gram.addr()),
+            ],
+        )?;
+    }
+    let mut out = vec![0f64; n * n];
+    l.download(&gram, 0, bytemuck::cast_slice_mut(&mut out))?;
+    Ok(out)
+}
+
+/// Multiply-adds of [`f64_gram`] for `n` rows of `dim`: the lower triangle and diagonal.
+#[must_use]
+pub fn f64_gram_fmas(n: usize, dim: usize) -> f64 {
+    n as f64 * (n as f64 + 1.0) / 2.0 * dim as f64
 }
