@@ -258,6 +258,16 @@ impl Launcher for Cuda {
         })
     }
 
+    fn unwritten(&self, len: usize) -> Result<CudaBuf, DeviceError> {
+        // SAFETY: device memory; the caller's kernel writes every byte before any read.
+        let slice = unsafe { self.stream.alloc::<u8>(len.max(1)) }.map_err(launch_err("alloc"))?;
+        Ok(CudaBuf {
+            slice,
+            stream: self.stream.clone(),
+            len,
+        })
+    }
+
     fn download(&self, buf: &CudaBuf, offset: usize, out: &mut [u8]) -> Result<(), DeviceError> {
         let r = checked_range(offset, out.len(), buf.len)?;
         if out.is_empty() {

@@ -268,7 +268,7 @@ impl<L: Launcher> KernelDevice<L> {
     fn chunk_supports(
         &self,
         q: &[f32],
-        a_buf: &L::Buf,
+        (a_buf, sims): (&L::Buf, &L::Buf),
         dim: usize,
         n_a: usize,
         max_k: Option<usize>,
@@ -277,7 +277,6 @@ impl<L: Launcher> KernelDevice<L> {
         let l = &self.launcher;
         let rows = q.len() / dim;
         let q_buf = self.upload(q)?;
-        let sims = l.zeroed(rows * n_a * 4)?;
         let n_a_i = i32_of(n_a, "salt_cosine_tiled")?;
         let tiles = |n: usize| u32::try_from(n.div_ceil(64)).unwrap_or(u32::MAX);
         let rows_u = u32::try_from(rows).unwrap_or(u32::MAX);
@@ -356,7 +355,7 @@ impl<L: Launcher> KernelDevice<L> {
                 .zip(w[s..e].iter().copied())
                 .collect();
             if let Some(k) = max_k.filter(|&k| support.len() > k) {
-                l.download(&sims, r * n_a * 4, bytemuck::cast_slice_mut(&mut row_sims))?;
+                l.download(sims, r * n_a * 4, bytemuck::cast_slice_mut(&mut row_sims))?;
                 truncate_support(&mut support, &row_sims, k);
             }
             let last = out.offsets.last().copied().unwrap_or(0);
@@ -480,9 +479,11 @@ impl<L: Launcher> Compute for KernelDevice<L> {
         }
         let a_buf = self.resident(Role::NeighbourAnchors, &a)?.buf;
         let rows = sims_chunk_rows(n_a);
+        // One buffer for every chunk's similarities, which salt_cosine_tiled writes in full.
+        let sims = self.launcher.unwritten(rows.min(n_q) * n_a * 4)?;
         let mut done = 0;
         for part in q.chunks(rows * dim) {
-            self.chunk_supports(part, &a_buf, dim, n_a, max_k, &mut out)?;
+            self.chunk_supports(part, (&a_buf, &sims), dim, n_a, max_k, &mut out)?;
             done += part.len() / dim;
             if !tick(done, n_q) {
                 return Ok(None);
@@ -553,10 +554,13 @@ impl<L: Launcher> Compute for KernelDevice<L> {
             .max()
             .unwrap_or(0);
         let scratch = l.zeroed(scratch_bytes)?;
+        // Every batch's tokens in one upload: a small copy from pageable memory waits for
+        // the kernels queued before it, so one per batch would serialise the batches.
+        let all_tokens = self.upload(&tokens)?;
         let mut done = 0;
         for (part, k_max) in batches {
             let n = part.len();
-            let batch = self.upload(part)?;
+            let batch = all_tokens.addr() + (done * std::mem::size_of::<i32>()) as u64;
             let grid = [u32::try_from(n).unwrap_or(u32::MAX), 1, 1];
             // SAFETY: salt_regress's 20 arguments, in order; scratch holds
             // scratch_doubles(k_max) doubles per block and every token of the batch has
@@ -577,7 +581,7 @@ impl<L: Launcher> Compute for KernelDevice<L> {
                         Arg::I32(h_s_i),
                         Arg::Ptr(off.addr()),
                         Arg::Ptr(anchor.addr()),
-                        Arg::Ptr(batch.addr()),
+                        Arg::Ptr(batch),
                         Arg::F64(PIVOT_TOL),
                         Arg::I32(i32::from(inp.affine)),
                         Arg::Ptr(out_e.addr()),

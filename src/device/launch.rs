@@ -42,6 +42,14 @@ pub trait Launcher: Send + Sync {
     /// [`DeviceError`] when the device cannot allocate.
     fn zeroed(&self, len: usize) -> Result<Self::Buf, DeviceError>;
 
+    /// A buffer of `len` bytes that a kernel writes in full before anything reads it: not
+    /// cleared on a GPU; the shim fills it with 0xFF bytes (NaN, or -1), so that a read of
+    /// a byte no kernel wrote shows in the tests.
+    ///
+    /// # Errors
+    /// [`DeviceError`] when the device cannot allocate.
+    fn unwritten(&self, len: usize) -> Result<Self::Buf, DeviceError>;
+
     /// Copies `out.len()` bytes from `buf` at `offset` into `out`.
     ///
     /// # Errors

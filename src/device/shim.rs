@@ -92,6 +92,13 @@ impl Launcher for Shim {
         })
     }
 
+    fn unwritten(&self, len: usize) -> Result<ShimBuf, DeviceError> {
+        Ok(ShimBuf {
+            words: vec![u64::MAX; len.div_ceil(8).max(1)],
+            len,
+        })
+    }
+
     fn download(&self, buf: &ShimBuf, offset: usize, out: &mut [u8]) -> Result<(), DeviceError> {
         let src = bytemuck::cast_slice::<u64, u8>(&buf.words);
         let r = checked_range(offset, out.len(), buf.len)?;
