@@ -750,14 +750,8 @@ mod check {
         // larger (2 GiB, like the stress case's 3.8 GB anchor Gram matrix); CUDA events,
         // after a warm-up. The model assumes 75% of 5.5 TB/s (L2) and of 3.35 TB/s (HBM).
         let launcher = gpu.launcher();
-        let events = &mut |f: &mut dyn FnMut()| {
-            f();
-            launcher.time_kernels(true);
-            f();
-            let ms: f64 = launcher.kernel_ms().iter().map(|k| k.1).sum();
-            launcher.time_kernels(false);
-            ms / 1e3
-        };
+        let events =
+            &mut |f: &mut dyn FnMut()| median_kernel_secs(Some(launcher), f).unwrap_or(f64::NAN);
         let gathers = gather_probe(
             launcher,
             &[("L2-sized", 1 << 21, true), ("HBM-sized", 1 << 28, false)],

@@ -147,6 +147,43 @@ pub const ENTRY_POINTS: [(&str, &[&str]); 4] = [
     ("probe.cu", &["salt_probe_gather"]),
 ];
 
+/// The f64 Gram matrix (`n x n` doubles) of the rows `rows` (`n` row ids, on the device)
+/// of `table` (rows of `dim` floats), made by `salt_anchor_gram`.
+///
+/// # Errors
+/// A device error, or sizes that do not fit the kernel's ints.
+///
+/// # Safety
+/// Every id in `rows` must be a row of `table`.
+pub(crate) unsafe fn gram_of_rows<L: Launcher>(
+    l: &L,
+    table: &L::Buf,
+    rows: &L::Buf,
+    n: usize,
+    dim: usize,
+) -> Result<L::Buf, DeviceError> {
+    let gram = l.zeroed(n * n * 8)?;
+    let tiles = u32::try_from(n.div_ceil(64)).unwrap_or(u32::MAX);
+    // SAFETY: salt_anchor_gram(const float*, const unsigned*, int, int, double*); gram
+    // holds n x n doubles, and the caller vouches for the row ids.
+    unsafe {
+        run(
+            l,
+            "salt_anchor_gram",
+            [tiles, tiles, 1],
+            PRODUCT_BLOCK.min(l.max_block()).max(1),
+            &mut [
+                Arg::Ptr(table.addr()),
+                Arg::Ptr(rows.addr()),
+                Arg::I32(i32_of(n, "salt_anchor_gram")?),
+                Arg::I32(i32_of(dim, "salt_anchor_gram")?),
+                Arg::Ptr(gram.addr()),
+            ],
+        )?;
+    }
+    Ok(gram)
+}
+
 /// A [`Compute`] that runs the kernels through a [`Launcher`]. The tables of the last
 /// call stay on the device ([`Resident`]): a later call with the same anchors, queries or
 /// supports uses them without an upload, and the same anchor Gram matrix without a remake.
@@ -417,29 +454,11 @@ impl<L: Launcher> KernelDevice<L> {
         used: &[u32],
         row: &[i32],
     ) -> Result<AnchorGram<L::Buf>, DeviceError> {
-        let l = &self.launcher;
         let n_u = used.len();
         self.grams.fetch_add(1, Ordering::Relaxed);
         let used_buf = self.upload(used)?;
-        let gram = l.zeroed(n_u * n_u * 8)?;
-        let tiles = u32::try_from(n_u.div_ceil(64)).unwrap_or(u32::MAX);
-        // SAFETY: salt_anchor_gram(const float*, const unsigned*, int, int, double*); gram
-        // holds n_u x n_u doubles, every used id is a row of at (n_a x h_t).
-        unsafe {
-            run(
-                l,
-                "salt_anchor_gram",
-                [tiles, tiles, 1],
-                self.block(PRODUCT_BLOCK),
-                &mut [
-                    Arg::Ptr(at.addr()),
-                    Arg::Ptr(used_buf.addr()),
-                    Arg::I32(i32_of(n_u, "salt_anchor_gram")?),
-                    Arg::I32(i32_of(h_t, "salt_anchor_gram")?),
-                    Arg::Ptr(gram.addr()),
-                ],
-            )?;
-        }
+        // SAFETY: every used id is a row of at (n_a x h_t), as the caller's supports are.
+        let gram = unsafe { gram_of_rows(&self.launcher, at, &used_buf, n_u, h_t) }?;
         Ok(AnchorGram {
             gram,
             row: self.upload(row)?,

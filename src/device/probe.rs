@@ -3,7 +3,7 @@
 //! and the f64 product rate (`salt_anchor_gram` on a whole table). [`gather_on_host`] gives
 //! the gather's sums on the CPU for the tests.
 
-use super::kernels::{run, Arg};
+use super::kernels::{gram_of_rows, run, Arg};
 use super::launch::{DeviceBuf, Launcher};
 use crate::error::DeviceError;
 
@@ -109,26 +109,8 @@ pub fn f64_gram<L: Launcher>(
     }
     let rows: Vec<u32> = (0..u32::try_from(n).map_err(|e| bad(e.to_string()))?).collect();
     let rows_buf = l.upload(bytemuck::cast_slice(&rows))?;
-    let gram = l.zeroed(n * n * 8)?;
-    let tiles = u32::try_from(n.div_ceil(64)).map_err(|e| bad(e.to_string()))?;
-    let int = |x: usize| i32::try_from(x).map_err(|e| bad(e.to_string()));
-    // SAFETY: salt_anchor_gram(const float*, const unsigned*, int, int, double*); table
-    // holds n x dim floats (checked), rows n ids below n, gram n x n doubles.
-    unsafe {
-        run(
-            l,
-            "salt_anchor_gram",
-            [tiles, tiles, 1],
-            super::kernels::PRODUCT_BLOCK.min(l.max_block()),
-            &mut [
-                Arg::Ptr(table.addr()),
-                Arg::Ptr(rows_buf.addr()),
-                Arg::I32(int(n)?),
-                Arg::I32(int(dim)?),
-                Arg::Ptr(gram.addr()),
-            ],
-        )?;
-    }
+    // SAFETY: the ids 0..n are rows of table, which holds n x dim floats (checked).
+    let gram = unsafe { gram_of_rows(l, table, &rows_buf, n, dim) }?;
     let mut out = vec![0f64; n * n];
     l.download(&gram, 0, bytemuck::cast_slice_mut(&mut out))?;
     Ok(out)
