@@ -127,6 +127,15 @@ impl Cuda {
         })
     }
 
+    /// `slice` as a buffer of `len` bytes on this GPU's stream.
+    fn buf(&self, slice: CudaSlice<u8>, len: usize) -> CudaBuf {
+        CudaBuf {
+            slice,
+            stream: self.stream.clone(),
+            len,
+        }
+    }
+
     /// Sends large copies through page-locked memory (the default) or not (`gpu_check`
     /// measures both).
     pub fn stage_copies(&self, on: bool) {
@@ -227,19 +236,10 @@ impl Launcher for Cuda {
                 self.stream.clone_htod(bytes)
             }
             .map_err(launch_err("upload"))?;
-            return Ok(CudaBuf {
-                slice,
-                stream: self.stream.clone(),
-                len: bytes.len(),
-            });
+            return Ok(self.buf(slice, bytes.len()));
         }
-        // SAFETY: every byte is written by the copy below before any kernel reads it.
-        let slice = unsafe { self.stream.alloc::<u8>(bytes.len()) }.map_err(launch_err("alloc"))?;
-        let buf = CudaBuf {
-            slice,
-            stream: self.stream.clone(),
-            len: bytes.len(),
-        };
+        // Every byte is written by the copy before any kernel reads it.
+        let buf = self.unwritten(bytes.len())?;
         self.staging
             .upload(&self.ctx, &self.stream, buf.addr(), bytes)
             .map_err(launch_err("upload"))?;
@@ -251,21 +251,13 @@ impl Launcher for Cuda {
             .stream
             .alloc_zeros::<u8>(len.max(1))
             .map_err(launch_err("alloc"))?;
-        Ok(CudaBuf {
-            slice,
-            stream: self.stream.clone(),
-            len,
-        })
+        Ok(self.buf(slice, len))
     }
 
     fn unwritten(&self, len: usize) -> Result<CudaBuf, DeviceError> {
         // SAFETY: device memory; the caller's kernel writes every byte before any read.
         let slice = unsafe { self.stream.alloc::<u8>(len.max(1)) }.map_err(launch_err("alloc"))?;
-        Ok(CudaBuf {
-            slice,
-            stream: self.stream.clone(),
-            len,
-        })
+        Ok(self.buf(slice, len))
     }
 
     fn download(&self, buf: &CudaBuf, offset: usize, out: &mut [u8]) -> Result<(), DeviceError> {
